@@ -1,0 +1,117 @@
+"""One typed Settings object, read once from the environment (``INBOXCRM_*``) and ``.env``.
+
+Nothing else in the package reads environment variables; the settings are passed in.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_FERNET_KEY = "aW5ib3hjcm0tZGV2ZWxvcG1lbnQtb25seS1rZXkhISE="
+DEV_SECRET_KEY = "development-secret-key-not-for-production"
+
+Environment = Literal["development", "test", "production"]
+
+
+class Settings(BaseSettings):
+    """Every tunable of inboxcrm. Field names map to ``INBOXCRM_<NAME>`` env vars."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INBOXCRM_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    environment: Environment = "development"
+    data_dir: Path = Path("var")
+
+    # Databases: the control plane, and a template for each tenant's own database.
+    database_url: str = ""
+    tenant_database_url: str = ""
+    tenant_engine_cache_size: int = 64
+    tenant_pool_size: int = 2
+    tenant_max_overflow: int = 3
+
+    # Jobs: empty means the embedded broker (no server); redis://... at scale.
+    broker_url: str = ""
+    result_backend_url: str = ""
+    redis_url: str = ""
+
+    # Secrets.
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    fernet_keys: SecretStr = SecretStr(DEV_FERNET_KEY)
+
+    # Google.
+    google_client_id: str = "inboxcrm-local-client"
+    google_client_secret: SecretStr = SecretStr("inboxcrm-local-secret")
+    google_api_base: str = "https://www.googleapis.com"
+    google_oauth_base: str = ""
+    push_audience: str = ""
+    push_jwks_url: str = ""
+    push_service_account: str = ""
+
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Sync.
+    sync_lookback_days: int = 365
+    poll_interval_seconds: int = 600
+    quota_units_per_second: float = 250.0
+
+    # Privacy.
+    record_deletion_grace_days: int = 90
+    account_purge_days: int = 30
+
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _defaults_and_safety(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'control.sqlite3'}"
+        if not self.tenant_database_url:
+            self.tenant_database_url = f"sqlite:///{self.data_dir / 'tenants' / '{tenant}.sqlite3'}"
+        if "{tenant}" not in self.tenant_database_url:
+            raise ValueError("INBOXCRM_TENANT_DATABASE_URL must contain the {tenant} placeholder")
+        if self.environment == "production":
+            if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
+                raise ValueError("INBOXCRM_SECRET_KEY must be set in production")
+            if DEV_FERNET_KEY in self.fernet_key_list:
+                raise ValueError("INBOXCRM_FERNET_KEYS must be set in production")
+        return self
+
+    @property
+    def fernet_key_list(self) -> list[str]:
+        """Fernet keys, newest first."""
+        return [k.strip() for k in self.fernet_keys.get_secret_value().split(",") if k.strip()]
+
+    @property
+    def embedded_jobs(self) -> bool:
+        """True when no broker server is configured: jobs run on the embedded broker."""
+        return not self.broker_url or self.broker_url.startswith("sqla+")
+
+    @property
+    def oauth_base(self) -> str:
+        """Where OAuth endpoints live: Google's, or the emulator's (same base as the APIs)."""
+        if self.google_oauth_base:
+            return self.google_oauth_base.rstrip("/")
+        if self.google_api_base.rstrip("/") == "https://www.googleapis.com":
+            return ""
+        return self.google_api_base.rstrip("/")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests build their own ``Settings(...)`` instead."""
+    return Settings()

@@ -1,0 +1,5 @@
+"""Shared test configuration. Fixtures live in tests/fixtures/ and are registered here."""
+
+from __future__ import annotations
+
+pytest_plugins = ["tests.fixtures.emulator"]
