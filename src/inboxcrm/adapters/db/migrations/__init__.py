@@ -1,0 +1,1 @@
+"""Alembic script directories: ``control`` for the control plane, ``tenant`` for each tenant DB."""

@@ -1,0 +1,248 @@
+"""Users, memberships, passwords, API tokens and login sessions (all in the control plane).
+
+Secrets are stored only as hashes: passwords with argon2, API tokens and session ids with
+SHA-256 (they are long random values, so a fast hash is enough and lookups stay indexed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+
+from inboxcrm.adapters.db.control_tables import (
+    ApiTokenRow,
+    MembershipRow,
+    SessionRow,
+    TenantRow,
+    UserRow,
+)
+from inboxcrm.adapters.db.types import utcnow
+from inboxcrm.bootstrap import Runtime
+from inboxcrm.domain.addresses import normalize_email
+from inboxcrm.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from inboxcrm.domain.roles import Role
+
+logger = logging.getLogger(__name__)
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "icrm_"
+SESSION_LIFETIME = timedelta(days=14)
+MIN_PASSWORD_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, in which tenant, with which role."""
+
+    user_id: int
+    email: str
+    display_name: str
+    tenant_id: int
+    tenant_slug: str
+    role: Role
+    via: str  # "session" or "token"
+    csrf_token: str | None = None
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"a password needs at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    return _hasher.hash(password)
+
+
+def create_user(
+    runtime: Runtime,
+    *,
+    tenant_slug: str,
+    email: str,
+    password: str,
+    role: str,
+    display_name: str = "",
+    team: str | None = None,
+) -> UserRow:
+    """Create a user (or reuse one with that email) and make them a member of the tenant."""
+    canonical = normalize_email(email)
+    parsed_role = Role.parse(role)
+    password_hash = hash_password(password)
+    with runtime.control_uow() as uow:
+        tenant = uow.session.scalar(select(TenantRow).where(TenantRow.slug == tenant_slug))
+        if tenant is None:
+            raise NotFound(f"no tenant {tenant_slug!r}", field="tenant")
+        user = uow.session.scalar(select(UserRow).where(UserRow.email == canonical))
+        if user is None:
+            user = UserRow(email=canonical, display_name=display_name, password_hash=password_hash)
+            uow.session.add(user)
+            uow.session.flush()
+        existing = uow.session.scalar(
+            select(MembershipRow).where(
+                MembershipRow.tenant_id == tenant.id, MembershipRow.user_id == user.id
+            )
+        )
+        if existing is not None:
+            raise Conflict(f"{canonical} is already a member of {tenant_slug}", field="email")
+        uow.session.add(
+            MembershipRow(tenant_id=tenant.id, user_id=user.id, role=parsed_role.value, team=team)
+        )
+        uow.commit()
+    logger.info("user %s added to tenant %s as %s", user.id, tenant_slug, parsed_role.value)
+    return user
+
+
+def _principal(
+    runtime: Runtime, user_id: int, tenant_id: int, via: str, csrf: str | None = None
+) -> Principal | None:
+    with runtime.control_uow() as uow:
+        row = uow.session.execute(
+            select(UserRow, TenantRow, MembershipRow)
+            .join(MembershipRow, MembershipRow.user_id == UserRow.id)
+            .join(TenantRow, TenantRow.id == MembershipRow.tenant_id)
+            .where(UserRow.id == user_id, TenantRow.id == tenant_id)
+        ).first()
+    if row is None:
+        return None
+    user, tenant, membership = row
+    if not user.is_active or tenant.status != "active":
+        return None
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        role=Role(membership.role),
+        via=via,
+        csrf_token=csrf,
+    )
+
+
+def verify_login(
+    runtime: Runtime, email: str, password: str, tenant_slug: str | None = None
+) -> tuple[int, int]:
+    """Check a password; return (user id, tenant id) of the tenant to log in to."""
+    failure = AuthenticationFailed("wrong email or password")
+    try:
+        canonical = normalize_email(email)
+    except InvalidInput:
+        raise failure from None
+    with runtime.control_uow() as uow:
+        user = uow.session.scalar(select(UserRow).where(UserRow.email == canonical))
+        if user is None or not user.is_active:
+            _hasher.hash("timing-equaliser")
+            raise failure
+        try:
+            _hasher.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            raise failure from None
+        query = (
+            select(TenantRow)
+            .join(MembershipRow, MembershipRow.tenant_id == TenantRow.id)
+            .where(MembershipRow.user_id == user.id, TenantRow.status == "active")
+            .order_by(TenantRow.id)
+        )
+        tenants = list(uow.session.scalars(query))
+        if tenant_slug:
+            tenants = [t for t in tenants if t.slug == tenant_slug.strip().lower()]
+        if not tenants:
+            raise failure
+        user.last_login_at = utcnow()
+        uow.commit()
+        return user.id, tenants[0].id
+
+
+def create_session(
+    runtime: Runtime, user_id: int, tenant_id: int, *, ip: str | None, user_agent: str | None
+) -> tuple[str, str]:
+    """Start a login session; returns (session id for the cookie, CSRF token)."""
+    session_id = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    with runtime.control_uow() as uow:
+        uow.session.add(
+            SessionRow(
+                session_hash=_sha256(session_id),
+                tenant_id=tenant_id,
+                user_id=user_id,
+                csrf_token=csrf,
+                expires_at=utcnow() + SESSION_LIFETIME,
+                ip=ip,
+                user_agent=(user_agent or "")[:300],
+            )
+        )
+        uow.commit()
+    return session_id, csrf
+
+
+def resolve_session(runtime: Runtime, session_id: str) -> Principal | None:
+    with runtime.control_uow() as uow:
+        row = uow.session.scalar(
+            select(SessionRow).where(SessionRow.session_hash == _sha256(session_id))
+        )
+    if row is None or row.expires_at <= utcnow():
+        return None
+    return _principal(runtime, row.user_id, row.tenant_id, "session", row.csrf_token)
+
+
+def end_session(runtime: Runtime, session_id: str) -> None:
+    with runtime.control_uow() as uow:
+        row = uow.session.scalar(
+            select(SessionRow).where(SessionRow.session_hash == _sha256(session_id))
+        )
+        if row is not None:
+            uow.session.delete(row)
+            uow.commit()
+
+
+def create_api_token(runtime: Runtime, *, tenant_slug: str, email: str, name: str = "") -> str:
+    """Create a bearer API token for a member of the tenant; the plain token is shown once."""
+    canonical = normalize_email(email)
+    with runtime.control_uow() as uow:
+        row = uow.session.execute(
+            select(UserRow.id, TenantRow.id)
+            .join(MembershipRow, MembershipRow.user_id == UserRow.id)
+            .join(TenantRow, TenantRow.id == MembershipRow.tenant_id)
+            .where(UserRow.email == canonical, TenantRow.slug == tenant_slug)
+        ).first()
+        if row is None:
+            raise NotFound(f"{canonical} is not a member of tenant {tenant_slug!r}")
+        user_id, tenant_id = row
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        uow.session.add(
+            ApiTokenRow(
+                tenant_id=tenant_id,
+                user_id=user_id,
+                name=name,
+                token_hash=_sha256(token),
+                prefix=token[:12],
+            )
+        )
+        uow.commit()
+    return token
+
+
+def resolve_api_token(runtime: Runtime, token: str) -> Principal | None:
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    with runtime.control_uow() as uow:
+        row = uow.session.scalar(
+            select(ApiTokenRow).where(ApiTokenRow.token_hash == _sha256(token))
+        )
+        if row is None or row.revoked_at is not None:
+            return None
+        now = utcnow()
+        if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
+            row.last_used_at = now
+            uow.commit()
+        user_id, tenant_id = row.user_id, row.tenant_id
+    return _principal(runtime, user_id, tenant_id, "token")
