@@ -1,0 +1,192 @@
+"""The provider-neutral mailbox interface the sync engine programs against.
+
+A provider (Gmail now, IMAP later) turns one connected mailbox into a :class:`MailboxClient`.
+Everything crossing this boundary is a frozen dataclass defined here; provider JSON or protocol
+objects never leave the provider package.
+
+Identifiers are opaque strings chosen by the provider (Gmail: message and thread ids). History
+ids are integers that only grow; a provider without history (IMAP) may use its own cursor.
+
+Errors a client raises (see :mod:`inboxcrm.domain.errors`):
+
+- ``ProviderAuthError``: credentials revoked/expired; stop the account, notify the owner.
+- ``ProviderTransientError``: retries were exhausted; try again later.
+- :class:`HistoryExpired`: the incremental cursor is too old; run a full sync.
+- ``ProviderError``: anything else the provider refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol, TypeVar
+
+from inboxcrm.domain.errors import ProviderError
+
+__all__ = [
+    "FetchFormat",
+    "HistoryDelta",
+    "HistoryExpired",
+    "LabelChange",
+    "MailProvider",
+    "MailboxClient",
+    "MailboxProfile",
+    "MessageRef",
+    "RemoteMessage",
+    "WatchInfo",
+]
+
+FetchFormat = Literal["raw", "metadata", "minimal"]
+"""``raw``: whole RFC 5322 bytes; ``metadata``: headers only; ``minimal``: ids and labels."""
+
+
+class HistoryExpired(ProviderError):
+    """The start history id is older than the provider keeps: do a full sync instead."""
+
+    code = "history_expired"
+    status = 410
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxProfile:
+    email: str
+    history_id: int
+    messages_total: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A message id with its thread id (what listings and sends return)."""
+
+    id: str
+    thread_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteMessage:
+    """One message as fetched. ``raw`` is set for format ``raw``; ``headers`` for ``metadata``."""
+
+    id: str
+    thread_id: str
+    label_ids: tuple[str, ...]
+    history_id: int | None
+    internal_date: datetime | None
+    size_estimate: int
+    snippet: str
+    raw: bytes | None = None
+    headers: tuple[tuple[str, str], ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class LabelChange:
+    message_id: str
+    thread_id: str
+    label_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryDelta:
+    """One page of changes since a history id.
+
+    ``history_id`` is the mailbox's current history id as of this page; store it as the new
+    cursor only after every page (``next_page_token`` is None) has been processed.
+    """
+
+    added: tuple[MessageRef, ...]
+    deleted: tuple[str, ...]
+    labels_added: tuple[LabelChange, ...]
+    labels_removed: tuple[LabelChange, ...]
+    history_id: int
+    next_page_token: str | None
+
+    @property
+    def has_more(self) -> bool:
+        return self.next_page_token is not None
+
+
+@dataclass(frozen=True, slots=True)
+class WatchInfo:
+    history_id: int
+    expiration: datetime
+
+
+class MailboxClient(Protocol):
+    """Operations on one connected mailbox. Not thread-safe: one client per worker thread.
+
+    Every method charges the mailbox's quota gate and retries transient failures itself.
+    """
+
+    def get_profile(self) -> MailboxProfile:
+        """Address, current history id and message count."""
+        ...
+
+    def iter_message_ids(
+        self,
+        *,
+        query: str | None = None,
+        label_ids: Sequence[str] = (),
+        include_spam_trash: bool = False,
+        page_size: int = 500,
+    ) -> Iterator[MessageRef]:
+        """Every message matching ``query`` and carrying all ``label_ids``, newest first."""
+        ...
+
+    def fetch_messages(
+        self,
+        ids: Sequence[str],
+        *,
+        fmt: FetchFormat = "raw",
+        metadata_headers: Sequence[str] = (),
+    ) -> list[RemoteMessage]:
+        """Fetch messages in the order given; ids that no longer exist are left out."""
+        ...
+
+    def list_history(
+        self,
+        start_history_id: int,
+        *,
+        page_token: str | None = None,
+        label_id: str | None = None,
+    ) -> HistoryDelta:
+        """One page of changes after ``start_history_id``; raises :class:`HistoryExpired`."""
+        ...
+
+    def watch(self, topic: str, *, label_ids: Sequence[str] = ()) -> WatchInfo:
+        """Start (or renew) push notifications for the mailbox to ``topic``."""
+        ...
+
+    def stop_watch(self) -> None:
+        """Stop push notifications."""
+        ...
+
+    def list_send_as(self) -> list[str]:
+        """The account's own addresses (primary and aliases), canonical."""
+        ...
+
+    def ensure_label(self, name: str) -> str:
+        """The id of the user label ``name``, created if missing."""
+        ...
+
+    def add_labels(self, message_ids: Sequence[str], label_ids: Sequence[str]) -> None:
+        """Add labels to many messages (unknown ids are ignored)."""
+        ...
+
+    def send(self, raw: bytes, *, thread_id: str | None = None) -> MessageRef:
+        """Send a complete RFC 5322 message; returns the new message's ids."""
+        ...
+
+    def get_attachment(self, message_id: str, attachment_id: str) -> bytes:
+        """The content of one attachment."""
+        ...
+
+
+C_contra = TypeVar("C_contra", contravariant=True)
+
+
+class MailProvider(Protocol[C_contra]):
+    """Opens mailbox clients from the provider's stored credentials (type ``C_contra``)."""
+
+    name: str
+
+    def open_mailbox(self, credentials: C_contra) -> MailboxClient: ...

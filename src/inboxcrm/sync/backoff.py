@@ -1,0 +1,214 @@
+"""How to react to a failed provider call, and retrying with exponential backoff.
+
+:func:`classify` sorts an exception into one of three kinds:
+
+- ``"auth"``: the credentials are revoked, expired or lack a scope (google-auth ``RefreshError``,
+  HTTP 401 — AuthorizedHttp has already refreshed and retried once when a 401 reaches us — and
+  403 ``insufficientPermissions``). Retrying cannot help: stop the account and tell its owner.
+- ``"transient"``: rate limits (429; 403 ``rateLimitExceeded``/``userRateLimitExceeded``), 408,
+  5xx, timeouts, reset/refused connections, DNS and other transport failures. Back off, retry.
+- ``"client"``: everything else (400, 404, a bug). Retrying would give the same answer.
+
+:func:`retry_call` retries transient failures with "full jitter" backoff (sleep a random time in
+``[0, min(cap, base * 2**attempt)]``, honouring a larger ``Retry-After``) and translates the final
+outcome into :class:`~inboxcrm.domain.errors.ProviderAuthError` or
+:class:`~inboxcrm.domain.errors.ProviderTransientError`. Client errors propagate unchanged, since
+some of them carry meaning for the caller (e.g. 404 on an expired history id).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import random
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+import httplib2
+from google.auth import exceptions as auth_exceptions
+from googleapiclient.errors import HttpError
+
+from inboxcrm.domain.errors import ProviderAuthError, ProviderError, ProviderTransientError
+
+__all__ = [
+    "ErrorKind",
+    "backoff_delay",
+    "classify",
+    "error_reasons",
+    "http_status",
+    "retry_after_seconds",
+    "retry_call",
+    "to_provider_error",
+]
+
+logger = logging.getLogger(__name__)
+
+ErrorKind = Literal["auth", "transient", "client"]
+T = TypeVar("T")
+
+_RATE_LIMIT_REASONS = frozenset(
+    {"rateLimitExceeded", "userRateLimitExceeded", "backendError", "quotaExceeded"}
+)
+_AUTH_403_REASONS = frozenset({"insufficientPermissions", "authError", "accessNotConfigured"})
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status of a googleapiclient ``HttpError``, else None."""
+    if isinstance(exc, HttpError):
+        try:
+            return int(exc.resp.status)
+        except (TypeError, ValueError, AttributeError):
+            return None
+    return None
+
+
+def error_reasons(exc: BaseException) -> list[str]:
+    """``error.errors[].reason`` values of a Google JSON error body (empty if none)."""
+    if not isinstance(exc, HttpError):
+        return []
+    content: Any = exc.content
+    try:
+        text = content.decode("utf-8") if isinstance(content, bytes) else str(content)
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return []
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return []
+    reasons = [
+        str(item["reason"])
+        for item in error.get("errors") or ()
+        if isinstance(item, dict) and item.get("reason")
+    ]
+    for detail in error.get("details") or ():
+        if isinstance(detail, dict) and detail.get("reason"):
+            reasons.append(str(detail["reason"]))
+    return reasons
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The ``Retry-After`` header of an ``HttpError`` in seconds, when it is a number."""
+    if not isinstance(exc, HttpError):
+        return None
+    try:
+        value = exc.resp.get("retry-after")
+    except AttributeError:
+        return None
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(exc: BaseException) -> ErrorKind:
+    """``"auth"``, ``"transient"`` or ``"client"``; see the module docstring."""
+    if isinstance(exc, ProviderAuthError):
+        return "auth"
+    if isinstance(exc, ProviderTransientError):
+        return "transient"
+    if isinstance(exc, HttpError):
+        status = http_status(exc) or 0
+        if status == 401:
+            return "auth"
+        if status in (408, 429) or status >= 500:
+            return "transient"
+        if status == 403:
+            reasons = set(error_reasons(exc))
+            if reasons & _RATE_LIMIT_REASONS:
+                return "transient"
+            if reasons & _AUTH_403_REASONS:
+                return "auth"
+        return "client"
+    if isinstance(exc, auth_exceptions.RefreshError):
+        return "transient" if getattr(exc, "retryable", False) else "auth"
+    if isinstance(exc, auth_exceptions.TransportError):
+        return "transient"
+    if isinstance(
+        exc,
+        TimeoutError
+        | socket.timeout
+        | ConnectionError
+        | socket.gaierror
+        | ssl.SSLError
+        | http.client.HTTPException
+        | httplib2.HttpLib2Error,
+    ):
+        return "transient"
+    return "client"
+
+
+def to_provider_error(exc: BaseException) -> Exception:
+    """The domain error for ``exc`` (auth/transient), or ``exc`` itself for client errors."""
+    kind = classify(exc)
+    if isinstance(exc, ProviderError):
+        return exc
+    summary = _summary(exc)
+    if kind == "auth":
+        return ProviderAuthError(f"provider rejected the credentials: {summary}")
+    if kind == "transient":
+        return ProviderTransientError(f"provider temporarily unavailable: {summary}")
+    return exc if isinstance(exc, Exception) else ProviderError(summary)
+
+
+def _summary(exc: BaseException) -> str:
+    status = http_status(exc)
+    if status is not None:
+        reasons = ",".join(error_reasons(exc)) or "-"
+        return f"HTTP {status} ({reasons})"
+    return type(exc).__name__
+
+
+def retry_call(
+    fn: Callable[[], T],
+    *,
+    attempts: int = 5,
+    base: float = 0.5,
+    cap: float = 32.0,
+    sleep: Callable[[float], None] = time.sleep,
+    rand: Callable[[], float] = random.random,
+) -> T:
+    """Call ``fn`` until it succeeds, retrying transient failures up to ``attempts`` times.
+
+    Raises ProviderAuthError at the first auth failure, ProviderTransientError when the
+    attempts are used up, and re-raises client errors unchanged.
+    """
+    if attempts < 1:
+        raise ValueError("attempts must be at least 1")
+    for attempt in range(attempts):
+        try:
+            return fn()
+        except Exception as exc:
+            kind = classify(exc)
+            if kind == "client":
+                raise
+            error = to_provider_error(exc)
+            if kind == "auth" or attempt == attempts - 1:
+                if error is exc:
+                    raise
+                raise error from exc
+            delay = backoff_delay(attempt, base=base, cap=cap, rand=rand)
+            hinted = retry_after_seconds(exc)
+            if hinted is not None:
+                delay = max(delay, min(hinted, cap))
+            logger.info(
+                "transient provider error (%s), retry %d/%d in %.2fs",
+                _summary(exc),
+                attempt + 1,
+                attempts - 1,
+                delay,
+            )
+            sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def backoff_delay(
+    attempt: int, *, base: float, cap: float, rand: Callable[[], float] = random.random
+) -> float:
+    """Full-jitter delay before retry number ``attempt + 1`` (``attempt`` counts from 0)."""
+    return rand() * min(cap, base * 2.0**attempt)
