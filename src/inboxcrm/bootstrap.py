@@ -42,11 +42,22 @@ class Runtime:
         self.control_engine.dispose()
 
 
-def default_job_queue(settings: Settings) -> JobSink:
-    """The Celery-backed job queue for ``settings`` (embedded broker or Redis)."""
-    from inboxcrm.jobs.queue import job_queue_for
+class LazyJobQueue:
+    """The Celery-backed job queue for ``settings``, connected on first use only.
 
-    return job_queue_for(settings)
+    Commands that never queue a job (``tenant create``, ``--help``) so never touch the broker.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._queue: JobSink | None = None
+
+    def enqueue(self, task_name: str, /, **kwargs: Any) -> None:
+        if self._queue is None:
+            from inboxcrm.jobs.queue import job_queue_for
+
+            self._queue = job_queue_for(self._settings)
+        self._queue.enqueue(task_name, **kwargs)
 
 
 def build_runtime(settings: Settings, *, jobs: JobSink | None = None) -> Runtime:
@@ -61,5 +72,5 @@ def build_runtime(settings: Settings, *, jobs: JobSink | None = None) -> Runtime
             pool_size=settings.tenant_pool_size,
             max_overflow=settings.tenant_max_overflow,
         ),
-        jobs=jobs if jobs is not None else default_job_queue(settings),
+        jobs=jobs if jobs is not None else LazyJobQueue(settings),
     )

@@ -23,7 +23,7 @@ def root() -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from inboxcrm.cli import emulator_command  # noqa: F401
+    from inboxcrm.cli import admin_commands, emulator_command, server_commands  # noqa: F401
 
 
 def main() -> None:

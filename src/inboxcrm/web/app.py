@@ -1,0 +1,35 @@
+"""The application factory: the JSON API under /api/v1, the UI under /, and error handling."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+import inboxcrm
+from inboxcrm.bootstrap import Runtime
+from inboxcrm.web.problems import install_problem_handlers
+from inboxcrm.web.security_headers import SecurityHeadersMiddleware
+from inboxcrm.web.static_files import STATIC_DIR
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """Build the ASGI app around an already wired runtime."""
+    from inboxcrm.web.api import api_router
+    from inboxcrm.web.ui import ui_router
+
+    app = FastAPI(
+        title="inboxcrm",
+        version=inboxcrm.__version__,
+        description="Self-hostable multi-tenant CRM built around Gmail. "
+        "Authenticate with `Authorization: Bearer <token>` (see `inboxcrm token create`).",
+        openapi_url="/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(api_router, prefix="/api/v1")
+    app.include_router(ui_router)
+    return app

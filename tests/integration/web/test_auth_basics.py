@@ -1,0 +1,38 @@
+"""Bearer tokens identify the caller; bad credentials get problem documents."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.fixtures.web import TenantFactory
+
+
+def test_bearer_token_identifies_user_and_tenant(
+    client: TestClient, tenants: TenantFactory
+) -> None:
+    alice = tenants.member("acme", "admin")
+    response = client.get("/api/v1/me", headers=alice.headers)
+    assert response.status_code == 200
+    assert response.json() == {
+        "user_id": response.json()["user_id"],
+        "email": alice.email,
+        "display_name": "",
+        "tenant": "acme",
+        "role": "admin",
+    }
+
+
+def test_missing_or_bad_token_is_a_401_problem(client: TestClient, tenants: TenantFactory) -> None:
+    tenants.member("acme")
+    for headers in ({}, {"Authorization": "Bearer icrm_nope"}, {"Authorization": "Basic abc"}):
+        response = client.get("/api/v1/me", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["content-type"].startswith("application/problem+json")
+        body = response.json()
+        assert body["status"] == 401 and body["code"] == "authentication_failed"
+
+
+def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
+    response = client.get("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
