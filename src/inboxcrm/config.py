@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     google_client_secret: SecretStr = SecretStr("inboxcrm-local-secret")
     google_api_base: str = "https://www.googleapis.com"
     google_oauth_base: str = ""
+    gmail_push_topic: str = "projects/inboxcrm/topics/gmail"
     push_audience: str = ""
     push_jwks_url: str = ""
     push_service_account: str = ""
