@@ -1,0 +1,404 @@
+"""A Gmail mailbox over the official google-api-python-client.
+
+:class:`GmailMailbox` implements :class:`~inboxcrm.providers.base.MailboxClient` for one account.
+It builds the Gmail service once (from the discovery document shipped with the client library,
+pointed at ``api_base``), owns one ``httplib2.Http`` (not thread-safe, so neither is the mailbox:
+use one per worker thread), charges every call — and every inner call of a batch — to its
+:class:`~inboxcrm.sync.quota.QuotaGate`, and retries transient failures with full-jitter
+backoff (:mod:`inboxcrm.sync.backoff`). Batches re-send only the inner calls that failed.
+
+Errors: ``ProviderAuthError`` (revoked/expired grant, missing scope), ``ProviderTransientError``
+(retries used up), :class:`~inboxcrm.providers.base.HistoryExpired`, ``ProviderError`` (any
+other refusal).
+
+``messages.send`` is not idempotent: it is retried only after answers that prove the message
+was not accepted (429 and 403 rate limits); after a 5xx or a timeout the caller gets a
+``ProviderTransientError`` and decides (a duplicate send is worse than a late one).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+import google_auth_httplib2  # type: ignore[import-untyped]
+import httplib2
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+from googleapiclient.http import BatchHttpRequest
+
+from inboxcrm.domain.errors import ProviderAuthError, ProviderError, ProviderTransientError
+from inboxcrm.providers.base import (
+    FetchFormat,
+    HistoryDelta,
+    HistoryExpired,
+    MailboxProfile,
+    MessageRef,
+    RemoteMessage,
+    WatchInfo,
+)
+from inboxcrm.providers.gmail import mapping
+from inboxcrm.sync.backoff import backoff_delay, classify, http_status, retry_call
+from inboxcrm.sync.quota import QuotaGate, UnlimitedGate, units_for
+
+__all__ = ["BATCH_SIZE", "MODIFY_CHUNK", "GmailMailbox", "GmailProvider", "gmail_batch_uri"]
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 50
+"""Inner calls per batch request (Google allows 100 but advises at most 50 for Gmail)."""
+MODIFY_CHUNK = 1000
+"""Ids per messages.batchModify (Gmail's limit)."""
+DEFAULT_TIMEOUT_SECONDS = 60.0
+
+T = TypeVar("T")
+
+
+def gmail_batch_uri(api_base: str) -> str:
+    """The Gmail batch endpoint under ``api_base`` (``new_batch_http_request`` ignores it)."""
+    return api_base.rstrip("/") + "/batch/gmail/v1"
+
+
+class GmailMailbox:
+    """One Gmail account. See the module docstring; not thread-safe."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        api_base: str,
+        quota: QuotaGate | None = None,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        attempts: int = 6,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 32.0,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._credentials = credentials
+        self._api_base = api_base.rstrip("/")
+        self._quota = quota or UnlimitedGate()
+        self._attempts = attempts
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._sleep = sleep
+        self._rand = rand
+        self._http = google_auth_httplib2.AuthorizedHttp(
+            credentials, http=httplib2.Http(timeout=timeout)
+        )
+        self._service: Any = build(
+            "gmail",
+            "v1",
+            http=self._http,
+            static_discovery=True,
+            cache_discovery=False,
+            client_options={"api_endpoint": self._api_base},
+        )
+        self._users: Any = self._service.users()
+        self._labels_cache: dict[str, str] | None = None
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def credentials(self) -> Credentials:
+        """The (possibly refreshed) credentials; persist ``.token``/``.expiry`` if wanted."""
+        return self._credentials
+
+    def _call(self, method: str, request_factory: Callable[[], Any]) -> Any:
+        """Execute one API request with quota, retries and error mapping."""
+
+        def attempt() -> Any:
+            self._quota.acquire(units_for(method))
+            return request_factory().execute(http=self._http, num_retries=0)
+
+        try:
+            return self._retry(attempt)
+        except HttpError as exc:
+            raise ProviderError(
+                f"Gmail {method} refused: HTTP {http_status(exc)} {exc.reason}"
+            ) from exc
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        return retry_call(
+            fn,
+            attempts=self._attempts,
+            base=self._backoff_base,
+            cap=self._backoff_cap,
+            sleep=self._sleep,
+            rand=self._rand,
+        )
+
+    # -- MailboxClient ----------------------------------------------------------------------
+
+    def get_profile(self) -> MailboxProfile:
+        data = self._call("getProfile", lambda: self._users.getProfile(userId="me"))
+        return mapping.profile_from_json(data)
+
+    def iter_message_ids(
+        self,
+        *,
+        query: str | None = None,
+        label_ids: Sequence[str] = (),
+        include_spam_trash: bool = False,
+        page_size: int = 500,
+    ) -> Iterator[MessageRef]:
+        page_token: str | None = None
+        while True:
+            params: dict[str, Any] = {
+                "userId": "me",
+                "maxResults": min(max(page_size, 1), 500),
+                "includeSpamTrash": include_spam_trash,
+            }
+            if query:
+                params["q"] = query
+            if label_ids:
+                params["labelIds"] = list(label_ids)
+            if page_token:
+                params["pageToken"] = page_token
+            data = self._call("messages.list", partial(self._users.messages().list, **params))
+            for item in data.get("messages") or ():
+                yield mapping.message_ref_from_json(item)
+            page_token = data.get("nextPageToken")
+            if not page_token:
+                return
+
+    def fetch_messages(
+        self,
+        ids: Sequence[str],
+        *,
+        fmt: FetchFormat = "raw",
+        metadata_headers: Sequence[str] = (),
+    ) -> list[RemoteMessage]:
+        found: dict[str, RemoteMessage] = {}
+        unique = list(dict.fromkeys(ids))
+        for start in range(0, len(unique), BATCH_SIZE):
+            found.update(
+                self._fetch_batch(unique[start : start + BATCH_SIZE], fmt, metadata_headers)
+            )
+        return [found[i] for i in unique if i in found]
+
+    def _fetch_batch(
+        self, ids: Sequence[str], fmt: FetchFormat, metadata_headers: Sequence[str]
+    ) -> dict[str, RemoteMessage]:
+        results: dict[str, RemoteMessage] = {}
+        pending = list(ids)
+        for attempt in range(self._attempts):
+            failures = self._run_batch(pending, fmt, metadata_headers, results)
+            retry: list[str] = []
+            for message_id, error in failures.items():
+                kind = classify(error)
+                if kind == "auth":
+                    raise ProviderAuthError("Gmail rejected the credentials") from error
+                if kind == "transient":
+                    retry.append(message_id)
+                elif http_status(error) == 404:
+                    logger.debug("message %s vanished before it was fetched", message_id)
+                else:
+                    logger.warning(
+                        "message %s could not be fetched: %s", message_id, type(error).__name__
+                    )
+            if not retry:
+                return results
+            if attempt == self._attempts - 1:
+                raise ProviderTransientError(
+                    f"{len(retry)} messages still failing after {self._attempts} attempts"
+                )
+            delay = backoff_delay(
+                attempt, base=self._backoff_base, cap=self._backoff_cap, rand=self._rand
+            )
+            logger.info("retrying %d failed batch parts in %.2fs", len(retry), delay)
+            self._sleep(delay)
+            pending = retry
+        return results  # pragma: no cover - the loop always returns or raises
+
+    def _run_batch(
+        self,
+        ids: Sequence[str],
+        fmt: FetchFormat,
+        metadata_headers: Sequence[str],
+        results: dict[str, RemoteMessage],
+    ) -> dict[str, BaseException]:
+        """One batch request of messages.get; fills ``results``, returns failures by id."""
+        failures: dict[str, BaseException] = {}
+
+        def on_response(request_id: str, response: Any, exception: BaseException | None) -> None:
+            if exception is not None:
+                failures[request_id] = exception
+                return
+            try:
+                results[request_id] = mapping.message_from_json(response)
+            except (KeyError, ValueError, TypeError) as exc:
+                failures[request_id] = exc
+
+        messages = self._users.messages()
+        batch = BatchHttpRequest(callback=on_response, batch_uri=gmail_batch_uri(self._api_base))
+        for message_id in ids:
+            params: dict[str, Any] = {"userId": "me", "id": message_id, "format": fmt}
+            if fmt == "metadata" and metadata_headers:
+                params["metadataHeaders"] = list(metadata_headers)
+            self._quota.acquire(units_for("messages.get"))
+            batch.add(messages.get(**params), request_id=message_id)
+        try:
+            batch.execute(http=self._http)
+        except Exception as exc:  # the batch request as a whole failed
+            kind = classify(exc)
+            if kind == "auth":
+                raise ProviderAuthError("Gmail rejected the credentials") from exc
+            if kind == "client":
+                raise ProviderError(f"Gmail batch refused: {type(exc).__name__}") from exc
+            return {message_id: exc for message_id in ids if message_id not in results}
+        return failures
+
+    def list_history(
+        self,
+        start_history_id: int,
+        *,
+        page_token: str | None = None,
+        label_id: str | None = None,
+    ) -> HistoryDelta:
+        params: dict[str, Any] = {
+            "userId": "me",
+            "startHistoryId": str(start_history_id),
+            "maxResults": 500,
+        }
+        if page_token:
+            params["pageToken"] = page_token
+        if label_id:
+            params["labelId"] = label_id
+
+        def attempt() -> Any:
+            self._quota.acquire(units_for("history.list"))
+            return self._users.history().list(**params).execute(http=self._http, num_retries=0)
+
+        try:
+            data = self._retry(attempt)
+        except HttpError as exc:
+            if http_status(exc) == 404:
+                raise HistoryExpired(
+                    f"history id {start_history_id} is no longer available"
+                ) from exc
+            raise ProviderError(f"Gmail history.list refused: HTTP {http_status(exc)}") from exc
+        return mapping.history_from_json(data, start_history_id=start_history_id)
+
+    def watch(self, topic: str, *, label_ids: Sequence[str] = ()) -> WatchInfo:
+        body: dict[str, Any] = {"topicName": topic}
+        if label_ids:
+            body["labelIds"] = list(label_ids)
+            body["labelFilterBehavior"] = "include"
+        data = self._call("watch", lambda: self._users.watch(userId="me", body=body))
+        return mapping.watch_from_json(data)
+
+    def stop_watch(self) -> None:
+        self._call("stop", lambda: self._users.stop(userId="me"))
+
+    def list_send_as(self) -> list[str]:
+        data = self._call(
+            "settings.sendAs.list", lambda: self._users.settings().sendAs().list(userId="me")
+        )
+        return mapping.send_as_addresses(data)
+
+    def ensure_label(self, name: str) -> str:
+        key = name.strip().lower()
+        if self._labels_cache is None or key not in self._labels_cache:
+            self._labels_cache = self._list_labels()
+        label_id = self._labels_cache.get(key)
+        if label_id is not None:
+            return label_id
+        body = {
+            "name": name.strip(),
+            "labelListVisibility": "labelShow",
+            "messageListVisibility": "show",
+        }
+        try:
+            created = self._call(
+                "labels.create", lambda: self._users.labels().create(userId="me", body=body)
+            )
+        except ProviderError as exc:  # created meanwhile by another worker: 409
+            if http_status(exc.__cause__ or exc) != 409:
+                raise
+            self._labels_cache = self._list_labels()
+            if key in self._labels_cache:
+                return self._labels_cache[key]
+            raise
+        label_id = str(created["id"])
+        self._labels_cache[key] = label_id
+        return label_id
+
+    def _list_labels(self) -> dict[str, str]:
+        data = self._call("labels.list", lambda: self._users.labels().list(userId="me"))
+        return mapping.labels_by_name(data)
+
+    def add_labels(self, message_ids: Sequence[str], label_ids: Sequence[str]) -> None:
+        ids = list(dict.fromkeys(message_ids))
+        for start in range(0, len(ids), MODIFY_CHUNK):
+            body = {"ids": ids[start : start + MODIFY_CHUNK], "addLabelIds": list(label_ids)}
+            self._call(
+                "messages.batchModify",
+                partial(self._users.messages().batchModify, userId="me", body=body),
+            )
+
+    def send(self, raw: bytes, *, thread_id: str | None = None) -> MessageRef:
+        body: dict[str, Any] = {"raw": mapping.b64url_encode(raw)}
+        if thread_id:
+            body["threadId"] = thread_id
+        for attempt in range(self._attempts):
+            self._quota.acquire(units_for("messages.send"))
+            try:
+                data = (
+                    self._users.messages()
+                    .send(userId="me", body=body)
+                    .execute(http=self._http, num_retries=0)
+                )
+            except Exception as exc:
+                kind = classify(exc)
+                rejected_before_processing = http_status(exc) in (403, 429) and kind == "transient"
+                if rejected_before_processing and attempt < self._attempts - 1:
+                    self._sleep(
+                        backoff_delay(
+                            attempt, base=self._backoff_base, cap=self._backoff_cap, rand=self._rand
+                        )
+                    )
+                    continue
+                if kind == "auth":
+                    raise ProviderAuthError("Gmail rejected the credentials") from exc
+                if kind == "transient":
+                    raise ProviderTransientError(
+                        "Gmail send failed; the message may or may not have been sent"
+                    ) from exc
+                raise ProviderError(f"Gmail send refused: HTTP {http_status(exc)}") from exc
+            return mapping.message_ref_from_json(data)
+        raise ProviderTransientError("Gmail send rate-limited")  # pragma: no cover
+
+    def get_attachment(self, message_id: str, attachment_id: str) -> bytes:
+        data = self._call(
+            "messages.attachments.get",
+            lambda: (
+                self._users.messages()
+                .attachments()
+                .get(userId="me", messageId=message_id, id=attachment_id)
+            ),
+        )
+        return mapping.b64url_decode(str(data.get("data") or ""))
+
+
+class GmailProvider:
+    """Opens :class:`GmailMailbox` clients (a ``MailProvider[Credentials]``)."""
+
+    name = "gmail"
+
+    def __init__(self, api_base: str, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+        self._api_base = api_base
+        self._timeout = timeout
+
+    def open_mailbox(
+        self, credentials: Credentials, *, quota: QuotaGate | None = None
+    ) -> GmailMailbox:
+        """A client for the mailbox behind ``credentials``, charging ``quota`` (per mailbox)."""
+        return GmailMailbox(
+            credentials, api_base=self._api_base, quota=quota, timeout=self._timeout
+        )
