@@ -7,6 +7,7 @@ from fastapi.staticfiles import StaticFiles
 
 import inboxcrm
 from inboxcrm.bootstrap import Runtime
+from inboxcrm.web.health import health_router
 from inboxcrm.web.problems import install_problem_handlers
 from inboxcrm.web.security_headers import SecurityHeadersMiddleware
 from inboxcrm.web.static_files import STATIC_DIR
@@ -30,6 +31,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(health_router)
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(ui_router)
     return app

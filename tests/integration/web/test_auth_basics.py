@@ -36,3 +36,8 @@ def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
     response = client.get("/api/v1/no-such-thing")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_healthz_reports_ok(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
