@@ -268,3 +268,71 @@ class NotificationRow(TenantBase):
     body: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
+
+
+# --- Mail sync (issue 4, sync engine): tenant mail settings, never-log list, sync lease, ledger ---
+
+
+class TenantSettingsRow(TenantBase):
+    """Tenant-wide mail settings (a single row, id 1): storage policy and contact auto-creation.
+
+    ``mail_storage_policy``: ``full`` (bodies), ``snippet`` (no body columns), ``metadata`` (no body
+    columns and no snippet). ``contact_autocreate``: ``off``, ``sent`` or ``sent_and_received``.
+    """
+
+    __tablename__ = "tenant_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mail_storage_policy: Mapped[str] = mapped_column(String(20), default="full")
+    contact_autocreate: Mapped[str] = mapped_column(String(20), default="off")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class NeverLogEntryRow(TenantBase):
+    """An address (``bob@x.com``) or whole domain (``x.com``) whose mail is never stored."""
+
+    __tablename__ = "never_log_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry: Mapped[str] = mapped_column(String(320), unique=True)
+    created_by_user_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MailSyncLeaseRow(TenantBase):
+    """Who is syncing a mailbox now, until when. Taken by a conditional UPDATE (see sync.lease)."""
+
+    __tablename__ = "mail_sync_leases"
+
+    mail_account_id: Mapped[int] = mapped_column(
+        ForeignKey("mail_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[str] = mapped_column(String(100), default="")
+    expires_at: Mapped[datetime]
+
+
+class MailLedgerRow(TenantBase):
+    """One message the provider reported in scope, and what the sync did with it.
+
+    ``outcome``: ``pending`` (listed, not processed yet), ``stored`` or ``skipped`` (``reason`` says
+    why). ``labelled``: the "Synced to inboxcrm" label was applied in the mailbox.
+    """
+
+    __tablename__ = "mail_sync_ledger"
+    __table_args__ = (
+        UniqueConstraint("mail_account_id", "provider_message_id"),
+        Index("ix_mail_sync_ledger_outcome", "mail_account_id", "outcome", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mail_account_id: Mapped[int] = mapped_column(ForeignKey("mail_accounts.id", ondelete="CASCADE"))
+    provider_message_id: Mapped[str] = mapped_column(String(100))
+    provider_thread_id: Mapped[str] = mapped_column(String(100), default="")
+    outcome: Mapped[str] = mapped_column(String(10), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(String(300))
+    labelled: Mapped[bool] = mapped_column(default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# --- end of mail sync block ---
