@@ -1,7 +1,16 @@
-"""The server-rendered UI (Jinja2 + htmx), mounted at /."""
+"""The server-rendered UI (Jinja2 + htmx), mounted at /.
+
+Each page area is one module with its own ``router = page_router()`` (HTML error pages, login
+redirects); this package includes them into :data:`ui_router`. To add a page area (e.g. Setup →
+Email): write ``web/ui/<area>_pages.py`` with its routes and ``templates/<area>/*.html`` extending
+``base.html``, include its router below, and add a ``NavItem`` to ``navigation.NAV_ITEMS``.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
+from inboxcrm.web.ui import session_pages
+
 ui_router = APIRouter(include_in_schema=False)
+ui_router.include_router(session_pages.router)
