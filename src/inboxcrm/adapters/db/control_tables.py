@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, MetaData, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from inboxcrm.adapters.db.types import UTCDateTime, utcnow
@@ -90,3 +90,50 @@ class SessionRow(ControlBase):
     expires_at: Mapped[datetime]
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+# --- Mail accounts (issue 4, accounts half): OAuth consent in flight, push routing ---
+
+
+class OAuthStateRow(ControlBase):
+    """One authorization request between "Connect Gmail" and Google's callback (one-time, 10 min).
+
+    ``state_hash`` is the SHA-256 of the ``state`` parameter (the state itself is a bearer secret);
+    ``code_verifier_enc`` is the PKCE verifier, Fernet-encrypted. ``via`` records whether a login
+    session or an API token started it (a session-started flow must finish in that session).
+    """
+
+    __tablename__ = "oauth_states"
+    __table_args__ = (Index("ix_oauth_states_expires_at", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    provider: Mapped[str] = mapped_column(String(10))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    via: Mapped[str] = mapped_column(String(10))
+    code_verifier_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class MailboxRouteRow(ControlBase):
+    """Which tenant's mail account a provider mailbox address belongs to (push routing)."""
+
+    __tablename__ = "mailbox_routes"
+    __table_args__ = (
+        UniqueConstraint("provider", "email", "tenant_id"),
+        Index("ix_mailbox_routes_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(10))
+    email: Mapped[str] = mapped_column(String(320))
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    account_id: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- end of mail accounts block ---

@@ -336,3 +336,33 @@ class MailLedgerRow(TenantBase):
 
 
 # --- end of mail sync block ---
+
+
+# --- Mail accounts (issue 4, accounts half): the consent log ---
+
+
+class ConsentLogRow(TenantBase):
+    """Append-only record of every grant and withdrawal of mailbox access.
+
+    ``action``: ``connect`` (consent given), ``disconnect`` (by the user or an admin) or
+    ``revoked`` (withdrawn at the provider, noticed by inboxcrm). ``user_id`` is the mailbox
+    owner, ``actor_user_id`` who did it (None when inboxcrm noticed a revocation).
+    """
+
+    __tablename__ = "consent_log"
+    __table_args__ = (Index("ix_consent_log_user", "user_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int]
+    actor_user_id: Mapped[int | None]
+    mail_account_id: Mapped[int | None]
+    provider: Mapped[str] = mapped_column(String(10))
+    account_email: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(20))
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- end of mail accounts block ---
