@@ -1,0 +1,282 @@
+"""A record's activity timeline: what happened with a Lead, Contact or Account, newest first.
+
+The timeline is the ``activities`` rows of one record (one row per item per record), ordered by
+``occurred_at`` then ``id``, both descending, and paged by keyset on that pair, so every page is
+one range scan of ``ix_activities_timeline`` however long the history. Each page then loads what
+its entries point at with one batched query per kind (email messages with their threads, their
+attachments, notes). Kinds without a loader yet (meeting, tracking, draft, sync_notice, ...)
+come back as plain :class:`TimelineItem` with the common fields.
+
+Entries whose target is gone (a purged message, say) are left out of the page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import literal, select, tuple_
+from sqlalchemy.orm import defer
+
+from inboxcrm.adapters.db.tenant_tables import (
+    ActivityRow,
+    EmailAttachmentRow,
+    EmailMessageRow,
+    EmailThreadRow,
+    NoteRow,
+)
+from inboxcrm.adapters.db.types import UTCDateTime
+from inboxcrm.adapters.db.unit_of_work import UnitOfWork
+from inboxcrm.domain.errors import InvalidInput
+from inboxcrm.domain.records import ACTIVITY_KIND_RE
+from inboxcrm.services.pagination import (
+    DEFAULT_LIMIT,
+    Page,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
+from inboxcrm.services.records import require_record
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "AttachmentInfo",
+    "EmailItem",
+    "NoteItem",
+    "TimelineEntry",
+    "TimelineItem",
+    "timeline_page",
+]
+
+MAX_KIND_FILTERS = 10
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """The fields every timeline entry has (``id`` is the entry's own id)."""
+
+    id: int
+    kind: str
+    occurred_at: datetime
+    summary: str
+    match_reason: str | None
+    match_detail: str | None
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    id: int
+    filename: str
+    mime_type: str
+    size: int
+    content_id: str | None
+
+
+@dataclass(frozen=True)
+class EmailItem(TimelineItem):
+    """An email message on the timeline. ``thread_id`` is the provider's thread id."""
+
+    message_id: int
+    mail_account_id: int
+    provider_message_id: str
+    thread_id: str
+    message_id_header: str | None
+    subject: str
+    from_address: str | None
+    from_name: str | None
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    direction: str
+    sent_at: datetime
+    snippet: str
+    attachments: tuple[AttachmentInfo, ...]
+    body_text: str | None = None
+    body_html: str | None = None
+
+
+@dataclass(frozen=True)
+class NoteItem(TimelineItem):
+    note_id: int
+    body: str
+    author_user_id: int | None
+
+
+TimelineEntry = TimelineItem | EmailItem | NoteItem
+
+
+def _scope(record_kind: str, record_id: int) -> str:
+    return f"timeline:{record_kind}:{record_id}"
+
+
+def _decode_position(cursor: str, scope: str) -> tuple[datetime, int]:
+    moment_text, entry_id = decode_cursor(cursor, scope, 2)
+    bad = InvalidInput("the cursor is not valid for this list", field="cursor")
+    if not isinstance(moment_text, str) or not isinstance(entry_id, int):
+        raise bad
+    try:
+        moment = datetime.fromisoformat(moment_text)
+    except ValueError:
+        raise bad from None
+    if moment.tzinfo is None or isinstance(entry_id, bool) or not 0 <= entry_id < 2**63:
+        raise bad
+    return moment, entry_id
+
+
+def _check_kinds(kinds: Collection[str] | None) -> list[str] | None:
+    if not kinds:
+        return None
+    if len(kinds) > MAX_KIND_FILTERS:
+        raise InvalidInput(f"at most {MAX_KIND_FILTERS} kinds", field="kind")
+    for kind in kinds:
+        if not ACTIVITY_KIND_RE.match(kind):
+            raise InvalidInput(f"not a timeline entry kind: {kind!r}", field="kind")
+    return sorted(set(kinds))
+
+
+def _common(row: ActivityRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "occurred_at": row.occurred_at,
+        "summary": row.summary,
+        "match_reason": row.match_reason,
+        "match_detail": row.match_detail,
+    }
+
+
+def _email_items(
+    uow: UnitOfWork, rows: Sequence[ActivityRow], include_bodies: bool
+) -> dict[int, EmailItem]:
+    ids = {r.ref_id for r in rows}
+    if not ids:
+        return {}
+    query = (
+        select(EmailMessageRow, EmailThreadRow.provider_thread_id)
+        .join(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
+        .where(EmailMessageRow.id.in_(ids), EmailMessageRow.deleted_at.is_(None))
+    )
+    if not include_bodies:
+        query = query.options(defer(EmailMessageRow.body_text), defer(EmailMessageRow.body_html))
+    messages = {m.id: (m, thread) for m, thread in uow.session.execute(query).tuples()}
+    attachments: dict[int, list[AttachmentInfo]] = defaultdict(list)
+    if messages:
+        for a in uow.session.scalars(
+            select(EmailAttachmentRow)
+            .where(EmailAttachmentRow.message_id.in_(list(messages)))
+            .order_by(EmailAttachmentRow.message_id, EmailAttachmentRow.id)
+        ):
+            attachments[a.message_id].append(
+                AttachmentInfo(
+                    id=a.id,
+                    filename=a.filename,
+                    mime_type=a.mime_type,
+                    size=a.size,
+                    content_id=a.content_id,
+                )
+            )
+    items: dict[int, EmailItem] = {}
+    for row in rows:
+        found = messages.get(row.ref_id)
+        if found is None:
+            continue
+        message, provider_thread_id = found
+        items[row.id] = EmailItem(
+            **_common(row),
+            message_id=message.id,
+            mail_account_id=message.mail_account_id,
+            provider_message_id=message.provider_message_id,
+            thread_id=provider_thread_id,
+            message_id_header=message.message_id_header,
+            subject=message.subject,
+            from_address=message.from_address,
+            from_name=message.from_name,
+            to=tuple(message.to_addresses),
+            cc=tuple(message.cc_addresses),
+            direction=message.direction,
+            sent_at=message.sent_at,
+            snippet=message.snippet,
+            attachments=tuple(attachments.get(message.id, ())),
+            body_text=message.body_text if include_bodies else None,
+            body_html=message.body_html if include_bodies else None,
+        )
+    return items
+
+
+def _note_items(uow: UnitOfWork, rows: Sequence[ActivityRow]) -> dict[int, NoteItem]:
+    ids = {r.ref_id for r in rows}
+    if not ids:
+        return {}
+    notes = {n.id: n for n in uow.session.scalars(select(NoteRow).where(NoteRow.id.in_(ids)))}
+    items: dict[int, NoteItem] = {}
+    for row in rows:
+        note = notes.get(row.ref_id)
+        if note is not None:
+            items[row.id] = NoteItem(
+                **_common(row), note_id=note.id, body=note.body, author_user_id=note.author_user_id
+            )
+    return items
+
+
+def timeline_page(
+    uow: UnitOfWork,
+    record_kind: str,
+    record_id: int,
+    *,
+    cursor: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    kinds: Collection[str] | None = None,
+    include_bodies: bool = False,
+) -> Page[TimelineEntry]:
+    """One page of a record's timeline, newest first.
+
+    ``kinds`` keeps only entries of those kinds (e.g. ``{"email", "note"}``). Email items carry
+    their bodies only with ``include_bodies`` (the UI's record page; the API leaves them out).
+    Raises NotFound for a missing or deleted record and InvalidInput for a bad cursor or limit.
+    """
+    check_limit(limit)
+    kind_filter = _check_kinds(kinds)
+    require_record(uow, record_kind, record_id)
+    scope = _scope(record_kind, record_id)
+    query = select(ActivityRow).where(
+        ActivityRow.record_kind == record_kind,
+        ActivityRow.record_id == record_id,
+        ActivityRow.deleted_at.is_(None),
+    )
+    if kind_filter is not None:
+        query = query.where(ActivityRow.kind.in_(kind_filter))
+    if cursor is not None:
+        moment, entry_id = _decode_position(cursor, scope)
+        query = query.where(
+            tuple_(ActivityRow.occurred_at, ActivityRow.id)
+            < tuple_(literal(moment, UTCDateTime()), literal(entry_id))
+        )
+    query = query.order_by(ActivityRow.occurred_at.desc(), ActivityRow.id.desc()).limit(limit + 1)
+    rows = list(uow.session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+
+    by_kind: dict[str, list[ActivityRow]] = defaultdict(list)
+    for row in rows:
+        by_kind[row.kind].append(row)
+    loaded: dict[int, TimelineEntry] = {}
+    loaded.update(_email_items(uow, by_kind.get("email", []), include_bodies))
+    loaded.update(_note_items(uow, by_kind.get("note", [])))
+
+    items: list[TimelineEntry] = []
+    for row in rows:
+        if row.kind in ("email", "note"):
+            entry = loaded.get(row.id)
+            if entry is not None:
+                items.append(entry)
+        else:
+            items.append(TimelineItem(**_common(row)))
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        next_cursor = encode_cursor(scope, [last.occurred_at.isoformat(), last.id])
+    return Page(items, next_cursor)
