@@ -156,7 +156,8 @@ if elapsed < 0 then elapsed = 0 end
 tokens = math.min(burst, tokens + elapsed * rate / 1000000)
 tokens = tokens - units
 -- tostring() keeps only 14 digits: not enough for a microsecond timestamp
-redis.call('HSET', key, 'tokens', string.format('%.17g', tokens), 'stamp', string.format('%.0f', now))
+redis.call('HSET', key, 'tokens', string.format('%.17g', tokens),
+  'stamp', string.format('%.0f', now))
 local wait = 0
 if tokens < 0 then wait = math.ceil(-tokens * 1000000 / rate) end
 local ttl = math.ceil((burst - tokens) * 1000 / rate) + 1000
