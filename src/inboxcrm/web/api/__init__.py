@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from inboxcrm.web.api import me
+from inboxcrm.web.api import accounts, contacts, deals, leads, me, notes, timelines
 
 api_router = APIRouter()
 api_router.include_router(me.router)
+for _resource in (leads, contacts, accounts, deals, notes, timelines):
+    api_router.include_router(_resource.router)

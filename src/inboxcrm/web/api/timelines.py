@@ -1,0 +1,155 @@
+"""``GET /api/v1/{leads|contacts|accounts}/{id}/timeline``: a record's activity, newest first.
+
+Every item has ``id``, ``kind``, ``occurred_at``, ``summary``, ``match_reason`` and
+``match_detail``. Email items add the message's provider ids, headers and attachment metadata
+(never its body); note items add ``body`` and ``author_user_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from inboxcrm.domain.records import RECORD_KINDS
+from inboxcrm.services import timeline
+from inboxcrm.web.api.params import DEFAULT_LIMIT, Cursor, Limit, ResourceId
+from inboxcrm.web.deps import CurrentPrincipal, TenantUow
+
+router = APIRouter(tags=["timeline"])
+
+KindFilter = Annotated[
+    list[str] | None,
+    Query(max_length=10, description="Only entries of these kinds (repeat for several)"),
+]
+
+
+class TimelineItemOut(BaseModel):
+    id: int
+    kind: str
+    occurred_at: datetime
+    summary: str
+    match_reason: str | None
+    match_detail: str | None
+
+
+class AttachmentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    filename: str
+    mime_type: str
+    size: int
+    content_id: str | None
+
+
+class EmailItemOut(TimelineItemOut):
+    """An email message; ``thread_id`` is the provider's (Gmail's) thread id."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    mail_account_id: int
+    provider_message_id: str
+    thread_id: str
+    message_id_header: str | None
+    subject: str
+    from_: str | None = Field(alias="from")
+    from_name: str | None
+    to: list[str]
+    cc: list[str]
+    direction: str
+    sent_at: datetime
+    snippet: str
+    attachments: list[AttachmentOut]
+
+
+class NoteItemOut(TimelineItemOut):
+    body: str
+    author_user_id: int | None
+
+
+def _item_tag(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind if kind in ("email", "note") else "other"
+
+
+TimelineEntryOut = Annotated[
+    Annotated[EmailItemOut, Tag("email")]
+    | Annotated[NoteItemOut, Tag("note")]
+    | Annotated[TimelineItemOut, Tag("other")],
+    Discriminator(_item_tag),
+]
+
+
+class TimelinePageOut(BaseModel):
+    items: list[TimelineEntryOut]
+    next_cursor: str | None
+
+
+def _common(item: timeline.TimelineItem) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "occurred_at": item.occurred_at,
+        "summary": item.summary,
+        "match_reason": item.match_reason,
+        "match_detail": item.match_detail,
+    }
+
+
+def _item_out(item: timeline.TimelineEntry) -> EmailItemOut | NoteItemOut | TimelineItemOut:
+    if isinstance(item, timeline.EmailItem):
+        return EmailItemOut(
+            **_common(item),
+            mail_account_id=item.mail_account_id,
+            provider_message_id=item.provider_message_id,
+            thread_id=item.thread_id,
+            message_id_header=item.message_id_header,
+            subject=item.subject,
+            from_=item.from_address,
+            from_name=item.from_name,
+            to=list(item.to),
+            cc=list(item.cc),
+            direction=item.direction,
+            sent_at=item.sent_at,
+            snippet=item.snippet,
+            attachments=[AttachmentOut.model_validate(a) for a in item.attachments],
+        )
+    if isinstance(item, timeline.NoteItem):
+        return NoteItemOut(**_common(item), body=item.body, author_user_id=item.author_user_id)
+    return TimelineItemOut(**_common(item))
+
+
+def _timeline_route(record_kind: str) -> Callable[..., TimelinePageOut]:
+    def read_timeline(
+        _principal: CurrentPrincipal,
+        uow: TenantUow,
+        record_id: ResourceId,
+        cursor: Cursor = None,
+        limit: Limit = DEFAULT_LIMIT,
+        kind: KindFilter = None,
+    ) -> TimelinePageOut:
+        page = timeline.timeline_page(
+            uow, record_kind, record_id, cursor=cursor, limit=limit, kinds=kind
+        )
+        return TimelinePageOut(
+            items=[_item_out(item) for item in page.items], next_cursor=page.next_cursor
+        )
+
+    read_timeline.__name__ = f"read_{record_kind}_timeline"
+    return read_timeline
+
+
+for _kind in RECORD_KINDS:
+    router.add_api_route(
+        f"/{_kind}s/{{id}}/timeline",
+        _timeline_route(_kind),
+        methods=["GET"],
+        response_model=TimelinePageOut,
+        response_model_by_alias=True,
+        summary=f"Timeline of a {_kind}",
+        tags=[f"{_kind}s"],
+    )
