@@ -33,9 +33,13 @@ from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 from inboxcrm.domain.addresses import try_normalize_email
+
+# A mailbox repeats the same few thousand addresses; IDNA normalisation is the costly part.
+_canonical_address = lru_cache(maxsize=65536)(try_normalize_email)
 
 __all__ = [
     "AttachmentInfo",
@@ -292,24 +296,41 @@ def _header(msg: Message, name: str) -> str | None:
     return str(value)
 
 
-def _address_list(msg: Message, names: Iterable[str], display: dict[str, str]) -> tuple[str, ...]:
-    values: list[str] = []
-    for name in names:
-        for v in msg.get_all(name) or ():
-            values.append(_unescape_raw(_FOLD_RE.sub("", str(v))))
-    if not values:
-        return ()
-    found: dict[str, None] = {}
-    for raw_name, raw_addr in getaddresses(values):
-        canonical = try_normalize_email(raw_addr) if raw_addr else None
+@lru_cache(maxsize=16384)
+def _parse_address_header(value: str) -> tuple[tuple[str, str], ...]:
+    """(canonical address, decoded display name) pairs of one raw address header value.
+
+    Cached: a mailbox repeats the same From/To/Cc values over and over.
+    """
+    pairs: list[tuple[str, str]] = []
+    for raw_name, raw_addr in getaddresses([_unescape_raw(_FOLD_RE.sub("", value))]):
+        canonical = _canonical_address(raw_addr) if raw_addr else None
         if canonical is None:
             continue
-        found.setdefault(canonical, None)
-        if raw_name and canonical not in display:
-            name = decode_header_value(raw_name).strip().strip('"').strip()
-            if name and name.lower() != canonical:
-                display[canonical] = name
+        name = decode_header_value(raw_name).strip().strip('"').strip() if raw_name else ""
+        pairs.append((canonical, "" if name.lower() == canonical else name))
+    return tuple(pairs)
+
+
+def _address_list(
+    headers: Mapping[str, list[str]], names: Iterable[str], display: dict[str, str]
+) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for name in names:
+        for value in headers.get(name, ()):
+            for canonical, display_name in _parse_address_header(value):
+                found.setdefault(canonical, None)
+                if display_name and canonical not in display:
+                    display[canonical] = display_name
     return tuple(found)
+
+
+def _header_index(msg: Message) -> dict[str, list[str]]:
+    """Top-level header values by lower-case name (one pass instead of a scan per lookup)."""
+    index: dict[str, list[str]] = {}
+    for name, value in msg.items():
+        index.setdefault(name.lower(), []).append(str(value))
+    return index
 
 
 def _message_ids(value: str | None) -> tuple[str, ...]:
@@ -376,6 +397,12 @@ def _iter_parts(
 
 
 def _filename(part: Message) -> str:
+    disposition = part.get("Content-Disposition")
+    ctype = part.get("Content-Type")
+    if not (disposition and "name" in disposition.lower()) and not (
+        ctype and "name" in ctype.lower()
+    ):
+        return ""  # cheap exit: get_param parses every parameter
     try:
         name = part.get_filename()
     except (ValueError, TypeError, LookupError):
@@ -440,19 +467,25 @@ def _parse(data: bytes, internal_date: datetime | None) -> ParsedMail:
     defects: list[str] = []
     _collect_defects(msg, defects)
 
-    display: dict[str, str] = {}
-    from_addresses = _address_list(msg, ("From",), display)
-    if not from_addresses:
-        from_addresses = _address_list(msg, ("Sender",), display)
-    reply_to = _address_list(msg, ("Reply-To",), display)
-    to = _address_list(msg, ("To",), display)
-    cc = _address_list(msg, ("Cc",), display)
-    bcc = _address_list(msg, ("Bcc",), display)
-    delivered_to = _address_list(msg, ("Delivered-To", "X-Original-To"), display)
+    headers = _header_index(msg)
 
-    message_ids = _message_ids(_header(msg, "Message-ID"))
-    in_reply_to = _message_ids(_header(msg, "In-Reply-To"))
-    references = _message_ids(" ".join(str(v) for v in msg.get_all("References") or ()))
+    def first(name: str) -> str | None:
+        values = headers.get(name)
+        return values[0] if values else None
+
+    display: dict[str, str] = {}
+    from_addresses = _address_list(headers, ("from",), display)
+    if not from_addresses:
+        from_addresses = _address_list(headers, ("sender",), display)
+    reply_to = _address_list(headers, ("reply-to",), display)
+    to = _address_list(headers, ("to",), display)
+    cc = _address_list(headers, ("cc",), display)
+    bcc = _address_list(headers, ("bcc",), display)
+    delivered_to = _address_list(headers, ("delivered-to", "x-original-to"), display)
+
+    message_ids = _message_ids(first("message-id"))
+    in_reply_to = _message_ids(first("in-reply-to"))
+    references = _message_ids(" ".join(headers.get("references", ())))
 
     text_parts: list[str] = []
     html_parts: list[str] = []
@@ -486,12 +519,12 @@ def _parse(data: bytes, internal_date: datetime | None) -> ParsedMail:
             )
         )
 
-    list_id_raw = _header(msg, "List-Id")
+    list_id_raw = first("list-id")
     return ParsedMail(
         message_id=message_ids[0] if message_ids else None,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
         references=references,
-        subject=decode_header_value(_header(msg, "Subject")),
+        subject=decode_header_value(first("subject")),
         from_addresses=from_addresses,
         reply_to=reply_to,
         to=to,
@@ -499,14 +532,14 @@ def _parse(data: bytes, internal_date: datetime | None) -> ParsedMail:
         bcc=bcc,
         delivered_to=delivered_to,
         display_names=display,
-        sent_at=_sent_at(_header(msg, "Date"), internal_date, defects),
+        sent_at=_sent_at(first("date"), internal_date, defects),
         text_body="\n".join(text_parts) if text_parts else None,
         html_body="\n".join(html_parts) if html_parts else None,
         attachments=tuple(attachments),
         list_id=decode_header_value(list_id_raw) or None if list_id_raw else None,
-        auto_submitted=_token(_header(msg, "Auto-Submitted")),
-        precedence=_token(_header(msg, "Precedence")),
-        has_list_unsubscribe=msg.get("List-Unsubscribe") is not None,
+        auto_submitted=_token(first("auto-submitted")),
+        precedence=_token(first("precedence")),
+        has_list_unsubscribe="list-unsubscribe" in headers,
         defects=tuple(dict.fromkeys(defects)),
     )
 
