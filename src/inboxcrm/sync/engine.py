@@ -1,0 +1,476 @@
+"""The sync loop of one mailbox: full sync, incremental sync, checkpoints. Provider-neutral.
+
+:class:`MailboxSync` drives a :class:`~inboxcrm.providers.base.MailboxClient` (Gmail today, IMAP
+later) and the tenant database. One run:
+
+1. Mode: resume an unfinished full sync from its checkpoint; else a full sync when asked or when
+   there is no cursor yet; else incremental. An expired cursor (``HistoryExpired``) turns an
+   incremental run into a full sync.
+2. Full sync: capture the mailbox history id first; list the ids that search queries over the
+   tenant's CRM addresses (and BCC addresses) select within the look-back window, into the
+   ledger as ``pending`` (checkpoint: the next query); then the fetch phase; then the label
+   phase; finally the captured history id becomes the incremental cursor.
+3. Incremental: read every history page from the cursor; new message ids are fetched with
+   headers only and screened; only those that may match are put in the ledger as ``pending``,
+   the rest are recorded as skipped. Then the fetch and label phases; the cursor advances only
+   after all of it.
+4. Fetch phase: pending ids in batches (one provider batch request each) fetched raw, stored by
+   :class:`~inboxcrm.sync.ingest.Ingestor` together with their ledger outcomes and the progress,
+   in one transaction per batch.
+5. Label phase: stored messages get the "Synced to inboxcrm" label (``add_labels``, never a
+   removal or move), up to 1,000 ids per call.
+
+Every step is idempotent and committed before the next begins, so a worker killed anywhere
+resumes from the last commit: nothing is lost (pending rows stay pending), nothing duplicated
+(insert-if-absent everywhere). Provider errors propagate to the caller (the service decides:
+auth → disconnect, transient → retry later).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from inboxcrm.adapters.db.tenant_tables import EmailMessageRow, MailAccountRow
+from inboxcrm.adapters.db.types import utcnow
+from inboxcrm.adapters.db.unit_of_work import UnitOfWork
+from inboxcrm.domain.addresses import try_normalize_email
+from inboxcrm.providers.base import HistoryExpired, MailboxClient, MessageRef, RemoteMessage
+from inboxcrm.sync import ledger
+from inboxcrm.sync.ingest import (
+    METADATA_HEADERS,
+    AddressBook,
+    Ingestor,
+    IngestPolicy,
+    Outcome,
+    build_matcher,
+    load_address_book,
+    load_tenant_mail_settings,
+)
+from inboxcrm.sync.lease import MailboxLease
+from inboxcrm.sync.progress import ProgressListener, SyncProgress
+from inboxcrm.sync.queries import build_search_queries
+
+__all__ = ["SYNC_LABEL", "MailboxSync", "SyncResult", "account_sync_options"]
+
+logger = logging.getLogger(__name__)
+
+SYNC_LABEL = "Synced to inboxcrm"
+FETCH_BATCH = 50
+LABEL_CHUNK = 1000
+LIST_CHUNK = 500
+LEASE_RENEW_SECONDS = 30.0
+
+
+@dataclass
+class SyncResult:
+    mode: str
+    listed: int = 0
+    stored: int = 0
+    skipped: int = 0
+    history_id: int | None = None
+    resynced: bool = False
+    """True when an expired cursor turned an incremental run into a full sync."""
+    first_full_sync: bool = False
+    skipped_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountOptions:
+    lookback_days: int
+    labels: tuple[str, ...] | None
+
+
+def account_sync_options(settings: dict[str, Any], default_lookback_days: int) -> AccountOptions:
+    """Per-account look-back (``lookback_days``) and label choice (``labels``) from settings."""
+    raw_days = settings.get("lookback_days")
+    days = raw_days if isinstance(raw_days, int) and raw_days > 0 else default_lookback_days
+    raw_labels = settings.get("labels")
+    labels = (
+        tuple(str(x) for x in raw_labels) if isinstance(raw_labels, list) and raw_labels else None
+    )
+    return AccountOptions(lookback_days=days, labels=labels)
+
+
+class MailboxSync:
+    """One sync run of one mailbox. See the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        uow_factory: Callable[[], UnitOfWork],
+        mailbox: MailboxClient,
+        tenant: str,
+        account_id: int,
+        bcc_secret: bytes,
+        default_lookback_days: int = 365,
+        lease: MailboxLease | None = None,
+        listener: ProgressListener | None = None,
+        fetch_batch: int = FETCH_BATCH,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._uow = uow_factory
+        self._mailbox = mailbox
+        self.tenant = tenant
+        self.account_id = account_id
+        self._bcc_secret = bcc_secret
+        self._default_lookback = default_lookback_days
+        self._lease = lease
+        self._listener = listener
+        self._fetch_batch = max(1, min(fetch_batch, 100))
+        self._clock = clock
+        self._progress = SyncProgress()
+        self._book: AddressBook | None = None
+        self._ingestor: Ingestor | None = None
+        self._own: list[str] = []
+        self._email = ""
+
+    # -- entry point ---------------------------------------------------------------------------
+
+    def run(self, *, full: bool = False) -> SyncResult:
+        with self._uow() as uow:
+            account = uow.session.get(MailAccountRow, self.account_id)
+            if account is None:
+                raise LookupError(f"no mail account {self.account_id}")
+            self._email = account.email
+            progress = SyncProgress.from_json(account.sync_progress)
+            cursor = account.history_id
+            first = account.last_full_sync_at is None
+            options = account_sync_options(dict(account.settings or {}), self._default_lookback)
+            cached_send_as = list((account.settings or {}).get("send_as") or [])
+        self._options = options
+        resume_full = progress.mode == "full" and progress.phase in (
+            "listing",
+            "fetching",
+            "labelling",
+        )
+        self._prepare(refresh_send_as=full or resume_full or cursor is None, cached=cached_send_as)
+        if resume_full:
+            self._progress = progress
+            logger.info("resuming full sync of account %s at %s", self.account_id, progress.phase)
+            return self._full(resume=True, first=first)
+        if full or cursor is None:
+            return self._full(resume=False, first=first)
+        try:
+            return self._incremental(cursor)
+        except HistoryExpired:
+            logger.info("history of account %s expired: full resync", self.account_id)
+            result = self._full(resume=False, first=first)
+            result.resynced = True
+            return result
+
+    # -- preparation ---------------------------------------------------------------------------
+
+    def _prepare(self, *, refresh_send_as: bool, cached: list[str]) -> None:
+        own = [a for a in cached if isinstance(a, str)]
+        if refresh_send_as or not own:
+            fetched = self._mailbox.list_send_as()
+            own = list(dict.fromkeys([*fetched]))
+            with self._uow() as uow:
+                account = uow.session.get(MailAccountRow, self.account_id)
+                if account is not None:
+                    settings = dict(account.settings or {})
+                    settings["send_as"] = own
+                    account.settings = settings
+                    uow.commit()
+        primary = try_normalize_email(self._email) or self._email.lower()
+        self._own = list(dict.fromkeys([primary, *own]))
+        with self._uow() as uow:
+            self._book = load_address_book(
+                uow.session, tenant=self.tenant, bcc_secret=self._bcc_secret
+            )
+            storage, never_log, _autocreate = load_tenant_mail_settings(uow.session)
+        labels = self._options.labels
+        policy = IngestPolicy(
+            storage=storage, included_labels=frozenset(labels) if labels is not None else None
+        )
+        matcher = build_matcher(self._book, self._own, never_log)
+        self._ingestor = Ingestor(account_id=self.account_id, matcher=matcher, policy=policy)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def _save_progress(self, uow: UnitOfWork, **account_values: Any) -> None:
+        uow.session.execute(
+            update(MailAccountRow)
+            .where(MailAccountRow.id == self.account_id)
+            .values(
+                sync_phase=self._progress.phase,
+                sync_progress=self._progress.to_json(),
+                **account_values,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    def _checkpoint(self, **account_values: Any) -> None:
+        with self._uow() as uow:
+            self._save_progress(uow, **account_values)
+            uow.commit()
+        self._tick()
+
+    def _tick(self) -> None:
+        if self._lease is not None:
+            self._lease.renew(min_interval=LEASE_RENEW_SECONDS)
+        if self._listener is not None:
+            self._listener(self._progress)
+
+    # -- full sync -----------------------------------------------------------------------------
+
+    def _queries(self) -> list[str]:
+        assert self._book is not None
+        entries = self._book.search_entries()
+        entries.extend(self._book.bcc_addresses(self._own[0]))
+        after = (self._clock() - timedelta(days=self._options.lookback_days)).date()
+        return build_search_queries(entries, after=after)
+
+    def _full(self, *, resume: bool, first: bool) -> SyncResult:
+        result = SyncResult(mode="full", first_full_sync=first)
+        if not resume:
+            profile = self._mailbox.get_profile()
+            self._progress = SyncProgress(
+                mode="full",
+                phase="listing",
+                start_history_id=profile.history_id,
+                total_estimate=0,
+                started_at=self._clock().isoformat(),
+            )
+            self._checkpoint(last_error=None)
+        if self._progress.phase == "listing":
+            self._list_full(result)
+            self._progress.phase = "fetching"
+            self._progress.total_estimate = self._pending_count() + self._progress.scanned
+            self._checkpoint()
+        if self._progress.phase == "fetching":
+            self._fetch_pending(result)
+            self._progress.phase = "labelling"
+            self._checkpoint()
+        self._label_stored()
+        now = self._clock()
+        self._progress.phase = "done"
+        self._progress.finished_at = now.isoformat()
+        result.history_id = self._progress.start_history_id
+        self._checkpoint(
+            history_id=self._progress.start_history_id,
+            last_full_sync_at=now,
+            last_sync_at=now,
+            last_error=None,
+        )
+        result.listed = self._progress.listed
+        result.stored = self._progress.stored
+        result.skipped = self._progress.skipped
+        return result
+
+    def _list_full(self, result: SyncResult) -> None:
+        queries = self._queries()
+        key = hashlib.sha256("\n".join(queries).encode()).hexdigest()[:16]
+        if self._progress.query_key != key:
+            # The address set changed since the checkpoint: list again from the start (the
+            # ledger ignores ids it already has).
+            self._progress.query_key = key
+            self._progress.query_index = 0
+        self._progress.query_count = len(queries)
+        label_sets: list[tuple[str, ...]] = (
+            [(label,) for label in self._options.labels] if self._options.labels else [()]
+        )
+        include_spam_trash = bool(
+            self._options.labels and {"SPAM", "TRASH"} & set(self._options.labels)
+        )
+        for index in range(self._progress.query_index, len(queries)):
+            for labels in label_sets:
+                chunk: list[MessageRef] = []
+                for ref in self._mailbox.iter_message_ids(
+                    query=queries[index],
+                    label_ids=labels,
+                    include_spam_trash=include_spam_trash,
+                    page_size=500,
+                ):
+                    chunk.append(ref)
+                    if len(chunk) >= LIST_CHUNK:
+                        self._add_listed(chunk)
+                        chunk = []
+                if chunk:
+                    self._add_listed(chunk)
+            self._progress.query_index = index + 1
+            self._checkpoint()
+
+    def _add_listed(self, refs: Sequence[MessageRef]) -> None:
+        with self._uow() as uow:
+            added = ledger.add_pending(uow.session, self.account_id, refs)
+            self._progress.listed += added
+            self._save_progress(uow)
+            uow.commit()
+        self._tick()
+
+    def _pending_count(self) -> int:
+        with self._uow() as uow:
+            return ledger.ledger_summary(uow.session, self.account_id).pending
+
+    # -- incremental sync ----------------------------------------------------------------------
+
+    def _incremental(self, cursor: int) -> SyncResult:
+        result = SyncResult(mode="incremental")
+        self._progress = SyncProgress(
+            mode="incremental", phase="incremental", started_at=self._clock().isoformat()
+        )
+        added: dict[str, MessageRef] = {}
+        page_token: str | None = None
+        newest = cursor
+        while True:
+            delta = self._mailbox.list_history(cursor, page_token=page_token)
+            for ref in delta.added:
+                added.setdefault(ref.id, ref)
+            newest = max(newest, delta.history_id)
+            page_token = delta.next_page_token
+            if page_token is None:
+                break
+        ids = list(added)
+        with self._uow() as uow:
+            known = ledger.known_ids(uow.session, self.account_id, ids)
+        new_refs = [added[i] for i in ids if i not in known]
+        self._progress.listed = len(new_refs)
+        self._progress.total_estimate = len(new_refs)
+        for start in range(0, len(new_refs), self._fetch_batch):
+            self._screen([r.id for r in new_refs[start : start + self._fetch_batch]], added)
+        self._progress.phase = "fetching"
+        self._checkpoint()
+        self._fetch_pending(result)
+        self._label_stored()
+        now = self._clock()
+        self._progress.phase = "done"
+        self._progress.finished_at = now.isoformat()
+        self._checkpoint(history_id=newest, last_sync_at=now, last_error=None)
+        result.history_id = newest
+        result.listed = self._progress.listed
+        result.stored = self._progress.stored
+        result.skipped = self._progress.skipped
+        return result
+
+    def _screen(self, ids: list[str], refs: dict[str, MessageRef]) -> None:
+        assert self._ingestor is not None
+        messages = self._mailbox.fetch_messages(
+            ids, fmt="metadata", metadata_headers=METADATA_HEADERS
+        )
+        with self._uow() as uow:
+            wanted, skipped = self._ingestor.screen_headers(uow.session, messages)
+            ledger.add_pending(uow.session, self.account_id, [refs[i] for i in wanted])
+            if skipped:
+                ledger.add_pending(
+                    uow.session, self.account_id, [refs[o.message_id] for o in skipped]
+                )
+                ledger.record_outcomes(
+                    uow.session,
+                    self.account_id,
+                    [(o.message_id, o.outcome, o.reason, o.detail) for o in skipped],
+                )
+            self._progress.skipped += len(skipped)
+            self._progress.scanned += len(skipped)
+            self._save_progress(uow)
+            uow.commit()
+        self._tick()
+
+    # -- fetch and label phases ----------------------------------------------------------------
+
+    def _fetch_pending(self, result: SyncResult) -> None:
+        while True:
+            with self._uow() as uow:
+                ids = ledger.next_pending(uow.session, self.account_id, self._fetch_batch)
+                already = self._already_stored(uow, ids)
+            if not ids:
+                return
+            to_fetch = [i for i in ids if i not in already]
+            messages = self._mailbox.fetch_messages(to_fetch, fmt="raw") if to_fetch else []
+            fetched = {m.id for m in messages}
+            extra = [Outcome(i, "stored", None, "already_stored") for i in already]
+            extra += [Outcome(i, "skipped", "vanished") for i in to_fetch if i not in fetched]
+            self._store_batch(messages, extra, result)
+
+    def _already_stored(self, uow: UnitOfWork, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        return set(
+            uow.session.scalars(
+                select(EmailMessageRow.provider_message_id).where(
+                    EmailMessageRow.mail_account_id == self.account_id,
+                    EmailMessageRow.provider_message_id.in_(ids),
+                )
+            )
+        )
+
+    def _store_batch(
+        self, messages: list[RemoteMessage], extra: list[Outcome], result: SyncResult
+    ) -> None:
+        assert self._ingestor is not None
+        try:
+            with self._uow() as uow:
+                outcomes = self._ingestor.store(uow.session, messages) + extra
+                self._apply_outcomes(uow, outcomes, result)
+                uow.commit()
+        except SQLAlchemyError:
+            # One bad message must not block the rest: store them one by one.
+            logger.warning(
+                "batch store failed for account %s; storing one by one",
+                self.account_id,
+                exc_info=True,
+            )
+            for message in messages:
+                self._store_single(message, result)
+            with self._uow() as uow:
+                self._apply_outcomes(uow, extra, result)
+                uow.commit()
+        self._tick()
+
+    def _store_single(self, message: RemoteMessage, result: SyncResult) -> None:
+        assert self._ingestor is not None
+        try:
+            with self._uow() as uow:
+                outcomes = self._ingestor.store(uow.session, [message])
+                self._apply_outcomes(uow, outcomes, result)
+                uow.commit()
+        except SQLAlchemyError as exc:
+            logger.error(
+                "message %s of account %s could not be stored: %s",
+                message.id,
+                self.account_id,
+                type(exc).__name__,
+            )
+            with self._uow() as uow:
+                failed = Outcome(message.id, "skipped", "store_error", type(exc).__name__)
+                self._apply_outcomes(uow, [failed], result)
+                uow.commit()
+
+    def _apply_outcomes(self, uow: UnitOfWork, outcomes: list[Outcome], result: SyncResult) -> None:
+        ledger.record_outcomes(
+            uow.session,
+            self.account_id,
+            [(o.message_id, o.outcome, o.reason, o.detail) for o in outcomes],
+        )
+        for outcome in outcomes:
+            self._progress.scanned += 1
+            if outcome.outcome == "stored":
+                self._progress.stored += 1
+            else:
+                self._progress.skipped += 1
+                reason = outcome.reason or "unknown"
+                result.skipped_by_reason[reason] = result.skipped_by_reason.get(reason, 0) + 1
+        self._save_progress(uow)
+
+    def _label_stored(self) -> None:
+        label_id: str | None = None
+        while True:
+            with self._uow() as uow:
+                ids = ledger.unlabelled_stored(uow.session, self.account_id, LABEL_CHUNK)
+            if not ids:
+                return
+            if label_id is None:
+                label_id = self._mailbox.ensure_label(SYNC_LABEL)
+            self._mailbox.add_labels(ids, [label_id])
+            with self._uow() as uow:
+                ledger.mark_labelled(uow.session, self.account_id, ids)
+                uow.commit()
+            self._tick()

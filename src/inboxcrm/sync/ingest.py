@@ -1,0 +1,518 @@
+"""Turning fetched messages into stored mail: parse, match, dedup, thread, store, link.
+
+:class:`AddressBook` is the tenant's CRM side of matching (record addresses, whole-domain
+accounts, BCC tags), loaded once per sync run. :class:`Ingestor` handles one mail account:
+
+- :meth:`Ingestor.screen_headers` decides from headers alone (format ``metadata``) which new
+  messages might belong to a record, so bodies of other mail are never fetched.
+- :meth:`Ingestor.store` parses raw messages, matches them and stores what matches: the thread
+  (one :class:`EmailThreadRow` per provider thread), the message (once per account), attachment
+  metadata, and one ``email`` timeline entry per (record, message) carrying the match reason and
+  detail. Every insert is insert-if-absent, so a retried or concurrent batch changes nothing.
+
+The storage policy is applied here: ``full`` keeps text and HTML bodies, ``snippet`` keeps only
+the snippet, ``metadata`` keeps neither. Message bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from inboxcrm.adapters.db.tenant_tables import (
+    AccountRow,
+    ActivityRow,
+    ContactRow,
+    EmailAttachmentRow,
+    EmailMessageRow,
+    EmailThreadRow,
+    LeadRow,
+    RecordEmailRow,
+)
+from inboxcrm.adapters.db.types import utcnow
+from inboxcrm.domain.bcc import bcc_address, bcc_hash
+from inboxcrm.domain.mail_parsing import (
+    ParsedMail,
+    UnparseableMessage,
+    html_to_text,
+    parse_message,
+    snippet_of,
+)
+from inboxcrm.domain.matching import FREE_MAIL_DOMAINS, MatchResult, MessageMatcher, NeverLogList
+from inboxcrm.providers.base import RemoteMessage
+from inboxcrm.sync.inserts import insert_if_absent
+
+__all__ = [
+    "ACTIVITY_KIND",
+    "METADATA_HEADERS",
+    "AddressBook",
+    "IngestPolicy",
+    "Ingestor",
+    "Outcome",
+    "StoragePolicy",
+    "bcc_record_key",
+    "build_matcher",
+    "link_message",
+    "load_address_book",
+    "load_tenant_mail_settings",
+    "parse_headers_only",
+    "parse_record_key",
+    "record_bcc_address",
+    "record_key",
+]
+
+logger = logging.getLogger(__name__)
+
+ACTIVITY_KIND = "email"
+StoragePolicy = Literal["full", "snippet", "metadata"]
+METADATA_HEADERS = (
+    "From",
+    "Sender",
+    "Reply-To",
+    "To",
+    "Cc",
+    "Bcc",
+    "Delivered-To",
+    "X-Original-To",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    "List-Id",
+    "List-Unsubscribe",
+    "Precedence",
+    "Auto-Submitted",
+)
+"""Headers asked for with format ``metadata``: everything matching and threading look at."""
+
+_RECORD_TABLES: dict[str, type[AccountRow] | type[ContactRow] | type[LeadRow]] = {
+    "account": AccountRow,
+    "contact": ContactRow,
+    "lead": LeadRow,
+}
+
+
+def record_key(kind: str, record_id: int) -> str:
+    """The matcher's key of a record: ``"contact:12"``."""
+    return f"{kind}:{record_id}"
+
+
+def parse_record_key(key: str) -> tuple[str, int]:
+    kind, _, raw_id = key.partition(":")
+    return kind, int(raw_id)
+
+
+def bcc_record_key(tenant: str, kind: str, record_id: int) -> str:
+    """What a record's BCC tag is computed from (unique across tenants)."""
+    return f"{tenant}:{kind}:{record_id}"
+
+
+@dataclass(frozen=True)
+class AddressBook:
+    """The tenant's records as the matcher sees them."""
+
+    records_by_address: Mapping[str, frozenset[str]]
+    records_by_domain: Mapping[str, frozenset[str]]
+    bcc_records: Mapping[str, str]
+
+    def search_entries(self) -> list[str]:
+        """Addresses and ``@domain`` entries to build search queries from."""
+        entries = list(self.records_by_address)
+        entries.extend(
+            "@" + domain for domain in self.records_by_domain if domain not in FREE_MAIL_DOMAINS
+        )
+        return entries
+
+    def bcc_addresses(self, mailbox: str) -> list[str]:
+        """Every record's BCC address for ``mailbox`` (the tags as plus-addresses)."""
+        local, _, domain = mailbox.partition("@")
+        base = local.split("+", 1)[0]
+        return [f"{base}+{tag}@{domain}" for tag in self.bcc_records]
+
+
+def load_address_book(session: Session, *, tenant: str, bcc_secret: bytes) -> AddressBook:
+    """Addresses, whole domains and BCC tags of every non-deleted Lead, Contact and Account."""
+    by_address: dict[str, set[str]] = defaultdict(set)
+    by_domain: dict[str, set[str]] = defaultdict(set)
+    bcc: dict[str, str] = {}
+    for kind, table in _RECORD_TABLES.items():
+        rows = session.execute(
+            select(RecordEmailRow.record_id, RecordEmailRow.email)
+            .join(table, table.id == RecordEmailRow.record_id)
+            .where(RecordEmailRow.record_kind == kind, table.deleted_at.is_(None))
+        )
+        for record_id, email in rows:
+            by_address[email].add(record_key(kind, record_id))
+        for record_id in session.scalars(select(table.id).where(table.deleted_at.is_(None))):
+            key = record_key(kind, record_id)
+            bcc[bcc_hash(bcc_record_key(tenant, kind, record_id), bcc_secret)] = key
+    for account_id, domain in session.execute(
+        select(AccountRow.id, AccountRow.domain).where(
+            AccountRow.deleted_at.is_(None), AccountRow.domain.is_not(None)
+        )
+    ):
+        if domain:
+            by_domain[domain.lower()].add(record_key("account", account_id))
+    return AddressBook(
+        records_by_address={a: frozenset(k) for a, k in by_address.items()},
+        records_by_domain={d: frozenset(k) for d, k in by_domain.items()},
+        bcc_records=bcc,
+    )
+
+
+def record_bcc_address(
+    mailbox: str, tenant: str, kind: str, record_id: int, bcc_secret: bytes
+) -> str:
+    """The BCC logging address of a record for ``mailbox`` (what a record page shows)."""
+    return bcc_address(mailbox, bcc_record_key(tenant, kind, record_id), bcc_secret)
+
+
+@dataclass(frozen=True)
+class IngestPolicy:
+    """Per-tenant and per-account rules applied at ingest."""
+
+    storage: StoragePolicy = "full"
+    included_labels: frozenset[str] | None = None
+    """When set, only messages carrying one of these labels are synced."""
+    excluded_labels: frozenset[str] = frozenset({"SPAM", "TRASH"})
+
+    def label_skip(self, labels: Collection[str]) -> str | None:
+        """The skip reason the labels of a message give, or None."""
+        if "DRAFT" in labels and not (self.included_labels and "DRAFT" in self.included_labels):
+            return "draft"
+        if self.included_labels is not None:
+            return None if self.included_labels.intersection(labels) else "label_excluded"
+        return "label_excluded" if self.excluded_labels.intersection(labels) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one message: ``stored`` or ``skipped`` with a reason."""
+
+    message_id: str
+    outcome: Literal["stored", "skipped"]
+    reason: str | None = None
+    detail: str | None = None
+
+
+@dataclass
+class _ThreadState:
+    row_id: int
+    keys: set[str] = field(default_factory=set)
+
+
+def _text(value: str) -> str:
+    """Text as every database accepts it (PostgreSQL refuses NUL characters)."""
+    return value.replace("\x00", "") if "\x00" in value else value
+
+
+def _cut(value: str | None, limit: int | None) -> str | None:
+    """``value`` cleaned and cut to ``limit`` characters; empty becomes None."""
+    if not value:
+        return None
+    text = _text(value)
+    return text[:limit] if limit is not None else text
+
+
+def _header_bytes(headers: Iterable[tuple[str, str]]) -> bytes:
+    lines = []
+    for name, value in headers:
+        clean = value.replace("\r", " ").replace("\n", " ")
+        lines.append(f"{name}: {clean}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", errors="surrogateescape")
+
+
+def parse_headers_only(message: RemoteMessage) -> ParsedMail:
+    """A ParsedMail from a ``metadata`` fetch (no bodies). Raises UnparseableMessage."""
+    if not message.headers:
+        raise UnparseableMessage("no_headers", "the provider returned no headers")
+    return parse_message(_header_bytes(message.headers), internal_date=message.internal_date)
+
+
+class Ingestor:
+    """Stores the matching mail of one account. Build one per sync run."""
+
+    def __init__(
+        self,
+        *,
+        account_id: int,
+        matcher: MessageMatcher,
+        policy: IngestPolicy,
+    ) -> None:
+        self.account_id = account_id
+        self.matcher = matcher
+        self.policy = policy
+
+    # -- threads ---------------------------------------------------------------------------
+
+    def thread_record_keys(
+        self, session: Session, provider_thread_ids: Collection[str]
+    ) -> dict[str, set[str]]:
+        """Record keys already linked to each of these threads (by any of its messages)."""
+        found: dict[str, set[str]] = defaultdict(set)
+        ids = list(dict.fromkeys(provider_thread_ids))
+        for start in range(0, len(ids), 500):
+            rows = session.execute(
+                select(
+                    EmailThreadRow.provider_thread_id,
+                    ActivityRow.record_kind,
+                    ActivityRow.record_id,
+                )
+                .join(EmailMessageRow, EmailMessageRow.thread_id == EmailThreadRow.id)
+                .join(
+                    ActivityRow,
+                    (ActivityRow.ref_id == EmailMessageRow.id)
+                    & (ActivityRow.kind == ACTIVITY_KIND),
+                )
+                .where(
+                    EmailThreadRow.mail_account_id == self.account_id,
+                    EmailThreadRow.provider_thread_id.in_(ids[start : start + 500]),
+                    ActivityRow.deleted_at.is_(None),
+                )
+            )
+            for thread_id, kind, record_id in rows:
+                found[thread_id].add(record_key(kind, record_id))
+        return found
+
+    def _thread_row(
+        self, session: Session, provider_thread_id: str, subject: str, when: datetime
+    ) -> int:
+        insert_if_absent(
+            session,
+            EmailThreadRow.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "mail_account_id": self.account_id,
+                    "provider_thread_id": provider_thread_id,
+                    "subject": subject[:500],
+                    "last_message_at": when,
+                }
+            ],
+            ["mail_account_id", "provider_thread_id"],
+        )
+        row = session.execute(
+            select(EmailThreadRow.id, EmailThreadRow.last_message_at).where(
+                EmailThreadRow.mail_account_id == self.account_id,
+                EmailThreadRow.provider_thread_id == provider_thread_id,
+            )
+        ).one()
+        if row.last_message_at is None or row.last_message_at < when:
+            session.execute(
+                update(EmailThreadRow)
+                .where(EmailThreadRow.id == row.id)
+                .values(last_message_at=when)
+                .execution_options(synchronize_session=False)
+            )
+        return int(row.id)
+
+    # -- screening by headers --------------------------------------------------------------
+
+    def screen_headers(
+        self, session: Session, messages: Sequence[RemoteMessage]
+    ) -> tuple[list[str], list[Outcome]]:
+        """Split ``metadata`` messages into ids worth fetching in full and skip outcomes."""
+        thread_keys = self.thread_record_keys(session, [m.thread_id for m in messages])
+        wanted: list[str] = []
+        skipped: list[Outcome] = []
+        for message in messages:
+            label_reason = self.policy.label_skip(message.label_ids)
+            if label_reason is not None:
+                skipped.append(Outcome(message.id, "skipped", label_reason))
+                continue
+            try:
+                parsed = parse_headers_only(message)
+            except UnparseableMessage:
+                # Headers alone were unreadable: let the full parse decide.
+                wanted.append(message.id)
+                continue
+            result = self.matcher.match(parsed, thread_keys.get(message.thread_id, ()))
+            if result.stored:
+                wanted.append(message.id)
+                thread_keys.setdefault(message.thread_id, set()).update(result.record_keys)
+            else:
+                reason = "no_match_headers" if result.skip_reason == "no_match" else "never_log"
+                skipped.append(Outcome(message.id, "skipped", reason))
+        return wanted, skipped
+
+    # -- storing ---------------------------------------------------------------------------
+
+    def store(self, session: Session, messages: Sequence[RemoteMessage]) -> list[Outcome]:
+        """Parse, match and store raw messages; returns one outcome per message."""
+        thread_keys = self.thread_record_keys(session, [m.thread_id for m in messages])
+        outcomes: list[Outcome] = []
+        for message in messages:
+            outcomes.append(self._store_one(session, message, thread_keys))
+        return outcomes
+
+    def _store_one(
+        self, session: Session, message: RemoteMessage, thread_keys: dict[str, set[str]]
+    ) -> Outcome:
+        label_reason = self.policy.label_skip(message.label_ids)
+        if label_reason is not None:
+            return Outcome(message.id, "skipped", label_reason)
+        if message.raw is None:
+            return Outcome(message.id, "skipped", "unparseable:no_raw")
+        try:
+            parsed = parse_message(message.raw, internal_date=message.internal_date)
+        except UnparseableMessage as exc:
+            return Outcome(message.id, "skipped", f"unparseable:{exc.reason}", exc.detail)
+        result = self.matcher.match(parsed, thread_keys.get(message.thread_id, ()))
+        if not result.stored:
+            return Outcome(message.id, "skipped", result.skip_reason)
+        self._write(session, message, parsed, result)
+        thread_keys.setdefault(message.thread_id, set()).update(result.record_keys)
+        return Outcome(message.id, "stored", None, ",".join(result.record_keys))
+
+    def _write(
+        self, session: Session, message: RemoteMessage, parsed: ParsedMail, result: MatchResult
+    ) -> None:
+        sent_at = parsed.sent_at or message.internal_date or utcnow()
+        subject = parsed.subject or ""
+        thread_row_id = self._thread_row(session, message.thread_id, _text(subject), sent_at)
+        policy = self.policy.storage
+        text_body = parsed.text_body
+        html_body = parsed.html_body
+        if policy == "full":
+            snippet = message.snippet or snippet_of(
+                text_body or (html_to_text(html_body) if html_body else "")
+            )
+        elif policy == "snippet":
+            snippet = message.snippet or snippet_of(
+                text_body or (html_to_text(html_body) if html_body else "")
+            )
+            text_body = html_body = None
+        else:
+            snippet = ""
+            text_body = html_body = None
+        sender = parsed.sender
+        inserted = insert_if_absent(
+            session,
+            EmailMessageRow.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "mail_account_id": self.account_id,
+                    "thread_id": thread_row_id,
+                    "provider_message_id": message.id,
+                    "message_id_header": _cut(parsed.message_id, 998),
+                    "in_reply_to": _cut(parsed.in_reply_to, 998),
+                    "references": [_text(r)[:998] for r in parsed.references[-50:]],
+                    "from_address": _cut(sender, 320),
+                    "from_name": _cut(parsed.display_names.get(sender) if sender else None, 200),
+                    "to_addresses": list(parsed.to),
+                    "cc_addresses": list(parsed.cc),
+                    "bcc_addresses": list(parsed.bcc),
+                    "subject": _text(subject),
+                    "sent_at": sent_at,
+                    "direction": result.direction,
+                    "snippet": _text(snippet),
+                    "body_text": _cut(text_body, None),
+                    "body_html": _cut(html_body, None),
+                    "labels": list(message.label_ids),
+                    "size_estimate": message.size_estimate,
+                    "created_at": utcnow(),
+                }
+            ],
+            ["mail_account_id", "provider_message_id"],
+            returning=["id"],
+        )
+        if inserted:
+            message_row_id = int(inserted[0][0])
+            if parsed.attachments:
+                session.execute(
+                    EmailAttachmentRow.__table__.insert(),  # type: ignore[attr-defined]
+                    [
+                        {
+                            "message_id": message_row_id,
+                            "filename": _text(a.filename)[:500],
+                            "mime_type": _text(a.mime_type or "application/octet-stream")[:200],
+                            "size": a.size,
+                            "provider_attachment_id": None,
+                            "content_id": _cut(a.content_id, 500),
+                            "part_id": _text(a.part_path)[:50],
+                        }
+                        for a in parsed.attachments
+                    ],
+                )
+        else:
+            message_row_id = int(
+                session.scalars(
+                    select(EmailMessageRow.id).where(
+                        EmailMessageRow.mail_account_id == self.account_id,
+                        EmailMessageRow.provider_message_id == message.id,
+                    )
+                ).one()
+            )
+        link_message(session, message_row_id, sent_at, subject, result)
+
+
+def link_message(
+    session: Session, message_row_id: int, occurred_at: datetime, subject: str, result: MatchResult
+) -> int:
+    """One timeline entry per matched record (insert-if-absent); returns how many were new."""
+    rows: list[dict[str, object]] = []
+    seen: set[str] = set()
+    for match in result.matches:
+        if match.record_key in seen:
+            continue
+        seen.add(match.record_key)
+        kind, record_id = parse_record_key(match.record_key)
+        rows.append(
+            {
+                "record_kind": kind,
+                "record_id": record_id,
+                "kind": ACTIVITY_KIND,
+                "ref_id": message_row_id,
+                "occurred_at": occurred_at,
+                "summary": _text(subject)[:300],
+                "match_reason": match.reason,
+                "match_detail": _cut(match.detail, 320),
+                "created_at": utcnow(),
+            }
+        )
+    inserted = insert_if_absent(
+        session,
+        ActivityRow.__table__,  # type: ignore[arg-type]
+        rows,
+        ["record_kind", "record_id", "kind", "ref_id"],
+        returning=["id"],
+    )
+    return len(inserted)
+
+
+def build_matcher(
+    book: AddressBook, own_addresses: Iterable[str], never_log: NeverLogList
+) -> MessageMatcher:
+    """A matcher for one account: colleagues on the account's own (non free-mail) domain and
+    group addresses never count as counterparts of their own."""
+    own = list(own_addresses)
+    domains = {a.rsplit("@", 1)[-1] for a in own if "@" in a}
+    excluded = domains - FREE_MAIL_DOMAINS
+    return MessageMatcher(
+        own_addresses=own,
+        records_by_address=book.records_by_address,
+        records_by_domain=book.records_by_domain,
+        bcc_records=book.bcc_records,
+        never_log=never_log,
+        excluded_domains=excluded,
+    )
+
+
+def load_tenant_mail_settings(session: Session) -> tuple[StoragePolicy, NeverLogList, str]:
+    """The tenant's storage policy, never-log list and contact auto-creation mode."""
+    from inboxcrm.adapters.db.tenant_tables import NeverLogEntryRow, TenantSettingsRow
+
+    row = session.get(TenantSettingsRow, 1)
+    policy = (row.mail_storage_policy if row is not None else "full") or "full"
+    if policy not in ("full", "snippet", "metadata"):
+        policy = "full"
+    autocreate = (row.contact_autocreate if row is not None else "off") or "off"
+    entries = list(session.scalars(select(NeverLogEntryRow.entry)))
+    return policy, NeverLogList.from_entries(entries), autocreate  # type: ignore[return-value]

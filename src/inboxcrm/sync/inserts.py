@@ -1,0 +1,54 @@
+"""Insert-if-absent that stays correct when several workers insert the same rows at once.
+
+``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite share the syntax; SQLAlchemy has a
+dialect-specific construct for each). A conflicting row is silently left as it is, so retries,
+crashes and overlapping sync runs can never create a second copy, and no transaction is aborted
+by a unique violation (which on PostgreSQL would poison the whole transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+__all__ = ["insert_if_absent"]
+
+
+def _insert_for(session: Session, table: Table) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
+    raise NotImplementedError(f"insert_if_absent does not support {dialect}")
+
+
+def insert_if_absent(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    conflict_columns: Sequence[str],
+    *,
+    returning: Sequence[str] = (),
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` into ``table``, skipping any that clash on ``conflict_columns``.
+
+    With ``returning``, the named columns of the rows actually inserted are returned (rows that
+    already existed are not).
+    """
+    if not rows:
+        return []
+    stmt = _insert_for(session, table).values(list(rows))
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
+    if returning:
+        stmt = stmt.returning(*(table.c[name] for name in returning))
+        return [tuple(row) for row in session.execute(stmt).all()]
+    session.execute(stmt)
+    return []
