@@ -16,6 +16,7 @@ from inboxcrm.web.static_files import STATIC_DIR
 def create_app(runtime: Runtime) -> FastAPI:
     """Build the ASGI app around an already wired runtime."""
     from inboxcrm.web.api import api_router
+    from inboxcrm.web.oauth_routes import oauth_router
     from inboxcrm.web.ui import ui_router
 
     app = FastAPI(
@@ -33,5 +34,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health_router)
     app.include_router(api_router, prefix="/api/v1")
+    app.include_router(oauth_router)
     app.include_router(ui_router)
     return app

@@ -10,3 +10,7 @@ api_router = APIRouter()
 api_router.include_router(me.router)
 for _resource in (leads, contacts, accounts, deals, notes, timelines):
     api_router.include_router(_resource.router)
+
+from inboxcrm.web.api import mail_accounts  # noqa: E402  (mail accounts + notifications)
+
+api_router.include_router(mail_accounts.router)
