@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from inboxcrm.web.ui import session_pages
+from inboxcrm.web.ui import (
+    deal_pages,
+    home_pages,
+    notification_pages,
+    record_pages,
+    session_pages,
+)
 
 ui_router = APIRouter(include_in_schema=False)
 ui_router.include_router(session_pages.router)
+ui_router.include_router(home_pages.router)
+ui_router.include_router(record_pages.router)
+ui_router.include_router(deal_pages.router)
+ui_router.include_router(notification_pages.router)
