@@ -53,6 +53,7 @@ from inboxcrm.sync.ingest import (
     build_matcher,
     load_address_book,
     load_tenant_mail_settings,
+    relink_stored,
 )
 from inboxcrm.sync.lease import MailboxLease
 from inboxcrm.sync.progress import ProgressListener, SyncProgress
@@ -67,6 +68,7 @@ FETCH_BATCH = 50
 LABEL_CHUNK = 1000
 LIST_CHUNK = 500
 LEASE_RENEW_SECONDS = 30.0
+REOPEN_REASONS = ("no_match", "no_match_headers", "never_log")
 
 
 @dataclass
@@ -310,6 +312,57 @@ class MailboxSync:
     def _pending_count(self) -> int:
         with self._uow() as uow:
             return ledger.ledger_summary(uow.session, self.account_id).pending
+
+    # -- back-fill -----------------------------------------------------------------------------
+
+    def backfill(self, entries: Sequence[str]) -> SyncResult:
+        """Fetch and link mail with ``entries`` (addresses or ``@domain``) already in the mailbox.
+
+        Listed ids new to the ledger become pending; ids skipped before (no match, never-log)
+        are reopened; ids already stored are matched again from their stored headers. Then the
+        fetch and label phases run. The incremental cursor is not touched.
+        """
+        result = SyncResult(mode="backfill")
+        self._options = getattr(self, "_options", None) or AccountOptions(
+            self._default_lookback, None
+        )
+        after = (self._clock() - timedelta(days=self._options.lookback_days)).date()
+        queries = build_search_queries(list(entries), after=after) if entries else []
+        self._progress.mode = "backfill"
+        for query in queries:
+            refs = list(self._mailbox.iter_message_ids(query=query, page_size=500))
+            ids = [r.id for r in refs]
+            with self._uow() as uow:
+                known = ledger.known_ids(uow.session, self.account_id, ids)
+                added = ledger.add_pending(uow.session, self.account_id, refs)
+                ledger.reopen(
+                    uow.session,
+                    self.account_id,
+                    [i for i in ids if i in known],
+                    reasons=REOPEN_REASONS,
+                )
+                assert self._ingestor is not None
+                relink_stored(uow.session, self._ingestor, [i for i in ids if i in known])
+                uow.commit()
+            result.listed += added
+        self._fetch_pending(result)
+        self._label_stored()
+        result.stored = self._progress.stored
+        result.skipped = self._progress.skipped
+        return result
+
+    def prepare_only(self) -> None:
+        """Load account, settings and matcher without syncing (for :meth:`backfill`)."""
+        with self._uow() as uow:
+            account = uow.session.get(MailAccountRow, self.account_id)
+            if account is None:
+                raise LookupError(f"no mail account {self.account_id}")
+            self._email = account.email
+            self._options = account_sync_options(
+                dict(account.settings or {}), self._default_lookback
+            )
+            cached = list((account.settings or {}).get("send_as") or [])
+        self._prepare(refresh_send_as=False, cached=cached)
 
     # -- incremental sync ----------------------------------------------------------------------
 

@@ -64,8 +64,10 @@ __all__ = [
     "load_tenant_mail_settings",
     "parse_headers_only",
     "parse_record_key",
+    "parsed_from_row",
     "record_bcc_address",
     "record_key",
+    "relink_stored",
 ]
 
 logger = logging.getLogger(__name__)
@@ -516,3 +518,49 @@ def load_tenant_mail_settings(session: Session) -> tuple[StoragePolicy, NeverLog
     autocreate = (row.contact_autocreate if row is not None else "off") or "off"
     entries = list(session.scalars(select(NeverLogEntryRow.entry)))
     return policy, NeverLogList.from_entries(entries), autocreate  # type: ignore[return-value]
+
+
+def parsed_from_row(row: EmailMessageRow) -> ParsedMail:
+    """The matching-relevant facts of a stored message (for re-linking without a fetch)."""
+    return ParsedMail(
+        message_id=row.message_id_header,
+        in_reply_to=row.in_reply_to,
+        references=tuple(row.references or ()),
+        subject=row.subject,
+        from_addresses=(row.from_address,) if row.from_address else (),
+        reply_to=(),
+        to=tuple(row.to_addresses or ()),
+        cc=tuple(row.cc_addresses or ()),
+        bcc=tuple(row.bcc_addresses or ()),
+        delivered_to=(),
+        display_names={},
+        sent_at=row.sent_at,
+        text_body=None,
+        html_body=None,
+        attachments=(),
+        list_id=None,
+        auto_submitted=None,
+        precedence=None,
+        has_list_unsubscribe=False,
+    )
+
+
+def relink_stored(session: Session, ingestor: Ingestor, provider_message_ids: Sequence[str]) -> int:
+    """Match already stored messages again and add missing timeline entries; returns how many."""
+    added = 0
+    for start in range(0, len(provider_message_ids), 200):
+        rows = list(
+            session.scalars(
+                select(EmailMessageRow).where(
+                    EmailMessageRow.mail_account_id == ingestor.account_id,
+                    EmailMessageRow.provider_message_id.in_(
+                        list(provider_message_ids[start : start + 200])
+                    ),
+                )
+            )
+        )
+        for row in rows:
+            result = ingestor.matcher.match(parsed_from_row(row))
+            if result.stored:
+                added += link_message(session, row.id, row.sent_at, row.subject, result)
+    return added
