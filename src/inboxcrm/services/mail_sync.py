@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
@@ -240,15 +240,17 @@ def handle_push(runtime: Runtime, email: str, history_id: int) -> tuple[str, int
     return route
 
 
-def connected_accounts(runtime: Runtime, tenant: str) -> list[int]:
-    with runtime.tenant_uow(tenant) as uow:
-        return list(
-            uow.session.scalars(
-                select(MailAccountRow.id)
-                .where(MailAccountRow.status == "connected")
-                .order_by(MailAccountRow.id)
-            )
+def connected_accounts(
+    runtime: Runtime, tenant: str, *, synced_before: datetime | None = None
+) -> list[int]:
+    """Ids of the tenant's connected accounts (only those last synced before ``synced_before``)."""
+    stmt = select(MailAccountRow.id).where(MailAccountRow.status == "connected")
+    if synced_before is not None:
+        stmt = stmt.where(
+            (MailAccountRow.last_sync_at.is_(None)) | (MailAccountRow.last_sync_at < synced_before)
         )
+    with runtime.tenant_uow(tenant) as uow:
+        return list(uow.session.scalars(stmt.order_by(MailAccountRow.id)))
 
 
 def backfill_addresses(
@@ -322,13 +324,20 @@ def active_tenants(runtime: Runtime) -> list[str]:
         )
 
 
-def queue_polls(runtime: Runtime) -> int:
-    """Queue one incremental sync per connected mailbox of every tenant; returns how many.
+def queue_polls(runtime: Runtime, *, everything: bool = False) -> int:
+    """Queue one incremental sync per connected mailbox due for a poll; returns how many.
 
+    Due: not synced within ``settings.poll_interval_seconds`` (``everything`` ignores that).
     Mailboxes of different tenants are interleaved so no tenant's queue runs ahead of others.
     """
+    cutoff = (
+        None if everything else utcnow() - timedelta(seconds=runtime.settings.poll_interval_seconds)
+    )
     per_tenant = [
-        [(slug, account_id) for account_id in connected_accounts(runtime, slug)]
+        [
+            (slug, account_id)
+            for account_id in connected_accounts(runtime, slug, synced_before=cutoff)
+        ]
         for slug in active_tenants(runtime)
     ]
     queued = 0
