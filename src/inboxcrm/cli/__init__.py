@@ -25,6 +25,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from inboxcrm.cli import admin_commands, emulator_command, server_commands  # noqa: F401
     from inboxcrm.cli import keys_commands  # noqa: F401
+    from inboxcrm.cli import sync_commands  # noqa: F401
 
 
 def main() -> None:

@@ -14,3 +14,7 @@ for _resource in (leads, contacts, accounts, deals, notes, timelines):
 from inboxcrm.web.api import mail_accounts  # noqa: E402  (mail accounts + notifications)
 
 api_router.include_router(mail_accounts.router)
+
+from inboxcrm.web.api import mail_sync  # noqa: E402  (sync ledger, mail settings, never-log)
+
+api_router.include_router(mail_sync.router)
