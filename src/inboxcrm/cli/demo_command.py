@@ -1,9 +1,9 @@
 """``inboxcrm demo``: the whole product on one machine, with a Google emulator as its Gmail.
 
-It starts fresh every time: SQLite databases under ``var/demo`` (or INBOXCRM_DATA_DIR), the embedded
-job worker, the Google API emulator with a generated mailbox, a demo tenant and user, CRM records for
-the mailbox's customers, the user's Gmail connected through the real OAuth flow, and new customer
-mail arriving every few seconds, which reaches the timelines through Gmail-style push.
+It starts fresh every time: SQLite databases under ``var/demo`` (or INBOXCRM_DATA_DIR), the
+embedded job worker, the Google API emulator with a generated mailbox, a demo tenant and user,
+CRM records for the mailbox's customers, the user's Gmail connected through the real OAuth flow,
+and new customer mail arriving every few seconds, which reaches the timelines through push.
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ _SUBJECTS = (
     "Re: pricing for 50 seats",
 )
 _BODIES = (
-    "Hi Alex,\n\nCould you send over the updated quote? We would like to decide this week.\n\nThanks,\n{name}",
-    "Hello Alex,\n\nThe team reviewed the proposal and has two questions on onboarding.\n\nBest,\n{name}",
+    "Hi Alex,\n\nCould you send over the updated quote? We would like to decide this week."
+    "\n\nThanks,\n{name}",
+    "Hello Alex,\n\nThe team reviewed the proposal and has two questions on onboarding."
+    "\n\nBest,\n{name}",
     "Hi,\n\nJust checking in on the status of our request. Any news?\n\nCheers,\n{name}",
 )
 
