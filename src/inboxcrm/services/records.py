@@ -283,6 +283,15 @@ def _emails_by_record(
 
 
 def _replace_emails(session: Session, kind: RecordKind, record_id: int, emails: list[str]) -> None:
+    before = set(
+        session.scalars(
+            select(RecordEmailRow.email).where(
+                RecordEmailRow.record_kind == kind, RecordEmailRow.record_id == record_id
+            )
+        )
+    )
+    # Addresses new to the record: mail already in the mailboxes is back-filled (see _commit).
+    session.info.setdefault("backfill_addresses", []).extend(e for e in emails if e not in before)
     session.execute(
         delete(RecordEmailRow).where(
             RecordEmailRow.record_kind == kind, RecordEmailRow.record_id == record_id
@@ -345,6 +354,8 @@ def _page_rows(
 
 
 def _commit(uow: UnitOfWork, what: str) -> None:
+    if added := sorted(set(uow.session.info.pop("backfill_addresses", ()))):
+        uow.enqueue("inboxcrm.mail.backfill_addresses", tenant=uow.tenant, addresses=added)
     try:
         uow.commit()
     except IntegrityError as exc:
