@@ -45,6 +45,8 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = -1  # headers and body leave in one write; flushed after each request
     server: _Server
 
     def do_GET(self) -> None:
@@ -115,7 +117,7 @@ class RunningEmulator:
         self.port = int(port)
         self.url = f"http://{self.host}:{self.port}"
         self._thread = threading.Thread(
-            target=server.serve_forever, name="emulator-http", daemon=True
+            target=server.serve_forever, args=(0.05,), name="emulator-http", daemon=True
         )
         self._thread.start()
         self._control: EmulatorControl | None = None
