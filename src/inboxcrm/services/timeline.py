@@ -162,7 +162,7 @@ def _email_items(
     )
     if not include_bodies:
         query = query.options(defer(EmailMessageRow.body_text), defer(EmailMessageRow.body_html))
-    messages = {m.id: (m, thread) for m, thread in uow.session.execute(query).tuples()}
+    messages = {m.id: (m, thread) for m, thread in uow.session.execute(query)}
     attachments: dict[int, list[AttachmentInfo]] = defaultdict(list)
     if messages:
         for a in uow.session.scalars(
