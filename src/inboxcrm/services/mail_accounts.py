@@ -286,10 +286,11 @@ def _consume_state(
                 code="oauth_session_mismatch",
                 status=403,
             )
-        used = uow.session.execute(
+        verifier_enc, redirect_uri, user_id = row.code_verifier_enc, row.redirect_uri, row.user_id
+        used = uow.session.execute(  # one use only; the verifier is not kept after it
             update(OAuthStateRow)
             .where(OAuthStateRow.id == row.id, OAuthStateRow.used_at.is_(None))
-            .values(used_at=now)
+            .values(used_at=now, code_verifier_enc=b"")
         )
         if _rowcount(used) != 1:
             raise OAuthCallbackError(
@@ -309,20 +310,40 @@ def _consume_state(
             status=403,
         )
     try:
-        verifier = vault_for(runtime.settings).decrypt(row.code_verifier_enc)
+        verifier = vault_for(runtime.settings).decrypt(verifier_enc)
     except TokenDecryptError as exc:
         raise OAuthCallbackError(
             "the sign-in link is not valid; start Connect Gmail again", code="oauth_state_invalid"
         ) from exc
     return _ConsumedState(
         tenant_slug=member.slug,
-        user_id=row.user_id,
+        user_id=user_id,
         code_verifier=verifier,
-        redirect_uri=row.redirect_uri,
+        redirect_uri=redirect_uri,
     )
 
 
+class _NoCredentialDumps(logging.Filter):
+    """Drops the request/response dumps requests-oauthlib writes at DEBUG (they hold the
+    authorization code, the PKCE verifier, the client credentials and the issued tokens)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+_OAUTH_LIBRARY_LOGGERS = ("requests_oauthlib.oauth2_session", "requests_oauthlib.oauth2_auth")
+
+
+def _quiet_oauth_library_logs() -> None:
+    """Install :class:`_NoCredentialDumps` on the OAuth library's loggers (idempotent)."""
+    for name in _OAUTH_LIBRARY_LOGGERS:
+        library_logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoCredentialDumps) for f in library_logger.filters):
+            library_logger.addFilter(_NoCredentialDumps())
+
+
 def _exchange(runtime: Runtime, consumed: _ConsumedState, code: str) -> oauth.GrantedTokens:
+    _quiet_oauth_library_logs()
     try:
         return oauth.exchange_code(
             runtime.settings, consumed.redirect_uri, code, consumed.code_verifier

@@ -1,0 +1,104 @@
+"""Purge: a disconnected account's mail is deleted once its grace period has passed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from tests.fixtures.web import TenantFactory
+from tests.integration.mail_accounts.conftest import GmailConnector, account_row
+
+from inboxcrm.adapters.db.tenant_tables import (
+    ActivityRow,
+    EmailAttachmentRow,
+    EmailMessageRow,
+    EmailThreadRow,
+)
+from inboxcrm.adapters.db.types import utcnow
+from inboxcrm.bootstrap import Runtime
+from inboxcrm.services.mail_accounts import purge_due_accounts
+
+
+def _add_mail(runtime: Runtime, tenant: str, account_id: int, count: int) -> None:
+    now = utcnow()
+    with runtime.tenant_uow(tenant) as uow:
+        thread = EmailThreadRow(mail_account_id=account_id, provider_thread_id=f"t{account_id}")
+        uow.session.add(thread)
+        uow.session.flush()
+        for i in range(count):
+            message = EmailMessageRow(
+                mail_account_id=account_id,
+                thread_id=thread.id,
+                provider_message_id=f"m{account_id}-{i}",
+                sent_at=now,
+                direction="inbound",
+                subject=f"hello {i}",
+            )
+            uow.session.add(message)
+            uow.session.flush()
+            uow.session.add(EmailAttachmentRow(message_id=message.id, filename="a.pdf"))
+            uow.session.add(
+                ActivityRow(
+                    record_kind="contact",
+                    record_id=1,
+                    kind="email",
+                    ref_id=message.id,
+                    occurred_at=now,
+                )
+            )
+        uow.commit()
+
+
+def _counts(runtime: Runtime, tenant: str) -> dict[str, int]:
+    with runtime.tenant_uow(tenant) as uow:
+        return {
+            table.__tablename__: int(
+                uow.session.scalar(select(func.count()).select_from(table)) or 0
+            )
+            for table in (EmailThreadRow, EmailMessageRow, EmailAttachmentRow, ActivityRow)
+        }
+
+
+def test_purge_deletes_only_due_disconnected_accounts_mail(
+    gmail: GmailConnector, tenants: TenantFactory, runtime: Runtime, client: TestClient
+) -> None:
+    rep = tenants.member("acme", "rep")
+    leaving = gmail.connect(rep, "leaving@example.com")["account"]
+    staying = gmail.connect(rep, "staying@example.com")["account"]
+    _add_mail(runtime, "acme", leaving["id"], 3)
+    _add_mail(runtime, "acme", staying["id"], 2)
+    with runtime.tenant_uow("acme") as uow:
+        uow.session.add(
+            ActivityRow(
+                record_kind="contact", record_id=1, kind="note", ref_id=1, occurred_at=utcnow()
+            )
+        )
+        uow.commit()
+    client.delete(f"/api/v1/mail-accounts/{leaving['id']}", headers=rep.headers)
+
+    assert purge_due_accounts(runtime) == 0  # still within the grace period
+    assert _counts(runtime, "acme")["email_messages"] == 5
+
+    later = utcnow() + timedelta(days=runtime.settings.account_purge_days, minutes=1)
+    assert purge_due_accounts(runtime, now=later) == 1
+    assert _counts(runtime, "acme") == {
+        "email_threads": 1,
+        "email_messages": 2,
+        "email_attachments": 2,
+        "activities": 3,  # the other account's two emails and the note
+    }
+    row = account_row(runtime, "acme", leaving["id"])
+    assert row.status == "disconnected" and row.purge_after is None
+    assert purge_due_accounts(runtime, now=later) == 0
+
+
+def test_purge_task_is_registered_as_periodic() -> None:
+    from inboxcrm.jobs import account_tasks
+    from inboxcrm.jobs.registry import default_registry
+
+    assert account_tasks.PURGE_TASK in default_registry.tasks()
+    periodic = [
+        p for p in default_registry.periodic().values() if p.task_name == account_tasks.PURGE_TASK
+    ]
+    assert len(periodic) == 1 and periodic[0].seconds == account_tasks.PURGE_INTERVAL_SECONDS
