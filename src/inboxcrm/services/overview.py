@@ -71,7 +71,7 @@ def _record_names(uow: UnitOfWork, keys: set[tuple[str, int]]) -> dict[tuple[str
     if ids.get("account"):
         for account_id, name in uow.session.execute(
             select(AccountRow.id, AccountRow.name).where(AccountRow.id.in_(ids["account"]))
-        ).tuples():
+        ):
             names["account", account_id] = name
     for kind, person_cls in (("lead", LeadRow), ("contact", ContactRow)):
         if not ids.get(kind):
@@ -80,7 +80,7 @@ def _record_names(uow: UnitOfWork, keys: set[tuple[str, int]]) -> dict[tuple[str
             select(person_cls.id, person_cls.first_name, person_cls.last_name).where(
                 person_cls.id.in_(ids[kind])
             )
-        ).tuples()
+        )
         for person_id, first, last in rows:
             names[kind, person_id] = f"{first} {last}".strip() or f"{kind.title()} #{person_id}"
     return names

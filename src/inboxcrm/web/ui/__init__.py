@@ -1,9 +1,13 @@
 """The server-rendered UI (Jinja2 + htmx), mounted at /.
 
 Each page area is one module with its own ``router = page_router()`` (HTML error pages, login
-redirects); this package includes them into :data:`ui_router`. To add a page area (e.g. Setup →
-Email): write ``web/ui/<area>_pages.py`` with its routes and ``templates/<area>/*.html`` extending
-``base.html``, include its router below, and add a ``NavItem`` to ``navigation.NAV_ITEMS``.
+redirects). :data:`PAGE_ROUTERS` lists them and :data:`ui_router` includes them all; the UI
+tests walk :data:`PAGE_ROUTERS`, so every new route is checked for login, CSRF and role rules.
+
+To add a page area (e.g. Setup → Email): write ``web/ui/<area>_pages.py`` with
+``router = page_router()`` and its routes, put its templates in ``templates/<area>/`` extending
+``base.html``, append its router to :data:`PAGE_ROUTERS`, and add a ``NavItem`` (section
+``"setup"`` for the Setup menu) to ``navigation.NAV_ITEMS``.
 """
 
 from __future__ import annotations
@@ -18,9 +22,14 @@ from inboxcrm.web.ui import (
     session_pages,
 )
 
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    session_pages.router,
+    home_pages.router,
+    record_pages.router,
+    deal_pages.router,
+    notification_pages.router,
+)
+
 ui_router = APIRouter(include_in_schema=False)
-ui_router.include_router(session_pages.router)
-ui_router.include_router(home_pages.router)
-ui_router.include_router(record_pages.router)
-ui_router.include_router(deal_pages.router)
-ui_router.include_router(notification_pages.router)
+for _router in PAGE_ROUTERS:
+    ui_router.include_router(_router)
