@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from inboxcrm.emulator.errors import (
     ApiError,
@@ -112,6 +113,8 @@ class ApiRegistry:
         if not grant.scopes & scopes:
             raise insufficient_scopes()
         user_id = match.groupdict().get("user")
+        if user_id is not None:
+            user_id = unquote(user_id)
         if user_id is not None and user_id != "me" and user_id.lower() != grant.email:
             raise ApiError(403, f"Delegation denied for {grant.email}", reason="forbidden")
         units = method_cost(method_id)

@@ -67,8 +67,9 @@ def build_record(
     strict_thread: bool,
 ) -> MessageRecord:
     """Index ``raw`` and choose its thread: ``thread_id`` is honoured only when the message
-    references a message of that thread and keeps its subject (Gmail's rule); otherwise mail
-    that references a known message with the same subject joins that thread."""
+    references a message of that thread and keeps its subject (Gmail's rule). Without a usable
+    ``thread_id``, received mail (not ``strict_thread``) that references a known message with the
+    same subject joins that thread; sent mail starts a new thread."""
     msg = parse_message(raw)
     index = index_message(msg)
     when = internal_date if internal_date is not None else now_ms
@@ -82,7 +83,7 @@ def build_record(
         }
         if any(r in members for r in refs) and normalize_subject(index.subject) in subjects:
             chosen = thread_id
-    if chosen is None and not (strict_thread and thread_id):
+    if chosen is None and not strict_thread:
         chosen = mailbox.find_thread(refs, index.subject) if refs else None
     names = " ".join(n for n, _ in index.senders).lower()
     return MessageRecord(
