@@ -93,12 +93,33 @@ def test_purge_deletes_only_due_disconnected_accounts_mail(
     assert purge_due_accounts(runtime, now=later) == 0
 
 
-def test_purge_task_is_registered_as_periodic() -> None:
+def test_periodic_purge_task_runs_the_purge(
+    gmail: GmailConnector, tenants: TenantFactory, runtime: Runtime, client: TestClient
+) -> None:
     from inboxcrm.jobs import account_tasks
-    from inboxcrm.jobs.registry import default_registry
+    from inboxcrm.jobs.registry import load_default_registry
+    from inboxcrm.jobs.worker_runtime import use_worker_runtime
 
-    assert account_tasks.PURGE_TASK in default_registry.tasks()
-    periodic = [
-        p for p in default_registry.periodic().values() if p.task_name == account_tasks.PURGE_TASK
-    ]
+    registry = load_default_registry()
+    assert (
+        registry.tasks()[account_tasks.PURGE_TASK].func is account_tasks.purge_disconnected_accounts
+    )
+    periodic = [p for p in registry.periodic().values() if p.task_name == account_tasks.PURGE_TASK]
     assert len(periodic) == 1 and periodic[0].seconds == account_tasks.PURGE_INTERVAL_SECONDS
+
+    rep = tenants.member("acme", "rep")
+    account = gmail.connect(rep, "expired@example.com")["account"]
+    _add_mail(runtime, "acme", account["id"], 2)
+    client.delete(f"/api/v1/mail-accounts/{account['id']}", headers=rep.headers)
+    with runtime.tenant_uow("acme") as uow:
+        row = uow.session.get(type(account_row(runtime, "acme", account["id"])), account["id"])
+        assert row is not None
+        row.purge_after = utcnow() - timedelta(seconds=1)
+        uow.commit()
+
+    previous = use_worker_runtime(runtime)
+    try:
+        account_tasks.purge_disconnected_accounts()
+    finally:
+        use_worker_runtime(previous)
+    assert _counts(runtime, "acme")["email_messages"] == 0
