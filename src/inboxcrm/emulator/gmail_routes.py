@@ -613,7 +613,8 @@ class GmailRoutes:
                 elif record.kind == "messageDeleted":
                     entry["messagesDeleted"] = [{"message": ref}]
                 else:
-                    entry[record.kind + "s"] = [{"message": full, "labelIds": list(record.changed)}]
+                    key = "labelsAdded" if record.kind == "labelAdded" else "labelsRemoved"
+                    entry[key] = [{"message": full, "labelIds": list(record.changed)}]
                 entries.append(entry)
             current = mailbox.history_id
         body: dict[str, Any] = {}
