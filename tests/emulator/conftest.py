@@ -20,8 +20,8 @@ import pytest
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 
-from tests.emulator.discovery_schema import find_method, validate
 from inboxcrm.emulator.control_client import shared_ssl_context
+from tests.emulator.discovery_schema import find_method, validate
 from tests.fixtures.emulator import EmulatorHandle
 
 HTTP = httpx.Client(verify=shared_ssl_context(), timeout=30)
@@ -62,7 +62,11 @@ def _check_batch(request_body: bytes, request_type: str, response: Any, content:
         text = part.get_payload()
         status_line, _, rest = text.partition("\n")
         status = int(status_line.split(" ")[1])
-        body = rest.replace("\r\n", "\n").split("\n\n", 1)[1] if "\n\n" in rest.replace("\r\n", "\n") else ""
+        body = (
+            rest.replace("\r\n", "\n").split("\n\n", 1)[1]
+            if "\n\n" in rest.replace("\r\n", "\n")
+            else ""
+        )
         method, target = inner_requests[key]
         check_body(method, target, status, body.strip().encode())
 
@@ -70,12 +74,22 @@ def _check_batch(request_body: bytes, request_type: str, response: Any, content:
 class RecordingHttp(httplib2.Http):  # type: ignore[misc]
     """httplib2.Http that validates every response it receives."""
 
-    def request(self, uri: str, method: str = "GET", body: Any = None, headers: Any = None, *args: Any, **kwargs: Any) -> Any:
+    def request(
+        self,
+        uri: str,
+        method: str = "GET",
+        body: Any = None,
+        headers: Any = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
         response, content = super().request(uri, method, body, headers, *args, **kwargs)
         path = urlsplit(uri).path
         if path.startswith("/batch"):
             raw = body.encode() if isinstance(body, str) else body or b""
-            request_type = {k.lower(): v for k, v in (headers or {}).items()}.get("content-type", "")
+            request_type = {k.lower(): v for k, v in (headers or {}).items()}.get(
+                "content-type", ""
+            )
             if response.status == 200:
                 _check_batch(raw, request_type, response, content)
         else:
@@ -89,7 +103,9 @@ def _conformance_guard() -> Iterator[None]:
     yield
     problems = list(VIOLATIONS)
     VIOLATIONS.clear()
-    assert not problems, "responses not conforming to the discovery documents:\n" + "\n".join(problems)
+    assert not problems, "responses not conforming to the discovery documents:\n" + "\n".join(
+        problems
+    )
 
 
 def authed_http(creds: Any) -> AuthorizedHttp:
@@ -97,11 +113,23 @@ def authed_http(creds: Any) -> AuthorizedHttp:
 
 
 def gmail_service(emu: EmulatorHandle, creds: Any) -> Any:
-    return build("gmail", "v1", static_discovery=True, client_options={"api_endpoint": emu.url}, http=authed_http(creds))
+    return build(
+        "gmail",
+        "v1",
+        static_discovery=True,
+        client_options={"api_endpoint": emu.url},
+        http=authed_http(creds),
+    )
 
 
 def people_service(emu: EmulatorHandle, creds: Any) -> Any:
-    return build("people", "v1", static_discovery=True, client_options={"api_endpoint": emu.url}, http=authed_http(creds))
+    return build(
+        "people",
+        "v1",
+        static_discovery=True,
+        client_options={"api_endpoint": emu.url},
+        http=authed_http(creds),
+    )
 
 
 def calendar_service(emu: EmulatorHandle, creds: Any) -> Any:
@@ -112,7 +140,13 @@ def calendar_service(emu: EmulatorHandle, creds: Any) -> Any:
 
 
 def oauth2_service(emu: EmulatorHandle, creds: Any) -> Any:
-    return build("oauth2", "v2", static_discovery=True, client_options={"api_endpoint": emu.url}, http=authed_http(creds))
+    return build(
+        "oauth2",
+        "v2",
+        static_discovery=True,
+        client_options={"api_endpoint": emu.url},
+        http=authed_http(creds),
+    )
 
 
 USER = "rep@acme.example"

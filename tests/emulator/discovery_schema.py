@@ -53,12 +53,18 @@ def _walk(doc_name: str, node: dict[str, Any], out: list[Method]) -> None:
     doc = document(doc_name)
     for method in node.get("methods", {}).values():
         ref = method.get("response", {}).get("$ref")
-        templates = {doc["servicePath"] + method.get(key, "") for key in ("path", "flatPath") if method.get(key)}
+        templates = {
+            doc["servicePath"] + method.get(key, "")
+            for key in ("path", "flatPath")
+            if method.get(key)
+        }
         upload = method.get("mediaUpload", {}).get("protocols", {}).get("simple", {}).get("path")
         if upload:
             templates.add(upload)
         for template in templates:
-            out.append(Method(doc_name, method["id"], method["httpMethod"], _path_regex(template), ref))
+            out.append(
+                Method(doc_name, method["id"], method["httpMethod"], _path_regex(template), ref)
+            )
     for child in node.get("resources", {}).values():
         _walk(doc_name, child, out)
 
@@ -86,7 +92,9 @@ def validate(doc_name: str, ref: str, value: Any) -> list[str]:
     return errors
 
 
-def _check(schemas: dict[str, Any], schema: dict[str, Any], value: Any, where: str, errors: list[str]) -> None:
+def _check(
+    schemas: dict[str, Any], schema: dict[str, Any], value: Any, where: str, errors: list[str]
+) -> None:
     if "$ref" in schema:
         target = schemas.get(schema["$ref"])
         if target is None:

@@ -9,12 +9,14 @@ import pytest
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from tests.emulator.conftest import HTTP, USER, gmail_service
+from tests.emulator.conftest import HTTP, USER
 from tests.emulator.test_gmail_messages import mime
 from tests.fixtures.emulator import EmulatorHandle
 
 
-def run_batch(emu: EmulatorHandle, requests: list[Any], uri: str = "/batch/gmail/v1") -> dict[str, Any]:
+def run_batch(
+    emu: EmulatorHandle, requests: list[Any], uri: str = "/batch/gmail/v1"
+) -> dict[str, Any]:
     results: dict[str, Any] = {}
 
     def callback(request_id: str, response: Any, exception: Exception | None) -> None:
@@ -32,12 +34,16 @@ def test_batch_mixed_results_in_order_on_both_paths(rep: tuple[EmulatorHandle, A
     ids = [emu.deliver(USER, mime(f"b{i}"))["id"] for i in range(3)]
     messages = gmail.users().messages()
     for uri in ("/batch/gmail/v1", "/batch"):
-        results = run_batch(emu, [
-            messages.get(userId="me", id=ids[0], format="metadata"),
-            messages.get(userId="me", id="0badc0de"),
-            messages.modify(userId="me", id=ids[1], body={"addLabelIds": ["STARRED"]}),
-            gmail.users().labels().list(userId="me"),
-        ], uri)  # fmt: skip
+        results = run_batch(
+            emu,
+            [
+                messages.get(userId="me", id=ids[0], format="metadata"),
+                messages.get(userId="me", id="0badc0de"),
+                messages.modify(userId="me", id=ids[1], body={"addLabelIds": ["STARRED"]}),
+                gmail.users().labels().list(userId="me"),
+            ],
+            uri,
+        )
         assert results["0"]["id"] == ids[0]
         assert isinstance(results["1"], HttpError)
         assert results["1"].resp.status == 404
@@ -57,15 +63,23 @@ def test_batch_limits_and_bare_lf(rep: tuple[EmulatorHandle, Any, Any]) -> None:
         "Authorization: Bearer {token}\n\n"
     )
     body = "".join(part.format(n=n, id=msg_id, token=creds.token) for n in range(2)) + "--b--\n"
-    response = HTTP.post(emu.url + "/batch/gmail/v1", content=body,
-                         headers={"Content-Type": "multipart/mixed; boundary=b"})  # fmt: skip
+    response = HTTP.post(
+        emu.url + "/batch/gmail/v1",
+        content=body,
+        headers={"Content-Type": "multipart/mixed; boundary=b"},
+    )
     assert response.status_code == 200
     assert response.text.count("HTTP/1.1 200 OK") == 2
     assert "Content-ID: <response-x+0>" in response.text
     assert response.text.index("response-x+0") < response.text.index("response-x+1")
-    too_many = "".join(part.format(n=n, id=msg_id, token=creds.token) for n in range(101)) + "--b--\n"
-    response = HTTP.post(emu.url + "/batch", content=too_many,
-                         headers={"Content-Type": "multipart/mixed; boundary=b"})  # fmt: skip
+    too_many = (
+        "".join(part.format(n=n, id=msg_id, token=creds.token) for n in range(101)) + "--b--\n"
+    )
+    response = HTTP.post(
+        emu.url + "/batch",
+        content=too_many,
+        headers={"Content-Type": "multipart/mixed; boundary=b"},
+    )
     assert response.status_code == 400
 
 
@@ -114,7 +128,10 @@ def test_fault_injection_statuses_drops_and_latency(rep: tuple[EmulatorHandle, A
     emu.set_config(fault_rate=0.0, drop_rate=1.0)
     raw = httplib2.Http(timeout=5)
     with pytest.raises((httplib2.HttpLib2Error, ConnectionError, OSError)):
-        raw.request(emu.url + "/gmail/v1/users/me/profile", headers={"Authorization": f"Bearer {creds.token}"})
+        raw.request(
+            emu.url + "/gmail/v1/users/me/profile",
+            headers={"Authorization": f"Bearer {creds.token}"},
+        )
     emu.set_config(drop_rate=0.0, latency_ms=30)
     gmail.users().getProfile(userId="me").execute()
     assert emu.stats(USER)["faults"]["gmail.users.getProfile"] >= 2
@@ -127,8 +144,13 @@ def test_fetched_counters_distinguish_body_fetches(rep: tuple[EmulatorHandle, An
     messages = gmail.users().messages()
     found = messages.list(userId="me", q="from:buyer@customer.example").execute()["messages"]
     assert [m["id"] for m in found] == [matched]
-    run_batch(emu, [messages.get(userId="me", id=matched, format="raw"),
-                    messages.get(userId="me", id=other, format="metadata")])  # fmt: skip
+    run_batch(
+        emu,
+        [
+            messages.get(userId="me", id=matched, format="raw"),
+            messages.get(userId="me", id=other, format="metadata"),
+        ],
+    )
     fetched = emu.fetched(USER)
     assert fetched["body_fetched"] == [matched]
     assert fetched["messages"][other] == ["metadata"]

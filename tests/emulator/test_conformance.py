@@ -13,7 +13,13 @@ from typing import Any
 from googleapiclient.http import BatchHttpRequest
 
 from tests.emulator import conftest
-from tests.emulator.conftest import USER, calendar_service, gmail_service, oauth2_service, people_service
+from tests.emulator.conftest import (
+    USER,
+    calendar_service,
+    gmail_service,
+    oauth2_service,
+    people_service,
+)
 from tests.emulator.discovery_schema import validate
 from tests.emulator.test_gmail_messages import MULTIPART, mime
 from tests.fixtures.emulator import EmulatorHandle
@@ -41,13 +47,23 @@ EXPECTED = {
 
 
 def test_validator_catches_undeclared_fields_and_wrong_types() -> None:
-    good = {"id": "1", "threadId": "1", "historyId": "12", "internalDate": "1700000000000", "sizeEstimate": 3}
+    good = {
+        "id": "1",
+        "threadId": "1",
+        "historyId": "12",
+        "internalDate": "1700000000000",
+        "sizeEstimate": 3,
+    }
     assert validate("gmail.v1", "Message", good) == []
-    assert validate("gmail.v1", "Message", {**good, "bogus": 1}) == ["Message.bogus: field not declared in the discovery document"]
+    assert validate("gmail.v1", "Message", {**good, "bogus": 1}) == [
+        "Message.bogus: field not declared in the discovery document"
+    ]
     assert validate("gmail.v1", "Message", {**good, "historyId": 12})
     assert validate("gmail.v1", "Message", {**good, "internalDate": "soon"})
     assert validate("gmail.v1", "Message", {**good, "sizeEstimate": "3"})
-    assert validate("gmail.v1", "Message", {**good, "payload": {"parts": [{"body": {"size": True}}]}})
+    assert validate(
+        "gmail.v1", "Message", {**good, "payload": {"parts": [{"body": {"size": True}}]}}
+    )
 
 
 def test_every_method_conforms(emulator: EmulatorHandle) -> None:
@@ -65,11 +81,22 @@ def test_every_method_conforms(emulator: EmulatorHandle) -> None:
     users.labels().update(userId="me", id=label["id"], body={"name": "CRM3"}).execute()
     for item in users.labels().list(userId="me").execute()["labels"][:3]:
         users.labels().get(userId="me", id=item["id"]).execute()
-    ids = [m["id"] for m in users.messages().list(userId="me", maxResults=500, includeSpamTrash=True).execute()["messages"]]
+    ids = [
+        m["id"]
+        for m in users.messages()
+        .list(userId="me", maxResults=500, includeSpamTrash=True)
+        .execute()["messages"]
+    ]
     results: list[Any] = []
-    batch = BatchHttpRequest(batch_uri=emu.url + "/batch/gmail/v1", callback=lambda *a: results.append(a))
+    batch = BatchHttpRequest(
+        batch_uri=emu.url + "/batch/gmail/v1", callback=lambda *a: results.append(a)
+    )
     for index, msg_id in enumerate(ids[:60]):
-        batch.add(users.messages().get(userId="me", id=msg_id, format=("full", "metadata", "minimal", "raw")[index % 4]))
+        batch.add(
+            users.messages().get(
+                userId="me", id=msg_id, format=("full", "metadata", "minimal", "raw")[index % 4]
+            )
+        )
     batch.execute()
     assert all(exc is None for _, _, exc in results)
     full = users.messages().get(userId="me", id=loaded["id"]).execute()
@@ -79,8 +106,12 @@ def test_every_method_conforms(emulator: EmulatorHandle) -> None:
     sent = users.messages().send(userId="me", body={"raw": raw}).execute()
     users.messages().insert(userId="me", body={"raw": raw, "labelIds": ["INBOX"]}).execute()
     imported = users.messages().import_(userId="me", body={"raw": raw}).execute()
-    users.messages().modify(userId="me", id=sent["id"], body={"addLabelIds": [label["id"]]}).execute()
-    users.messages().batchModify(userId="me", body={"ids": ids[:5], "addLabelIds": ["STARRED"]}).execute()
+    users.messages().modify(
+        userId="me", id=sent["id"], body={"addLabelIds": [label["id"]]}
+    ).execute()
+    users.messages().batchModify(
+        userId="me", body={"ids": ids[:5], "addLabelIds": ["STARRED"]}
+    ).execute()
     users.messages().trash(userId="me", id=imported["id"]).execute()
     users.messages().untrash(userId="me", id=imported["id"]).execute()
     users.messages().delete(userId="me", id=imported["id"]).execute()
@@ -92,19 +123,36 @@ def test_every_method_conforms(emulator: EmulatorHandle) -> None:
     users.watch(userId="me", body={"topicName": "projects/p/topics/t"}).execute()
     users.stop(userId="me").execute()
     users.settings().sendAs().list(userId="me").execute()
-    emu.add_contact(USER, name="Ann Buyer", emails=["ann@customer.example"], phones=["+90 555"], organization="Globex", title="CTO")
+    emu.add_contact(
+        USER,
+        name="Ann Buyer",
+        emails=["ann@customer.example"],
+        phones=["+90 555"],
+        organization="Globex",
+        title="CTO",
+    )
     people_service(emu, creds).people().connections().list(
-        resourceName="people/me", personFields="names,emailAddresses,phoneNumbers,organizations,metadata",
+        resourceName="people/me",
+        personFields="names,emailAddresses,phoneNumbers,organizations,metadata",
         requestSyncToken=True,
-    ).execute()  # fmt: skip
+    ).execute()
     events = calendar_service(emu, creds).events()
-    event = events.insert(calendarId="primary", body={
-        "summary": "x", "start": {"dateTime": "2030-01-01T10:00:00Z"}, "end": {"dateTime": "2030-01-01T11:00:00Z"},
-        "attendees": [{"email": "ann@customer.example", "displayName": "Ann"}]}).execute()  # fmt: skip
+    event = events.insert(
+        calendarId="primary",
+        body={
+            "summary": "x",
+            "start": {"dateTime": "2030-01-01T10:00:00Z"},
+            "end": {"dateTime": "2030-01-01T11:00:00Z"},
+            "attendees": [{"email": "ann@customer.example", "displayName": "Ann"}],
+        },
+    ).execute()
     events.get(calendarId="primary", eventId=event["id"]).execute()
     events.patch(calendarId="primary", eventId=event["id"], body={"location": "Room 1"}).execute()
-    events.update(calendarId="primary", eventId=event["id"], body={
-        "summary": "y", "start": {"date": "2030-01-02"}, "end": {"date": "2030-01-03"}}).execute()  # fmt: skip
+    events.update(
+        calendarId="primary",
+        eventId=event["id"],
+        body={"summary": "y", "start": {"date": "2030-01-02"}, "end": {"date": "2030-01-03"}},
+    ).execute()
     listing = events.list(calendarId="primary").execute()
     events.delete(calendarId="primary", eventId=event["id"]).execute()
     events.list(calendarId="primary", syncToken=listing["nextSyncToken"]).execute()

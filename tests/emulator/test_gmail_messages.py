@@ -29,7 +29,9 @@ def mime(
     if cc:
         head += f"Cc: {cc}\r\n"
     head += extra
-    return (head + f"Message-ID: <{abs(hash((subject, sender, body)))}@x.example>\r\n\r\n{body}\r\n").encode()
+    return (
+        head + f"Message-ID: <{abs(hash((subject, sender, body)))}@x.example>\r\n\r\n{body}\r\n"
+    ).encode()
 
 
 MULTIPART = (
@@ -40,7 +42,8 @@ MULTIPART = (
     b'--XX\r\nContent-Type: multipart/alternative; boundary="YY"\r\n\r\n'
     b'--YY\r\nContent-Type: text/plain; charset="iso-8859-1"\r\n'
     b"Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=FC=DFe aus M=FCnchen\r\n"
-    b'--YY\r\nContent-Type: text/html; charset="utf-8"\r\n\r\n<p>Gr\xc3\xbc\xc3\x9fe</p>\r\n--YY--\r\n'
+    b'--YY\r\nContent-Type: text/html; charset="utf-8"\r\n\r\n'
+    b"<p>Gr\xc3\xbc\xc3\x9fe</p>\r\n--YY--\r\n"
     b'--XX\r\nContent-Type: application/pdf; name="offer.pdf"\r\n'
     b'Content-Disposition: attachment; filename="offer.pdf"\r\n'
     b"Content-Transfer-Encoding: base64\r\n\r\n"
@@ -74,21 +77,28 @@ def test_profile_labels_and_system_labels(rep: tuple[EmulatorHandle, Any, Any]) 
         "threadsTotal": 1,
         "historyId": profile["historyId"],
     }
-    labels = {lbl["id"]: lbl for lbl in gmail.users().labels().list(userId="me").execute()["labels"]}
+    labels = {
+        lbl["id"]: lbl for lbl in gmail.users().labels().list(userId="me").execute()["labels"]
+    }
     assert {"INBOX", "SENT", "SPAM", "TRASH", "UNREAD", "CATEGORY_PERSONAL"} <= set(labels)
     assert labels["INBOX"]["type"] == "system"
     inbox = gmail.users().labels().get(userId="me", id="INBOX").execute()
     assert inbox["messagesTotal"] == 1
     assert inbox["messagesUnread"] == 1
-    created = gmail.users().labels().create(userId="me", body={"name": "Synced to inboxcrm"}).execute()
+    created = (
+        gmail.users().labels().create(userId="me", body={"name": "Synced to inboxcrm"}).execute()
+    )
     assert created["id"].startswith("Label_")
     assert created["type"] == "user"
     with pytest.raises(HttpError) as err:
         gmail.users().labels().create(userId="me", body={"name": "synced to INBOXCRM"}).execute()
     assert err.value.resp.status == 409
-    patched = gmail.users().labels().patch(
-        userId="me", id=created["id"], body={"name": "Synced"}
-    ).execute()
+    patched = (
+        gmail.users()
+        .labels()
+        .patch(userId="me", id=created["id"], body={"name": "Synced"})
+        .execute()
+    )
     assert patched["name"] == "Synced"
     with pytest.raises(HttpError) as err:
         gmail.users().labels().delete(userId="me", id="INBOX").execute()
@@ -127,14 +137,33 @@ def test_list_pagination_newest_first_and_spam_trash(rep: tuple[EmulatorHandle, 
 def test_search_query_operators(rep: tuple[EmulatorHandle, Any, Any]) -> None:
     emu, _, gmail = rep
     now = emu.now_ms()
-    a = emu.deliver(USER, mime("Quote for chairs", sender="a@x.example"), internal_date_ms=now - 40 * DAY_MS)["id"]
-    b = emu.deliver(USER, mime("Invoice 7", sender="b@y.example", cc="boss@acme.example"),
-                    internal_date_ms=now - 2 * DAY_MS)["id"]  # fmt: skip
-    c = emu.deliver(USER, mime("Lunch?", sender="c@z.example", body="see you at noon"),
-                    ["INBOX"], internal_date_ms=now - DAY_MS)["id"]  # fmt: skip
-    sent = gmail.users().messages().send(
-        userId="me", body={"raw": base64.urlsafe_b64encode(mime("Re: offer", sender=USER, to="a@x.example")).decode()}
-    ).execute()["id"]
+    a = emu.deliver(
+        USER, mime("Quote for chairs", sender="a@x.example"), internal_date_ms=now - 40 * DAY_MS
+    )["id"]
+    b = emu.deliver(
+        USER,
+        mime("Invoice 7", sender="b@y.example", cc="boss@acme.example"),
+        internal_date_ms=now - 2 * DAY_MS,
+    )["id"]
+    c = emu.deliver(
+        USER,
+        mime("Lunch?", sender="c@z.example", body="see you at noon"),
+        ["INBOX"],
+        internal_date_ms=now - DAY_MS,
+    )["id"]
+    sent = (
+        gmail.users()
+        .messages()
+        .send(
+            userId="me",
+            body={
+                "raw": base64.urlsafe_b64encode(
+                    mime("Re: offer", sender=USER, to="a@x.example")
+                ).decode()
+            },
+        )
+        .execute()["id"]
+    )
     label = gmail.users().labels().create(userId="me", body={"name": "Deals/Open"}).execute()["id"]
     gmail.users().messages().modify(userId="me", id=b, body={"addLabelIds": [label]}).execute()
 
@@ -185,9 +214,11 @@ def test_get_formats_payload_and_attachment(rep: tuple[EmulatorHandle, Any, Any]
     assert attachment["filename"] == "offer.pdf"
     assert "data" not in attachment["body"]
     assert attachment["body"]["size"] == 460
-    body = messages.attachments().get(
-        userId="me", messageId=msg_id, id=attachment["body"]["attachmentId"]
-    ).execute()
+    body = (
+        messages.attachments()
+        .get(userId="me", messageId=msg_id, id=attachment["body"]["attachmentId"])
+        .execute()
+    )
     assert b64d(body["data"]) == b"%PDF-1.4 fake pdf bytes" * 20
     assert full["snippet"].startswith("Grüße aus München")
     assert int(full["internalDate"]) > 0
@@ -209,12 +240,16 @@ def test_get_formats_payload_and_attachment(rep: tuple[EmulatorHandle, Any, Any]
     assert fetched["body_fetched"] == [msg_id]
 
 
-def test_generated_message_full_payload_matches_its_raw_bytes(rep: tuple[EmulatorHandle, Any, Any]) -> None:
+def test_generated_message_full_payload_matches_its_raw_bytes(
+    rep: tuple[EmulatorHandle, Any, Any],
+) -> None:
     emu, _, gmail = rep
     emu.generate(USER, 120, seed=5)
     for msg_id in list_ids(gmail, maxResults=500)[:60]:
         full = gmail.users().messages().get(userId="me", id=msg_id).execute()
-        raw = b64d(gmail.users().messages().get(userId="me", id=msg_id, format="raw").execute()["raw"])
+        raw = b64d(
+            gmail.users().messages().get(userId="me", id=msg_id, format="raw").execute()["raw"]
+        )
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
         parts = [p for p in parsed.walk() if not p.is_multipart()]
 
@@ -239,7 +274,9 @@ def test_send_threading_and_from_rewrite(emulator: EmulatorHandle) -> None:
     emulator.create_user(USER, "Rita Rep", aliases=["sales@acme.example"])
     emulator.create_user("colleague@acme.example")
     gmail = gmail_service(emulator, emulator.credentials(USER))
-    first = emulator.deliver(USER, mime("Pricing question", extra="Message-ID: <q1@customer.example>\r\n"))
+    first = emulator.deliver(
+        USER, mime("Pricing question", extra="Message-ID: <q1@customer.example>\r\n")
+    )
     messages = gmail.users().messages()
 
     def send(raw: bytes, thread_id: str | None = None) -> dict[str, Any]:
@@ -249,16 +286,24 @@ def test_send_threading_and_from_rewrite(emulator: EmulatorHandle) -> None:
         return dict(messages.send(userId="me", body=body).execute())
 
     reply_headers = "In-Reply-To: <q1@customer.example>\r\nReferences: <q1@customer.example>\r\n"
-    reply = send(mime("Re: Pricing question", sender=USER, to="ann@customer.example", extra=reply_headers),
-                 first["threadId"])  # fmt: skip
+    reply = send(
+        mime("Re: Pricing question", sender=USER, to="ann@customer.example", extra=reply_headers),
+        first["threadId"],
+    )
     assert reply["threadId"] == first["threadId"]
     assert reply["labelIds"] == ["SENT"]
-    other_subject = send(mime("Something else", sender=USER, to="ann@customer.example", extra=reply_headers),
-                         first["threadId"])  # fmt: skip
+    other_subject = send(
+        mime("Something else", sender=USER, to="ann@customer.example", extra=reply_headers),
+        first["threadId"],
+    )
     assert other_subject["threadId"] != first["threadId"]
-    no_refs = send(mime("Re: Pricing question", sender=USER, to="ann@customer.example"), first["threadId"])
+    no_refs = send(
+        mime("Re: Pricing question", sender=USER, to="ann@customer.example"), first["threadId"]
+    )
     assert no_refs["threadId"] != first["threadId"]
-    no_thread_id = send(mime("Re: Pricing question", sender=USER, to="ann@customer.example", extra=reply_headers))
+    no_thread_id = send(
+        mime("Re: Pricing question", sender=USER, to="ann@customer.example", extra=reply_headers)
+    )
     assert no_thread_id["threadId"] != first["threadId"]
 
     forged = send(mime("Hi", sender="ceo@elsewhere.example", to="colleague@acme.example"))
@@ -271,7 +316,10 @@ def test_send_threading_and_from_rewrite(emulator: EmulatorHandle) -> None:
     assert "sales@acme.example" in email.message_from_bytes(raw)["From"]
     assert emulator.user("colleague@acme.example")["messagesTotal"] == 1  # local delivery
     with pytest.raises(HttpError) as err:
-        messages.send(userId="me", body={"raw": base64.urlsafe_b64encode(b"Subject: x\r\n\r\nno rcpt").decode()}).execute()
+        messages.send(
+            userId="me",
+            body={"raw": base64.urlsafe_b64encode(b"Subject: x\r\n\r\nno rcpt").decode()},
+        ).execute()
     assert err.value.resp.status == 400
     with pytest.raises(HttpError) as err:
         messages.send(userId="me", body={}).execute()
@@ -292,29 +340,45 @@ def test_insert_import_modify_batch_modify_trash_delete(emulator: EmulatorHandle
     scopes = ["https://mail.google.com/"]
     gmail = gmail_service(emulator, emulator.credentials(USER, scopes))
     messages = gmail.users().messages()
-    raw = base64.urlsafe_b64encode(mime("imported", extra="Date: Mon, 01 Jan 2024 10:00:00 +0000\r\n")).decode()
+    raw = base64.urlsafe_b64encode(
+        mime("imported", extra="Date: Mon, 01 Jan 2024 10:00:00 +0000\r\n")
+    ).decode()
     imported = messages.import_(userId="me", body={"raw": raw, "labelIds": ["INBOX"]}).execute()
     got = messages.get(userId="me", id=imported["id"], format="minimal").execute()
     assert got["internalDate"] == "1704103200000"
     inserted = messages.insert(userId="me", body={"raw": raw}).execute()
-    assert "labelIds" not in messages.get(userId="me", id=inserted["id"], format="minimal").execute()
+    assert (
+        "labelIds" not in messages.get(userId="me", id=inserted["id"], format="minimal").execute()
+    )
     modified = messages.modify(
-        userId="me", id=imported["id"], body={"addLabelIds": ["STARRED"], "removeLabelIds": ["INBOX"]}
+        userId="me",
+        id=imported["id"],
+        body={"addLabelIds": ["STARRED"], "removeLabelIds": ["INBOX"]},
     ).execute()
     assert modified["labelIds"] == ["STARRED"]
     with pytest.raises(HttpError) as err:
-        messages.modify(userId="me", id=imported["id"], body={"addLabelIds": ["Label_404"]}).execute()
+        messages.modify(
+            userId="me", id=imported["id"], body={"addLabelIds": ["Label_404"]}
+        ).execute()
     assert err.value.resp.status == 400
     messages.batchModify(
-        userId="me", body={"ids": [imported["id"], inserted["id"], "0000ffff"], "addLabelIds": ["IMPORTANT"]}
+        userId="me",
+        body={"ids": [imported["id"], inserted["id"], "0000ffff"], "addLabelIds": ["IMPORTANT"]},
     ).execute()
     for msg_id in (imported["id"], inserted["id"]):
-        assert "IMPORTANT" in messages.get(userId="me", id=msg_id, format="minimal").execute()["labelIds"]
+        assert (
+            "IMPORTANT"
+            in messages.get(userId="me", id=msg_id, format="minimal").execute()["labelIds"]
+        )
     with pytest.raises(HttpError) as err:
-        messages.batchModify(userId="me", body={"ids": [str(i) for i in range(1001)], "addLabelIds": ["STARRED"]}).execute()
+        messages.batchModify(
+            userId="me", body={"ids": [str(i) for i in range(1001)], "addLabelIds": ["STARRED"]}
+        ).execute()
     assert err.value.resp.status == 400
     assert "TRASH" in messages.trash(userId="me", id=inserted["id"]).execute()["labelIds"]
-    assert "TRASH" not in messages.untrash(userId="me", id=inserted["id"]).execute().get("labelIds", [])
+    assert "TRASH" not in messages.untrash(userId="me", id=inserted["id"]).execute().get(
+        "labelIds", []
+    )
     messages.delete(userId="me", id=inserted["id"]).execute()
     with pytest.raises(HttpError) as err:
         messages.get(userId="me", id=inserted["id"]).execute()
@@ -328,13 +392,19 @@ def test_insert_import_modify_batch_modify_trash_delete(emulator: EmulatorHandle
 def test_scopes_are_enforced(emulator: EmulatorHandle) -> None:
     emulator.create_user(USER)
     emulator.deliver(USER, mime("x"))
-    readonly = gmail_service(emulator, emulator.credentials(USER, ["https://www.googleapis.com/auth/gmail.readonly"]))
+    readonly = gmail_service(
+        emulator, emulator.credentials(USER, ["https://www.googleapis.com/auth/gmail.readonly"])
+    )
     msg_id = readonly.users().messages().list(userId="me").execute()["messages"][0]["id"]
     with pytest.raises(HttpError) as err:
-        readonly.users().messages().modify(userId="me", id=msg_id, body={"addLabelIds": ["STARRED"]}).execute()
+        readonly.users().messages().modify(
+            userId="me", id=msg_id, body={"addLabelIds": ["STARRED"]}
+        ).execute()
     assert err.value.resp.status == 403
     assert b"insufficient authentication scopes" in err.value.content
-    metadata = gmail_service(emulator, emulator.credentials(USER, ["https://www.googleapis.com/auth/gmail.metadata"]))
+    metadata = gmail_service(
+        emulator, emulator.credentials(USER, ["https://www.googleapis.com/auth/gmail.metadata"])
+    )
     metadata.users().messages().get(userId="me", id=msg_id, format="metadata").execute()
     with pytest.raises(HttpError) as err:
         metadata.users().messages().get(userId="me", id=msg_id, format="full").execute()

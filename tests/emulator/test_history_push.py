@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import threading
 import time
@@ -24,7 +25,12 @@ def history(gmail: Any, start: str, **kwargs: Any) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     token = None
     while True:
-        page = gmail.users().history().list(userId="me", startHistoryId=start, pageToken=token, **kwargs).execute()
+        page = (
+            gmail.users()
+            .history()
+            .list(userId="me", startHistoryId=start, pageToken=token, **kwargs)
+            .execute()
+        )
         entries += page.get("history", [])
         token = page.get("nextPageToken")
         if not token:
@@ -34,14 +40,18 @@ def history(gmail: Any, start: str, **kwargs: Any) -> list[dict[str, Any]]:
 def test_history_types_labels_pagination_and_expiry(rep: tuple[EmulatorHandle, Any, Any]) -> None:
     emu, _, gmail = rep
     start = gmail.users().getProfile(userId="me").execute()["historyId"]
-    assert gmail.users().history().list(userId="me", startHistoryId=start).execute() == {"historyId": start}
+    assert gmail.users().history().list(userId="me", startHistoryId=start).execute() == {
+        "historyId": start
+    }
     ids = [emu.deliver(USER, mime(f"h{i}"))["id"] for i in range(5)]
-    gmail.users().messages().modify(userId="me", id=ids[0], body={"removeLabelIds": ["UNREAD"]}).execute()
+    gmail.users().messages().modify(
+        userId="me", id=ids[0], body={"removeLabelIds": ["UNREAD"]}
+    ).execute()
     entries = history(gmail, start, maxResults=2)
     assert len(entries) == 6
     numbers = [int(e["id"]) for e in entries]
     assert numbers == sorted(numbers)
-    assert any(b - a > 1 for a, b in zip(numbers, numbers[1:], strict=False))
+    assert any(b - a > 1 for a, b in itertools.pairwise(numbers))
     added = history(gmail, start, historyTypes=["messageAdded"])
     assert [e["messagesAdded"][0]["message"]["id"] for e in added] == ids
     removed = history(gmail, start, historyTypes=["labelRemoved"])
@@ -54,7 +64,10 @@ def test_history_types_labels_pagination_and_expiry(rep: tuple[EmulatorHandle, A
         gmail.users().history().list(userId="me", startHistoryId=start).execute()
     assert err.value.resp.status == 404
     assert b"Requested entity was not found." in err.value.content
-    assert gmail.users().history().list(userId="me", startHistoryId=latest).execute()["historyId"] == latest
+    assert (
+        gmail.users().history().list(userId="me", startHistoryId=latest).execute()["historyId"]
+        == latest
+    )
     emu.deliver(USER, mime("after expiry"))
     assert len(history(gmail, latest)) == 1
     assert emu.stats(USER)["units"]["gmail.users.history.list"] % 2 == 0
@@ -102,14 +115,18 @@ def sink() -> Iterator[PushSink]:
     server.server.server_close()
 
 
-def test_watch_push_with_verifiable_jwt_and_retry(rep: tuple[EmulatorHandle, Any, Any], sink: PushSink) -> None:
+def test_watch_push_with_verifiable_jwt_and_retry(
+    rep: tuple[EmulatorHandle, Any, Any], sink: PushSink
+) -> None:
     emu, _, gmail = rep
     emu.set_config(push_endpoint=sink.url, push_audience="inboxcrm-push", push_min_interval_s=0.2)
     with pytest.raises(HttpError):
         gmail.users().watch(userId="me", body={"topicName": "bad"}).execute()
-    watch = gmail.users().watch(
-        userId="me", body={"topicName": "projects/p/topics/gmail", "labelIds": ["INBOX"]}
-    ).execute()
+    watch = (
+        gmail.users()
+        .watch(userId="me", body={"topicName": "projects/p/topics/gmail", "labelIds": ["INBOX"]})
+        .execute()
+    )
     assert int(watch["expiration"]) - emu.now_ms() == pytest.approx(7 * 86_400_000, abs=60_000)
     sink.statuses = [500]  # first delivery fails and is retried
     delivered = emu.deliver(USER, mime("push me"))

@@ -24,10 +24,14 @@ def test_generator_is_seeded_with_customer_fraction(emulator_factory: Any) -> No
     persons = [p for p in people if p["kind"] not in ("list", "newsletter")]
     customers = [p for p in people if p["customer"]]
     assert 0.15 <= len(customers) / len(people) <= 0.25
-    customer_domains = {p["email"].split("@")[1] for p in customers if p["kind"] == "customer-domain"}
+    customer_domains = {
+        p["email"].split("@")[1] for p in customers if p["kind"] == "customer-domain"
+    }
     assert {p["kind"] for p in customers} == {"customer-domain", "free-mail"}
     assert len(persons) > len(customers)
-    assert not [p for p in people if not p["customer"] and p["email"].split("@")[1] in customer_domains]
+    assert not [
+        p for p in people if not p["customer"] and p["email"].split("@")[1] in customer_domains
+    ]
     gmail = gmail_service(one, one.credentials(USER))
     profile = gmail.users().getProfile(userId="me").execute()
     assert profile["messagesTotal"] == 400
@@ -35,12 +39,21 @@ def test_generator_is_seeded_with_customer_fraction(emulator_factory: Any) -> No
     sent = list_ids(gmail, q="in:sent", maxResults=500)
     inbox = list_ids(gmail, q="in:inbox", maxResults=500)
     assert sent and inbox
-    spam_trash = set(list_ids(gmail, q="in:anywhere", maxResults=500)) - set(list_ids(gmail, maxResults=500))
+    spam_trash = set(list_ids(gmail, q="in:anywhere", maxResults=500)) - set(
+        list_ids(gmail, maxResults=500)
+    )
     assert spam_trash  # a few Spam/Trash messages exist
     customer = customers[0]["email"]
     assert list_ids(gmail, q=f"from:{customer} OR to:{customer}")
-    dates = [int(gmail.users().messages().get(userId="me", id=i, format="minimal").execute()["internalDate"])
-             for i in inbox[:: max(1, len(inbox) // 20)]]  # fmt: skip
+    dates = [
+        int(
+            gmail.users()
+            .messages()
+            .get(userId="me", id=i, format="minimal")
+            .execute()["internalDate"]
+        )
+        for i in inbox[:: max(1, len(inbox) // 20)]
+    ]
     assert dates == sorted(dates, reverse=True)
     assert max(dates) - min(dates) > 90 * 86_400_000
 
@@ -48,7 +61,9 @@ def test_generator_is_seeded_with_customer_fraction(emulator_factory: Any) -> No
 def test_load_eml_directory_and_mbox_with_odd_input(tmp_path: Path, emulator_factory: Any) -> None:
     eml_dir = tmp_path / "eml"
     eml_dir.mkdir()
-    (eml_dir / "a.eml").write_bytes(mime("from a file", extra="Date: Tue, 02 Jan 2024 09:00:00 +0000\r\n"))
+    (eml_dir / "a.eml").write_bytes(
+        mime("from a file", extra="Date: Tue, 02 Jan 2024 09:00:00 +0000\r\n")
+    )
     (eml_dir / "b.eml").write_bytes(MULTIPART)
     (eml_dir / "broken.eml").write_bytes(b"\x00\xff garbage without headers \r\n\r\n\x80")
     box = mailbox.mbox(tmp_path / "takeout.mbox")
@@ -64,7 +79,12 @@ def test_load_eml_directory_and_mbox_with_odd_input(tmp_path: Path, emulator_fac
     got = gmail.users().messages().get(userId="me", id=dated[0], format="minimal").execute()
     assert got["internalDate"] == "1704186000000"
     mbox_msg = list_ids(gmail, q="label:customers-vip")
-    labels = gmail.users().messages().get(userId="me", id=mbox_msg[0], format="minimal").execute()["labelIds"]
+    labels = (
+        gmail.users()
+        .messages()
+        .get(userId="me", id=mbox_msg[0], format="minimal")
+        .execute()["labelIds"]
+    )
     assert "SENT" in labels
     assert "IMPORTANT" in labels
 
@@ -84,11 +104,26 @@ def test_state_file_round_trip(tmp_path: Path, emulator_factory: Any) -> None:
 @pytest.mark.slow
 def test_cli_starts_and_prints_its_url(tmp_path: Path) -> None:
     command = [
-        sys.executable, "-c", "from inboxcrm.cli import main; main()", "emulator", "--port", "0",
-        "--generate", "50", "--auto-consent", USER, "--quota-units-per-s", "250",
-        "--client", "cid:secret", "--latency-ms", "1",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        sys.executable,
+        "-c",
+        "from inboxcrm.cli import main; main()",
+        "emulator",
+        "--port",
+        "0",
+        "--generate",
+        "50",
+        "--auto-consent",
+        USER,
+        "--quota-units-per-s",
+        "250",
+        "--client",
+        "cid:secret",
+        "--latency-ms",
+        "1",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()

@@ -7,6 +7,7 @@ import hashlib
 from urllib.parse import parse_qs, urlsplit
 
 import httplib2
+import httpx
 import pytest
 from google.auth.exceptions import RefreshError
 from google.auth.transport.requests import Request as GoogleRequest
@@ -64,7 +65,7 @@ def test_flow_with_auto_consent_pkce_and_id_token(emulator_factory) -> None:
 
 def test_consent_page_allow_and_deny(emulator: EmulatorHandle) -> None:
     flow = _flow(emulator.url)
-    auth_url, state = flow.authorization_url(access_type="offline", login_hint=USER)
+    auth_url, _state = flow.authorization_url(access_type="offline", login_hint=USER)
     page = HTTP.get(auth_url)
     assert page.status_code == 200
     assert 'name="decision" value="allow"' in page.text
@@ -112,7 +113,10 @@ def test_pkce_verification(emulator: EmulatorHandle) -> None:
     challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     code = _code(emulator, code_challenge=challenge, code_challenge_method="S256")
     missing = _exchange(emulator, code)
-    assert missing.json() == {"error": "invalid_grant", "error_description": "Missing code verifier."}
+    assert missing.json() == {
+        "error": "invalid_grant",
+        "error_description": "Missing code verifier.",
+    }
     code = _code(emulator, code_challenge=challenge, code_challenge_method="S256")
     wrong = _exchange(emulator, code, code_verifier="x" * 43)
     assert wrong.json() == {"error": "invalid_grant", "error_description": "Invalid code verifier."}
@@ -182,8 +186,10 @@ def test_bad_and_missing_tokens_answer_401(emulator: EmulatorHandle) -> None:
         assert response.status_code == 401
         assert response.json()["error"]["message"].startswith("Request had invalid authentication")
     with pytest.raises(RefreshError):  # AuthorizedHttp tries to refresh after the 401
-        gmail_service(emulator, Credentials("ya29.invalid")).users().getProfile(userId="me").execute()
-    response, body = httplib2.Http().request(
+        gmail_service(emulator, Credentials("ya29.invalid")).users().getProfile(
+            userId="me"
+        ).execute()
+    response, _body = httplib2.Http().request(
         emulator.url + "/gmail/v1/users/me/profile", headers={"Authorization": "Bearer ya29.x"}
     )
     assert response.status == 401
@@ -192,18 +198,39 @@ def test_bad_and_missing_tokens_answer_401(emulator: EmulatorHandle) -> None:
 
 def test_registered_clients_check_secrets(emulator_factory) -> None:
     emu = emulator_factory(clients=(("known-client", "s3cret"),))
-    page = HTTP.get(emu.url + "/o/oauth2/v2/auth", params={
-        "client_id": "other", "redirect_uri": REDIRECT, "scope": "openid", "response_type": "code"})  # fmt: skip
+    page = HTTP.get(
+        emu.url + "/o/oauth2/v2/auth",
+        params={
+            "client_id": "other",
+            "redirect_uri": REDIRECT,
+            "scope": "openid",
+            "response_type": "code",
+        },
+    )
     assert page.status_code == 401
     code = _code(emu, client_id="known-client")
-    bad = HTTP.post(emu.url + "/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-        "client_id": "known-client", "client_secret": "wrong"})  # fmt: skip
+    bad = HTTP.post(
+        emu.url + "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": "known-client",
+            "client_secret": "wrong",
+        },
+    )
     assert bad.status_code == 401
     assert bad.json()["error"] == "invalid_client"
-    good = HTTP.post(emu.url + "/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-        "client_id": "known-client", "client_secret": "s3cret"})  # fmt: skip
+    good = HTTP.post(
+        emu.url + "/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "client_id": "known-client",
+            "client_secret": "s3cret",
+        },
+    )
     assert good.status_code == 200
 
 

@@ -18,10 +18,17 @@ def all_connections(people: Any, **kwargs: Any) -> tuple[list[dict[str, Any]], s
     found: list[dict[str, Any]] = []
     token = None
     while True:
-        page = people.people().connections().list(
-            resourceName="people/me", personFields="names,emailAddresses,organizations",
-            pageToken=token, **kwargs,
-        ).execute()  # fmt: skip
+        page = (
+            people.people()
+            .connections()
+            .list(
+                resourceName="people/me",
+                personFields="names,emailAddresses,organizations",
+                pageToken=token,
+                **kwargs,
+            )
+            .execute()
+        )
         found += page.get("connections", [])
         token = page.get("nextPageToken")
         if not token:
@@ -32,7 +39,9 @@ def test_people_connections_sync_tokens(emulator: EmulatorHandle) -> None:
     emulator.create_user(USER)
     people = people_service(emulator, emulator.credentials(USER, PEOPLE))
     ids = [
-        emulator.add_contact(USER, name=f"Person {i}", emails=[f"p{i}@customer.example"], organization="Globex")
+        emulator.add_contact(
+            USER, name=f"Person {i}", emails=[f"p{i}@customer.example"], organization="Globex"
+        )
         for i in range(5)
     ]
     with pytest.raises(HttpError) as err:
@@ -73,8 +82,15 @@ def test_calendar_events_crud_and_sync(emulator: EmulatorHandle) -> None:
     created = events.insert(calendarId="primary", body=body).execute()
     assert created["status"] == "confirmed"
     assert created["attendees"][0]["responseStatus"] == "needsAction"
-    other = events.insert(calendarId="primary", body={**body, "summary": "Later",
-        "start": {"dateTime": "2031-01-01T10:00:00Z"}, "end": {"dateTime": "2031-01-01T11:00:00Z"}}).execute()  # fmt: skip
+    other = events.insert(
+        calendarId="primary",
+        body={
+            **body,
+            "summary": "Later",
+            "start": {"dateTime": "2031-01-01T10:00:00Z"},
+            "end": {"dateTime": "2031-01-01T11:00:00Z"},
+        },
+    ).execute()
     with pytest.raises(HttpError) as err:
         events.insert(calendarId="primary", body={"summary": "no times"}).execute()
     assert err.value.resp.status == 400
@@ -82,14 +98,29 @@ def test_calendar_events_crud_and_sync(emulator: EmulatorHandle) -> None:
     assert len(listing["items"]) == 1
     second = events.list(calendarId="primary", pageToken=listing["nextPageToken"]).execute()
     sync = second["nextSyncToken"]
-    window = events.list(calendarId="primary", timeMin="2030-01-01T00:00:00Z", timeMax="2030-12-31T00:00:00Z").execute()
+    window = events.list(
+        calendarId="primary", timeMin="2030-01-01T00:00:00Z", timeMax="2030-12-31T00:00:00Z"
+    ).execute()
     assert [e["id"] for e in window["items"]] == [created["id"]]
-    assert events.get(calendarId="primary", eventId=created["id"]).execute()["summary"] == "Demo with Globex"
-    patched = events.patch(calendarId="primary", eventId=created["id"], body={"summary": "Demo v2"}).execute()
+    assert (
+        events.get(calendarId="primary", eventId=created["id"]).execute()["summary"]
+        == "Demo with Globex"
+    )
+    patched = events.patch(
+        calendarId="primary", eventId=created["id"], body={"summary": "Demo v2"}
+    ).execute()
     assert patched["summary"] == "Demo v2"
     assert patched["attendees"] == created["attendees"]
-    updated = events.update(calendarId="primary", eventId=created["id"], body={**body, "summary": "Demo v3",
-        "start": {"dateTime": "2030-05-02T10:00:00Z"}, "end": {"dateTime": "2030-05-02T11:00:00Z"}}).execute()  # fmt: skip
+    updated = events.update(
+        calendarId="primary",
+        eventId=created["id"],
+        body={
+            **body,
+            "summary": "Demo v3",
+            "start": {"dateTime": "2030-05-02T10:00:00Z"},
+            "end": {"dateTime": "2030-05-02T11:00:00Z"},
+        },
+    ).execute()
     assert updated["sequence"] == 1
     events.delete(calendarId="primary", eventId=other["id"]).execute()
     with pytest.raises(HttpError) as err:

@@ -6,7 +6,7 @@ their endpoints at :attr:`RunningEmulator.url`). It imports nothing else from in
     from inboxcrm.emulator import EmulatorConfig, start_emulator
 
     with start_emulator(EmulatorConfig(auto_consent="rep@example.com", generate=500)) as emu:
-        emu.control.deliver("rep@example.com", b"From: a@b.example\\r\\nSubject: hi\\r\\n\\r\\nhello")
+        emu.control.deliver("rep@example.com", b"From: a@b.example\\r\\n\\r\\nhello")
         ...  # build('gmail', 'v1', client_options={'api_endpoint': emu.url}, ...)
 
 See docs/emulator.md for the endpoints, the control API and the CLI.

@@ -6,6 +6,7 @@ calls are charged one by one and fail independently; the batch itself answers 20
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from http import HTTPStatus
@@ -59,6 +60,7 @@ class BatchRoutes:
         method, target = match.group(1), match.group(2)
         if "://" in target:
             target = "/" + target.split("://", 1)[1].partition("/")[2]
+        headers: list[tuple[str, str]]
         if rest.startswith(b"\r\n"):
             headers, body = [], rest[2:]
         elif rest.startswith(b"\n"):
@@ -69,10 +71,8 @@ class BatchRoutes:
         if "authorization" not in header_map and "authorization" in outer.headers:
             header_map["authorization"] = outer.headers["authorization"]
         if "content-length" in header_map:
-            try:
+            with contextlib.suppress(ValueError):
                 body = body[: int(header_map["content-length"])]
-            except ValueError:
-                pass
         else:
             body = body.rstrip(b"\r\n")
         request = Request.build(method, target, header_map, body, outer.base_url, in_batch=True)

@@ -15,7 +15,7 @@ DEFAULT_ACCESS_TOKEN_TTL_S = 3599
 
 @dataclass(frozen=True)
 class EmulatorConfig:
-    """Start-up configuration; every field has a CLI flag of the same name (``--auto-consent``...)."""
+    """Start-up configuration; each field has a CLI flag of the same name (``--auto-consent``)."""
 
     host: str = "127.0.0.1"
     port: int = 0

@@ -10,7 +10,6 @@ from urllib.parse import quote
 
 import httpx
 
-
 _ssl_lock = threading.Lock()
 _ssl_context: ssl.SSLContext | None = None
 
@@ -25,7 +24,7 @@ def shared_ssl_context() -> ssl.SSLContext:
 
 
 class EmulatorControl:
-    """Wraps ``/_emulator/*``. Every method is one HTTP call; errors raise ``httpx.HTTPStatusError``."""
+    """Wraps ``/_emulator/*``: one HTTP call per method; errors raise httpx.HTTPStatusError."""
 
     def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
         self.base_url = base_url.rstrip("/")

@@ -45,7 +45,10 @@ class GenSpec:
         self.refs = refs
 
 
-_LATIN = str.maketrans({"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ı": "i", "ß": "ss", "æ": "ae"})
+# Letters that NFKD cannot decompose to ASCII.
+_LATIN = str.maketrans(
+    {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "\u0131": "i", "ß": "ss", "æ": "ae"}
+)
 
 
 def _ascii_local(text: str) -> str:

@@ -102,8 +102,13 @@ class GmailRoutes:
             self.messages_import,
         )
         add("POST", msgs + "/send", "gmail.users.messages.send", GMAIL_SEND, self.messages_send)
-        add("POST", msgs + "/batchModify", "gmail.users.messages.batchModify", GMAIL_MODIFY,
-            self.messages_batch_modify)  # fmt: skip
+        add(
+            "POST",
+            msgs + "/batchModify",
+            "gmail.users.messages.batchModify",
+            GMAIL_MODIFY,
+            self.messages_batch_modify,
+        )
         add(
             "POST",
             UPLOAD + "/messages/send",
@@ -118,8 +123,13 @@ class GmailRoutes:
             GMAIL_INSERT,
             self.messages_insert,
         )
-        add("POST", UPLOAD + "/messages/import", "gmail.users.messages.import", GMAIL_INSERT,
-            self.messages_import)  # fmt: skip
+        add(
+            "POST",
+            UPLOAD + "/messages/import",
+            "gmail.users.messages.import",
+            GMAIL_INSERT,
+            self.messages_import,
+        )
         one = msgs + r"/(?P<id>[0-9a-fA-F]+|[^/]+)"
         add("GET", one, "gmail.users.messages.get", GMAIL_READ, self.messages_get)
         add("DELETE", one, "gmail.users.messages.delete", GMAIL_DELETE, self.messages_delete)
@@ -138,8 +148,13 @@ class GmailRoutes:
             GMAIL_MODIFY,
             self.messages_untrash,
         )
-        add("GET", one + r"/attachments/(?P<att>[^/]+)", "gmail.users.messages.attachments.get",
-            GMAIL_READ, self.attachments_get)  # fmt: skip
+        add(
+            "GET",
+            one + r"/attachments/(?P<att>[^/]+)",
+            "gmail.users.messages.attachments.get",
+            GMAIL_READ,
+            self.attachments_get,
+        )
         add("GET", USER + "/threads", "gmail.users.threads.list", GMAIL_READ, self.threads_list)
         add(
             "GET",
@@ -151,8 +166,13 @@ class GmailRoutes:
         add("GET", USER + "/history", "gmail.users.history.list", GMAIL_READ, self.history_list)
         add("POST", USER + "/watch", "gmail.users.watch", GMAIL_READ, self.watch)
         add("POST", USER + "/stop", "gmail.users.stop", GMAIL_READ, self.stop)
-        add("GET", USER + "/settings/sendAs", "gmail.users.settings.sendAs.list", GMAIL_SETTINGS,
-            self.send_as_list)  # fmt: skip
+        add(
+            "GET",
+            USER + "/settings/sendAs",
+            "gmail.users.settings.sendAs.list",
+            GMAIL_SETTINGS,
+            self.send_as_list,
+        )
 
     def _mailbox(self, ctx: ApiContext) -> Mailbox:
         return self.state.mailbox(ctx.email)
@@ -278,8 +298,9 @@ class GmailRoutes:
         if fmt not in FORMATS:
             raise bad_request(f"Invalid value at 'format' ({fmt})", reason="invalid")
         if ctx.metadata_only and fmt in ("full", "raw"):
-            raise ApiError(403, f"Metadata scope doesn't allow format {fmt.upper()}",
-                           reason="forbidden")  # fmt: skip
+            raise ApiError(
+                403, f"Metadata scope doesn't allow format {fmt.upper()}", reason="forbidden"
+            )
         return fmt
 
     # -- messages --------------------------------------------------------------------------
@@ -629,8 +650,10 @@ class GmailRoutes:
         body = req.json_object()
         topic = str(body.get("topicName") or "")
         if not _TOPIC.match(topic):
-            raise bad_request("Invalid topicName does not match projects/SOME_PROJECT/topics/*",
-                              reason="invalidArgument")  # fmt: skip
+            raise bad_request(
+                "Invalid topicName does not match projects/SOME_PROJECT/topics/*",
+                reason="invalidArgument",
+            )
         behavior = str(
             body.get("labelFilterBehavior") or body.get("labelFilterAction") or "include"
         )

@@ -59,7 +59,7 @@ def load_path(state: EmulatorState, owner: str, path: str) -> int:
         if head.startswith(b"From "):
             box = std_mailbox.mbox(str(target), create=False)
             try:
-                blobs.extend(box.get_bytes(key) for key in box.keys())
+                blobs.extend(box.get_bytes(key) for key in box.iterkeys())
             finally:
                 box.close()
         else:

@@ -417,8 +417,9 @@ class OAuthRoutes:
     def _userinfo_grant(self, req: Request) -> Grant:
         grant = self.authenticate(req)
         if not grant.scopes & USERINFO_SCOPES:
-            raise ApiError(401, "Request is missing required authentication credential.",
-                           reason="required")  # fmt: skip
+            raise ApiError(
+                401, "Request is missing required authentication credential.", reason="required"
+            )
         return grant
 
     def _profile(self, email: str) -> tuple[str, str, str]:

@@ -125,8 +125,13 @@ class PeopleCalendarRoutes:
         self.state = state
 
     def register(self, api: ApiRegistry) -> None:
-        api.add("GET", r"/v1/people/me/connections", "people.people.connections.list",
-                PEOPLE_READ, self.connections)  # fmt: skip
+        api.add(
+            "GET",
+            r"/v1/people/me/connections",
+            "people.people.connections.list",
+            PEOPLE_READ,
+            self.connections,
+        )
         base = r"/calendar/v3/calendars/(?P<cal>[^/]+)/events"
         api.add("GET", base, "calendar.events.list", CALENDAR_READ, self.events_list)
         api.add("POST", base, "calendar.events.insert", CALENDAR_WRITE, self.events_insert)
@@ -201,13 +206,18 @@ class PeopleCalendarRoutes:
         mask = req.param("personFields") or req.param("requestMask.includeField") or ""
         wanted = {f.strip().removeprefix("person.") for f in mask.split(",") if f.strip()}
         if not wanted:
-            raise ApiError(400, "personFields mask is required. Please specify one or more valid "
-                           "paths. Valid paths are documented at https://developers.google.com/"
-                           "people/api/rest/v1/people.connections/list.", reason="badRequest")  # fmt: skip
+            raise ApiError(
+                400,
+                "personFields mask is required. Please specify one or more valid "
+                "paths. Valid paths are documented at https://developers.google.com/"
+                "people/api/rest/v1/people.connections/list.",
+                reason="badRequest",
+            )
         unknown = wanted - PERSON_FIELDS
         if unknown:
-            raise ApiError(400, f"Invalid personFields mask path: \"{sorted(unknown)[0]}\".",
-                           reason="badRequest")  # fmt: skip
+            raise ApiError(
+                400, f'Invalid personFields mask path: "{sorted(unknown)[0]}".', reason="badRequest"
+            )
         page_size = req.int_param("pageSize", 100, minimum=1, maximum=1000)
         account = self.state.account(ctx.email)
         sync_token = req.param("syncToken")
@@ -221,7 +231,8 @@ class PeopleCalendarRoutes:
                 if not self._token_valid(account, int(decoded.get("at", 0))):
                     raise ApiError(
                         400,
-                        "Sync token is expired. Clear local cache and retry call without the sync token.",
+                        "Sync token is expired. Clear local cache and retry call without the "
+                        "sync token.",
                         reason="failedPrecondition",
                         status="FAILED_PRECONDITION",
                         details=[
@@ -230,7 +241,7 @@ class PeopleCalendarRoutes:
                                 "reason": "EXPIRED_SYNC_TOKEN",
                                 "domain": "people.googleapis.com",
                             }
-                        ],  # fmt: skip
+                        ],
                     )
                 since = int(decoded["seq"])
                 selected = [c for c in account.contacts.values() if c.seq > since]
@@ -294,12 +305,20 @@ class PeopleCalendarRoutes:
             if sync_token:
                 for forbidden in ("timeMin", "timeMax", "q", "orderBy", "updatedMin", "iCalUID"):
                     if req.param(forbidden):
-                        raise ApiError(400, f"The parameter {forbidden} is not allowed with syncToken.",
-                                       reason="invalid")  # fmt: skip
+                        raise ApiError(
+                            400,
+                            f"The parameter {forbidden} is not allowed with syncToken.",
+                            reason="invalid",
+                        )
                 decoded = _decode_token(sync_token)
                 if decoded is None or not self._token_valid(account, int(decoded.get("at", 0))):
-                    raise ApiError(410, "Sync token is no longer valid, a full sync is required.",
-                                   reason="fullSyncRequired", domain="calendar", status="GONE")  # fmt: skip
+                    raise ApiError(
+                        410,
+                        "Sync token is no longer valid, a full sync is required.",
+                        reason="fullSyncRequired",
+                        domain="calendar",
+                        status="GONE",
+                    )
                 since = int(decoded.get("seq", 0))
                 selected = [e for e in events.values() if e.seq > since]
             else:
@@ -434,8 +453,20 @@ class PeopleCalendarRoutes:
         with account.lock:
             event = self._existing(events, m.group("event"))
             data = copy.deepcopy(event.data)
-            fixed = {k: data[k] for k in ("kind", "id", "htmlLink", "created", "creator",
-                                          "organizer", "iCalUID", "eventType") if k in data}  # fmt: skip
+            fixed: dict[str, Any] = {
+                k: data[k]
+                for k in (
+                    "kind",
+                    "id",
+                    "htmlLink",
+                    "created",
+                    "creator",
+                    "organizer",
+                    "iCalUID",
+                    "eventType",
+                )
+                if k in data
+            }
             if replace:
                 data = {**fixed, "status": "confirmed", "reminders": {"useDefault": True}}
             for key, value in body.items():

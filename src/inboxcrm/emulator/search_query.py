@@ -182,16 +182,31 @@ class _Parser:
             if value_l == "anywhere":
                 self.spam_trash = True
                 return _always
-            return self._label({"inbox": "INBOX", "sent": "SENT", "spam": "SPAM",
-                                "trash": "TRASH", "drafts": "DRAFT", "draft": "DRAFT",
-                                "chats": "CHAT", "starred": "STARRED",
-                                "important": "IMPORTANT"}.get(value_l, value))  # fmt: skip
+            return self._label(
+                {
+                    "inbox": "INBOX",
+                    "sent": "SENT",
+                    "spam": "SPAM",
+                    "trash": "TRASH",
+                    "drafts": "DRAFT",
+                    "draft": "DRAFT",
+                    "chats": "CHAT",
+                    "starred": "STARRED",
+                    "important": "IMPORTANT",
+                }.get(value_l, value)
+            )
         if fld == "is":
             if value_l == "read":
                 return lambda rec: "UNREAD" not in rec.labels
-            return self._label({"unread": "UNREAD", "starred": "STARRED",
-                                "important": "IMPORTANT", "sent": "SENT",
-                                "chat": "CHAT"}.get(value_l, value))  # fmt: skip
+            return self._label(
+                {
+                    "unread": "UNREAD",
+                    "starred": "STARRED",
+                    "important": "IMPORTANT",
+                    "sent": "SENT",
+                    "chat": "CHAT",
+                }.get(value_l, value)
+            )
         if fld == "has":
             if value_l in ("attachment", "drive", "document", "spreadsheet", "presentation"):
                 return lambda rec: rec.has_attachment
@@ -249,7 +264,7 @@ def _address_match(fld: str, value: str) -> Predicate:
 
     def partial(rec: MessageRecord) -> bool:
         for addr in getattr(rec, attr):
-            if addr.endswith(at_domain) or addr.endswith(dotted) or addr.split("@")[0] == value:
+            if addr.endswith((at_domain, dotted)) or addr.split("@")[0] == value:
                 return True
         return attr == "senders" and value in rec.sender_names
 

@@ -3,6 +3,7 @@ also lets fault injection close a socket without answering."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
@@ -78,19 +79,27 @@ class _Handler(BaseHTTPRequestHandler):
             response = self.server.router.dispatch(request)
         except Exception:
             logger.exception("emulator error on %s %s", self.command, request.path)
-            payload = {"error": {"code": 500, "message": "Internal error encountered.",
-                                 "errors": [{"message": "Internal error encountered.",
-                                             "domain": "global", "reason": "backendError"}],
-                                 "status": "INTERNAL"}}  # fmt: skip
+            payload = {
+                "error": {
+                    "code": 500,
+                    "message": "Internal error encountered.",
+                    "errors": [
+                        {
+                            "message": "Internal error encountered.",
+                            "domain": "global",
+                            "reason": "backendError",
+                        }
+                    ],
+                    "status": "INTERNAL",
+                }
+            }
             response = Response(
                 500, json.dumps(payload).encode(), [("Content-Type", "application/json")]
             )
         if response.drop:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self.send_response(response.status)
         for name, value in response.headers:
@@ -105,7 +114,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class RunningEmulator:
-    """A started emulator: ``url``, ``control`` (control API client), ``stop()``; a context manager."""
+    """A started emulator: ``url``, ``control`` (control API client) and ``stop()``.
+
+    Also a context manager that stops the emulator on exit.
+    """
 
     def __init__(self, config: EmulatorConfig, state: EmulatorState, server: _Server) -> None:
         self.config = config
