@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import literal, select, tuple_
-from sqlalchemy.orm import defer
+from sqlalchemy import Integer, Row, Select, bindparam, select, tuple_
 
 from inboxcrm.adapters.db.tenant_tables import (
     ActivityRow,
@@ -138,7 +137,90 @@ def _check_kinds(kinds: Collection[str] | None) -> list[str] | None:
     return sorted(set(kinds))
 
 
-def _common(row: ActivityRow) -> dict[str, Any]:
+_EntryTypes = tuple[int, str, int, datetime, str, str | None, str | None]
+_EntryRow = Row[*_EntryTypes]
+
+#: The columns a page reads (plain rows, not ORM objects: a page is read-only and hot).
+_ENTRY_COLUMNS = (
+    ActivityRow.id,
+    ActivityRow.kind,
+    ActivityRow.ref_id,
+    ActivityRow.occurred_at,
+    ActivityRow.summary,
+    ActivityRow.match_reason,
+    ActivityRow.match_detail,
+)
+_EMAIL_COLUMNS = (
+    EmailMessageRow.id,
+    EmailMessageRow.mail_account_id,
+    EmailMessageRow.provider_message_id,
+    EmailThreadRow.provider_thread_id,
+    EmailMessageRow.message_id_header,
+    EmailMessageRow.subject,
+    EmailMessageRow.from_address,
+    EmailMessageRow.from_name,
+    EmailMessageRow.to_addresses,
+    EmailMessageRow.cc_addresses,
+    EmailMessageRow.direction,
+    EmailMessageRow.sent_at,
+    EmailMessageRow.snippet,
+)
+_BODY_COLUMNS = (EmailMessageRow.body_text, EmailMessageRow.body_html)
+
+
+def _entries_statement(*, with_kinds: bool, with_cursor: bool) -> Select[*_EntryTypes]:
+    query = select(*_ENTRY_COLUMNS).where(
+        ActivityRow.record_kind == bindparam("record_kind"),
+        ActivityRow.record_id == bindparam("record_id"),
+        ActivityRow.deleted_at.is_(None),
+    )
+    if with_kinds:
+        query = query.where(ActivityRow.kind.in_(bindparam("kinds", expanding=True)))
+    if with_cursor:
+        query = query.where(
+            tuple_(ActivityRow.occurred_at, ActivityRow.id)
+            < tuple_(
+                bindparam("after_time", type_=UTCDateTime()), bindparam("after_id", type_=Integer())
+            )
+        )
+    return query.order_by(ActivityRow.occurred_at.desc(), ActivityRow.id.desc()).limit(
+        bindparam("fetch", type_=Integer())
+    )
+
+
+# Statements are built once: a page executes them with new parameters only.
+_ENTRIES = {
+    (kinds, after): _entries_statement(with_kinds=kinds, with_cursor=after)
+    for kinds in (False, True)
+    for after in (False, True)
+}
+_MESSAGES = {
+    bodies: select(*_EMAIL_COLUMNS, *(_BODY_COLUMNS if bodies else ()))
+    .join(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
+    .where(
+        EmailMessageRow.id.in_(bindparam("ids", expanding=True)),
+        EmailMessageRow.deleted_at.is_(None),
+    )
+    for bodies in (False, True)
+}
+_ATTACHMENTS = (
+    select(
+        EmailAttachmentRow.id,
+        EmailAttachmentRow.message_id,
+        EmailAttachmentRow.filename,
+        EmailAttachmentRow.mime_type,
+        EmailAttachmentRow.size,
+        EmailAttachmentRow.content_id,
+    )
+    .where(EmailAttachmentRow.message_id.in_(bindparam("ids", expanding=True)))
+    .order_by(EmailAttachmentRow.message_id, EmailAttachmentRow.id)
+)
+_NOTES = select(NoteRow.id, NoteRow.body, NoteRow.author_user_id).where(
+    NoteRow.id.in_(bindparam("ids", expanding=True))
+)
+
+
+def _common(row: _EntryRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "kind": row.kind,
@@ -149,69 +231,64 @@ def _common(row: ActivityRow) -> dict[str, Any]:
     }
 
 
+def _attachments_of(uow: UnitOfWork, message_ids: list[int]) -> dict[int, list[AttachmentInfo]]:
+    found: dict[int, list[AttachmentInfo]] = defaultdict(list)
+    if not message_ids:
+        return found
+    for a in uow.session.connection().execute(_ATTACHMENTS, {"ids": message_ids}):
+        found[a.message_id].append(
+            AttachmentInfo(
+                id=a.id,
+                filename=a.filename,
+                mime_type=a.mime_type,
+                size=a.size,
+                content_id=a.content_id,
+            )
+        )
+    return found
+
+
 def _email_items(
-    uow: UnitOfWork, rows: Sequence[ActivityRow], include_bodies: bool
+    uow: UnitOfWork, rows: Sequence[_EntryRow], include_bodies: bool
 ) -> dict[int, EmailItem]:
     ids = {r.ref_id for r in rows}
     if not ids:
         return {}
-    query = (
-        select(EmailMessageRow, EmailThreadRow.provider_thread_id)
-        .join(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
-        .where(EmailMessageRow.id.in_(ids), EmailMessageRow.deleted_at.is_(None))
-    )
-    if not include_bodies:
-        query = query.options(defer(EmailMessageRow.body_text), defer(EmailMessageRow.body_html))
-    messages = {m.id: (m, thread) for m, thread in uow.session.execute(query)}
-    attachments: dict[int, list[AttachmentInfo]] = defaultdict(list)
-    if messages:
-        for a in uow.session.scalars(
-            select(EmailAttachmentRow)
-            .where(EmailAttachmentRow.message_id.in_(list(messages)))
-            .order_by(EmailAttachmentRow.message_id, EmailAttachmentRow.id)
-        ):
-            attachments[a.message_id].append(
-                AttachmentInfo(
-                    id=a.id,
-                    filename=a.filename,
-                    mime_type=a.mime_type,
-                    size=a.size,
-                    content_id=a.content_id,
-                )
-            )
+    found = uow.session.connection().execute(_MESSAGES[include_bodies], {"ids": list(ids)})
+    messages = {m.id: m for m in found}
+    attachments = _attachments_of(uow, list(messages))
     items: dict[int, EmailItem] = {}
     for row in rows:
-        found = messages.get(row.ref_id)
-        if found is None:
+        m = messages.get(row.ref_id)
+        if m is None:
             continue
-        message, provider_thread_id = found
         items[row.id] = EmailItem(
             **_common(row),
-            message_id=message.id,
-            mail_account_id=message.mail_account_id,
-            provider_message_id=message.provider_message_id,
-            thread_id=provider_thread_id,
-            message_id_header=message.message_id_header,
-            subject=message.subject,
-            from_address=message.from_address,
-            from_name=message.from_name,
-            to=tuple(message.to_addresses),
-            cc=tuple(message.cc_addresses),
-            direction=message.direction,
-            sent_at=message.sent_at,
-            snippet=message.snippet,
-            attachments=tuple(attachments.get(message.id, ())),
-            body_text=message.body_text if include_bodies else None,
-            body_html=message.body_html if include_bodies else None,
+            message_id=m.id,
+            mail_account_id=m.mail_account_id,
+            provider_message_id=m.provider_message_id,
+            thread_id=m.provider_thread_id,
+            message_id_header=m.message_id_header,
+            subject=m.subject,
+            from_address=m.from_address,
+            from_name=m.from_name,
+            to=tuple(m.to_addresses),
+            cc=tuple(m.cc_addresses),
+            direction=m.direction,
+            sent_at=m.sent_at,
+            snippet=m.snippet,
+            attachments=tuple(attachments.get(m.id, ())),
+            body_text=m.body_text if include_bodies else None,
+            body_html=m.body_html if include_bodies else None,
         )
     return items
 
 
-def _note_items(uow: UnitOfWork, rows: Sequence[ActivityRow]) -> dict[int, NoteItem]:
+def _note_items(uow: UnitOfWork, rows: Sequence[_EntryRow]) -> dict[int, NoteItem]:
     ids = {r.ref_id for r in rows}
     if not ids:
         return {}
-    notes = {n.id: n for n in uow.session.scalars(select(NoteRow).where(NoteRow.id.in_(ids)))}
+    notes = {n.id: n for n in uow.session.connection().execute(_NOTES, {"ids": list(ids)})}
     items: dict[int, NoteItem] = {}
     for row in rows:
         note = notes.get(row.ref_id)
@@ -242,25 +319,21 @@ def timeline_page(
     kind_filter = _check_kinds(kinds)
     require_record(uow, record_kind, record_id)
     scope = _scope(record_kind, record_id)
-    query = select(ActivityRow).where(
-        ActivityRow.record_kind == record_kind,
-        ActivityRow.record_id == record_id,
-        ActivityRow.deleted_at.is_(None),
-    )
+    params: dict[str, Any] = {
+        "record_kind": record_kind,
+        "record_id": record_id,
+        "fetch": limit + 1,
+    }
     if kind_filter is not None:
-        query = query.where(ActivityRow.kind.in_(kind_filter))
+        params["kinds"] = kind_filter
     if cursor is not None:
-        moment, entry_id = _decode_position(cursor, scope)
-        query = query.where(
-            tuple_(ActivityRow.occurred_at, ActivityRow.id)
-            < tuple_(literal(moment, UTCDateTime()), literal(entry_id))
-        )
-    query = query.order_by(ActivityRow.occurred_at.desc(), ActivityRow.id.desc()).limit(limit + 1)
-    rows = list(uow.session.scalars(query))
+        params["after_time"], params["after_id"] = _decode_position(cursor, scope)
+    statement = _ENTRIES[(kind_filter is not None, cursor is not None)]
+    rows = list(uow.session.connection().execute(statement, params))
     more = len(rows) > limit
     rows = rows[:limit]
 
-    by_kind: dict[str, list[ActivityRow]] = defaultdict(list)
+    by_kind: dict[str, list[_EntryRow]] = defaultdict(list)
     for row in rows:
         by_kind[row.kind].append(row)
     loaded: dict[int, TimelineEntry] = {}
