@@ -5,7 +5,6 @@ form → callback) through the HTTP API.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,31 +13,18 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from tests.fixtures.emulator import EmulatorHandle
 from tests.fixtures.web import Member
 
 from inboxcrm.adapters.db.tenant_tables import MailAccountRow
 from inboxcrm.adapters.token_vault import vault_for
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.config import Settings
-
-if not hasattr(importlib.import_module("tests.fixtures.emulator"), "emulator"):
-    # The shared fixture (tests/fixtures/emulator.py) is not there yet: start one here.
-    @pytest.fixture
-    def emulator() -> Iterator[Any]:
-        from inboxcrm.emulator.server import start_emulator
-
-        with start_emulator() as running:
-            yield running
-
-
-def revoke_at_google(emulator: Any, email: str) -> None:
-    """Revoke every token of ``email`` through the emulator's control API."""
-    control = getattr(emulator, "control", emulator)
-    control.revoke_tokens(email)
+from inboxcrm.emulator.control_client import shared_ssl_context
 
 
 @pytest.fixture
-def settings(settings: Settings, emulator: Any) -> Settings:
+def settings(settings: Settings, emulator: EmulatorHandle) -> Settings:
     """The runtime's settings with Google's endpoints on the emulator."""
     return settings.model_copy(update={"google_api_base": emulator.url})
 
@@ -54,10 +40,10 @@ class Consent:
 class GmailConnector:
     """Drives "Connect Gmail" for a member through the API and the emulator's consent form."""
 
-    def __init__(self, client: TestClient, emulator: Any) -> None:
+    def __init__(self, client: TestClient, emulator: EmulatorHandle) -> None:
         self.client = client
         self.emulator = emulator
-        self.http = httpx.Client(timeout=30)
+        self.http = httpx.Client(timeout=30, verify=shared_ssl_context())
 
     def authorize(self, member: Member) -> str:
         response = self.client.post("/api/v1/mail-accounts/gmail/authorize", headers=member.headers)
@@ -98,7 +84,7 @@ class GmailConnector:
 
 
 @pytest.fixture
-def gmail(client: TestClient, emulator: Any) -> Iterator[GmailConnector]:
+def gmail(client: TestClient, emulator: EmulatorHandle) -> Iterator[GmailConnector]:
     connector = GmailConnector(client, emulator)
     try:
         yield connector

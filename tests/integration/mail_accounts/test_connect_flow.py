@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.fixtures.emulator import EmulatorHandle
 from tests.fixtures.runtime import RecordedJobs
 from tests.fixtures.web import TenantFactory
 from tests.integration.mail_accounts.conftest import GmailConnector, account_row, plaintext_tokens
@@ -20,7 +20,7 @@ from inboxcrm.services.mail_accounts import find_mailbox_route, find_mailbox_rou
 
 
 def test_authorization_url_asks_for_exactly_the_five_scopes_with_pkce(
-    gmail: GmailConnector, tenants: TenantFactory, runtime: Runtime, emulator: Any
+    gmail: GmailConnector, tenants: TenantFactory, runtime: Runtime, emulator: EmulatorHandle
 ) -> None:
     rep = tenants.member("acme", "rep")
     url = gmail.authorize(rep)
@@ -199,3 +199,18 @@ def test_authorize_needs_a_writer_and_authentication(
     response = client.post("/api/v1/mail-accounts/gmail/authorize", headers=viewer.headers)
     assert response.status_code == 403
     assert client.post("/api/v1/mail-accounts/gmail/authorize").status_code == 401
+
+
+def test_auto_consent_flow_connects_without_a_form(
+    gmail: GmailConnector, tenants: TenantFactory, emulator: EmulatorHandle
+) -> None:
+    emulator.set_config(auto_consent="demo@example.com")
+    rep = tenants.member("acme", "rep")
+    answer = gmail.http.get(gmail.authorize(rep))
+    assert answer.status_code == 302
+    location = urlsplit(answer.headers["location"])
+    response = gmail.client.get(
+        f"{location.path}?{location.query}", headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.json()["account"]["email"] == "demo@example.com"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from tests.fixtures.emulator import EmulatorHandle
 from tests.fixtures.web import TenantFactory
-from tests.integration.mail_accounts.conftest import GmailConnector, account_row, revoke_at_google
+from tests.integration.mail_accounts.conftest import GmailConnector, account_row
 
 from inboxcrm.adapters.db.tenant_tables import ConsentLogRow, NotificationRow
 from inboxcrm.bootstrap import Runtime
@@ -22,13 +21,13 @@ def test_revoked_grant_disconnects_and_notifies_the_owner_exactly_once(
     tenants: TenantFactory,
     runtime: Runtime,
     client: TestClient,
-    emulator: Any,
+    emulator: EmulatorHandle,
 ) -> None:
     rep = tenants.member("acme", "rep")
     account = gmail.connect(rep, "revoked@example.com")["account"]
     assert open_mailbox(runtime, "acme", account["id"]).get_profile().email == "revoked@example.com"
 
-    revoke_at_google(emulator, "revoked@example.com")
+    emulator.revoke_tokens("revoked@example.com")
     mailbox = open_mailbox(runtime, "acme", account["id"])
     with pytest.raises(ProviderAuthError):
         mailbox.get_profile()
