@@ -16,7 +16,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Integer, Row, Select, bindparam, select, tuple_
@@ -117,13 +117,15 @@ def _decode_position(cursor: str, scope: str) -> tuple[datetime, int]:
     bad = InvalidInput("the cursor is not valid for this list", field="cursor")
     if not isinstance(moment_text, str) or not isinstance(entry_id, int):
         raise bad
+    if isinstance(entry_id, bool) or not 0 <= entry_id < 2**63:
+        raise bad
     try:
         moment = datetime.fromisoformat(moment_text)
-    except ValueError:
+        if moment.tzinfo is None:
+            raise bad
+        return moment.astimezone(UTC), entry_id
+    except (ValueError, OverflowError):
         raise bad from None
-    if moment.tzinfo is None or isinstance(entry_id, bool) or not 0 <= entry_id < 2**63:
-        raise bad
-    return moment, entry_id
 
 
 def _check_kinds(kinds: Collection[str] | None) -> list[str] | None:

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from inboxcrm.adapters.db.tenant_tables import ActivityRow
 from inboxcrm.bootstrap import Runtime
+from inboxcrm.services.pagination import encode_cursor
 from tests.factories import (
     BASE_TIME,
     make_contact,
@@ -215,3 +216,18 @@ def test_cursor_of_one_timeline_is_refused_by_another(
         response = client.get(url, params={"cursor": cursor}, headers=h)
         assert response.status_code == 422
         assert response.json()["field"] == "cursor"
+    # Well-formed cursors of this timeline with impossible positions are refused too.
+    scope = f"timeline:contact:{a.id}"
+    for position in (
+        ["0001-01-01T00:00:00+05:00", 1],
+        ["2025-01-01T00:00:00", 1],
+        ["yesterday", 1],
+        ["2025-01-01T00:00:00+00:00", -1],
+        ["2025-01-01T00:00:00+00:00", "1"],
+    ):
+        response = client.get(
+            f"/api/v1/contacts/{a.id}/timeline",
+            params={"cursor": encode_cursor(scope, position)},
+            headers=h,
+        )
+        assert response.status_code == 422, (position, response.text)
