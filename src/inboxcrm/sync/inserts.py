@@ -45,10 +45,12 @@ def insert_if_absent(
     """
     if not rows:
         return []
-    stmt = _insert_for(session, table).values(list(rows))
-    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
+    # Parameters go separately (executemany), so the compiled statement is cached and reused.
+    stmt = _insert_for(session, table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    params = [dict(row) for row in rows]
     if returning:
         stmt = stmt.returning(*(table.c[name] for name in returning))
-        return [tuple(row) for row in session.execute(stmt).all()]
-    session.execute(stmt)
+        result = session.execute(stmt, params if len(params) > 1 else params[0])
+        return [tuple(row) for row in result.all()]
+    session.execute(stmt, params if len(params) > 1 else params[0])
     return []
