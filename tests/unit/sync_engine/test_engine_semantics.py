@@ -239,4 +239,3 @@ def test_storage_policy_keeps_bodies_out(world: World, policy: str) -> None:
         row = uow.session.scalars(select(EmailMessageRow)).one()
     assert row.body_text is None and row.body_html is None
     assert (row.snippet == "") == (policy == "metadata")
-
