@@ -31,6 +31,7 @@ from typing import Any, cast
 import google.auth.transport.requests
 from google.auth import exceptions as auth_exceptions
 from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from inboxcrm.adapters.db.control_tables import (
     MailboxRouteRow,
@@ -397,6 +398,31 @@ def complete_gmail_authorization(
             code="oauth_code_missing",
         )
     granted = _exchange(runtime, consumed, code)
+    slug = consumed.tenant_slug
+    try:
+        view, created = _store_grant(runtime, consumed, granted, ip, user_agent)
+    except IntegrityError:  # the same mailbox was connected concurrently: update that row
+        view, created = _store_grant(runtime, consumed, granted, ip, user_agent)
+    _put_route(runtime, slug, GMAIL, granted.email, view.id)
+    logger.info(
+        "mail account %s (%s) %s for user %s in tenant %s",
+        view.id,
+        granted.email,
+        "connected" if created else "reconnected",
+        consumed.user_id,
+        slug,
+    )
+    return ConnectedAccount(tenant=slug, account=view, created=created)
+
+
+def _store_grant(
+    runtime: Runtime,
+    consumed: _ConsumedState,
+    granted: oauth.GrantedTokens,
+    ip: str | None,
+    user_agent: str | None,
+) -> tuple[MailAccount, bool]:
+    """Create or update the account row with the new tokens; log consent; queue the sync."""
     vault = vault_for(runtime.settings)
     slug = consumed.tenant_slug
     with runtime.tenant_uow(slug) as uow:
@@ -410,7 +436,7 @@ def complete_gmail_authorization(
             row = MailAccountRow(user_id=consumed.user_id, provider=GMAIL, email=granted.email)
             uow.session.add(row)
         elif row.user_id != consumed.user_id:
-            if row.status == "connected":
+            if row.status != "disconnected":
                 raise Conflict(
                     f"{granted.email} is already connected by another user of this organisation"
                 )
@@ -447,17 +473,7 @@ def complete_gmail_authorization(
         )
         uow.enqueue(SYNC_TASK, tenant=slug, account_id=row.id, full=True)
         uow.commit()
-        view = _view(row)
-    _put_route(runtime, slug, GMAIL, granted.email, view.id)
-    logger.info(
-        "mail account %s (%s) %s for user %s in tenant %s",
-        view.id,
-        granted.email,
-        "connected" if created else "reconnected",
-        consumed.user_id,
-        slug,
-    )
-    return ConnectedAccount(tenant=slug, account=view, created=created)
+        return _view(row), created
 
 
 def _reset_sync_state(row: MailAccountRow) -> None:
@@ -575,8 +591,8 @@ def request_account_sync(
     """Queue a sync of the account (incremental, or ``full``); Conflict when disconnected."""
     require_write(principal.role)
     row = _load_for(uow, principal, account_id)
-    if row.status != "connected":
-        raise Conflict(f"mail account {account_id} is {row.status}; connect it again first")
+    if row.status == "disconnected":
+        raise Conflict(f"mail account {account_id} is disconnected; connect it again first")
     uow.enqueue(SYNC_TASK, tenant=uow.tenant, account_id=row.id, full=full)
     uow.commit()
     logger.info("sync (full=%s) of mail account %s queued in tenant %s", full, row.id, uow.tenant)
@@ -639,7 +655,7 @@ def open_mailbox(runtime: Runtime, tenant: str, account_id: int) -> MailboxClien
         row = uow.session.get(MailAccountRow, account_id)
         if row is None:
             raise NotFound(f"no mail account {account_id} in tenant {tenant}")
-        if row.status != "connected" or (
+        if row.status == "disconnected" or (
             row.refresh_token_enc is None and not row.access_token_enc
         ):
             raise ProviderAuthError(f"mail account {account_id} is not connected")
@@ -680,7 +696,7 @@ def _store_refreshed(
     with runtime.tenant_uow(tenant) as uow:
         uow.session.execute(
             update(MailAccountRow)
-            .where(MailAccountRow.id == account_id, MailAccountRow.status == "connected")
+            .where(MailAccountRow.id == account_id, MailAccountRow.status != "disconnected")
             .values(access_token_enc=vault.encrypt(str(token)), token_expiry=aware)
         )
         uow.commit()

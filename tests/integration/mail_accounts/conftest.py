@@ -13,10 +13,18 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from tests.fixtures.emulator import EmulatorHandle
 from tests.fixtures.web import Member
 
-from inboxcrm.adapters.db.tenant_tables import MailAccountRow
+from inboxcrm.adapters.db.tenant_tables import (
+    ActivityRow,
+    EmailAttachmentRow,
+    EmailMessageRow,
+    EmailThreadRow,
+    MailAccountRow,
+)
+from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.adapters.token_vault import vault_for
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.config import Settings
@@ -104,3 +112,45 @@ def plaintext_tokens(runtime: Runtime, row: MailAccountRow) -> tuple[str | None,
     return vault.decrypt_optional(row.access_token_enc), vault.decrypt_optional(
         row.refresh_token_enc
     )
+
+
+def add_mail(runtime: Runtime, tenant: str, account_id: int, count: int) -> None:
+    """Store ``count`` synced messages (with attachment and timeline entry) for an account."""
+    now = utcnow()
+    with runtime.tenant_uow(tenant) as uow:
+        thread = EmailThreadRow(mail_account_id=account_id, provider_thread_id=f"t{account_id}")
+        uow.session.add(thread)
+        uow.session.flush()
+        for i in range(count):
+            message = EmailMessageRow(
+                mail_account_id=account_id,
+                thread_id=thread.id,
+                provider_message_id=f"m{account_id}-{i}",
+                sent_at=now,
+                direction="inbound",
+                subject=f"hello {i}",
+            )
+            uow.session.add(message)
+            uow.session.flush()
+            uow.session.add(EmailAttachmentRow(message_id=message.id, filename="a.pdf"))
+            uow.session.add(
+                ActivityRow(
+                    record_kind="contact",
+                    record_id=1,
+                    kind="email",
+                    ref_id=message.id,
+                    occurred_at=now,
+                )
+            )
+        uow.commit()
+
+
+def mail_counts(runtime: Runtime, tenant: str) -> dict[str, int]:
+    """Rows in the mail tables of a tenant."""
+    with runtime.tenant_uow(tenant) as uow:
+        return {
+            table.__tablename__: int(
+                uow.session.scalar(select(func.count()).select_from(table)) or 0
+            )
+            for table in (EmailThreadRow, EmailMessageRow, EmailAttachmentRow, ActivityRow)
+        }

@@ -9,7 +9,13 @@ from sqlalchemy import select
 from tests.fixtures.emulator import EmulatorHandle
 from tests.fixtures.runtime import RecordedJobs
 from tests.fixtures.web import TenantFactory
-from tests.integration.mail_accounts.conftest import GmailConnector, account_row, plaintext_tokens
+from tests.integration.mail_accounts.conftest import (
+    GmailConnector,
+    account_row,
+    add_mail,
+    mail_counts,
+    plaintext_tokens,
+)
 
 from inboxcrm.adapters.db.control_tables import OAuthStateRow
 from inboxcrm.adapters.db.tenant_tables import ConsentLogRow, MailAccountRow
@@ -214,3 +220,20 @@ def test_auto_consent_flow_connects_without_a_form(
     )
     assert response.status_code == 200
     assert response.json()["account"]["email"] == "demo@example.com"
+
+
+def test_another_users_disconnected_mailbox_is_taken_over_without_its_old_mail(
+    gmail: GmailConnector, tenants: TenantFactory, runtime: Runtime, client: TestClient
+) -> None:
+    alice = tenants.member("acme", "rep", email="alice@acme.example.com")
+    bob = tenants.member("acme", "rep", email="bob@acme.example.com")
+    first = gmail.connect(alice, "handover@example.com")["account"]
+    add_mail(runtime, "acme", first["id"], 2)
+    client.delete(f"/api/v1/mail-accounts/{first['id']}", headers=alice.headers)
+
+    taken = gmail.connect(bob, "handover@example.com")
+    assert taken["created"] is False and taken["account"]["id"] == first["id"]
+    assert taken["account"]["user_id"] != first["user_id"]
+    assert taken["account"]["status"] == "connected" and taken["account"]["purge_after"] is None
+    assert mail_counts(runtime, "acme")["email_messages"] == 0
+    assert client.get("/api/v1/mail-accounts", headers=alice.headers).json()["items"] == []

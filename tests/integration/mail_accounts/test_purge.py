@@ -5,59 +5,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 from tests.fixtures.web import TenantFactory
-from tests.integration.mail_accounts.conftest import GmailConnector, account_row
+from tests.integration.mail_accounts.conftest import (
+    GmailConnector,
+    account_row,
+    add_mail,
+    mail_counts,
+)
 
 from inboxcrm.adapters.db.tenant_tables import (
     ActivityRow,
-    EmailAttachmentRow,
-    EmailMessageRow,
-    EmailThreadRow,
 )
 from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.services.mail_accounts import purge_due_accounts
-
-
-def _add_mail(runtime: Runtime, tenant: str, account_id: int, count: int) -> None:
-    now = utcnow()
-    with runtime.tenant_uow(tenant) as uow:
-        thread = EmailThreadRow(mail_account_id=account_id, provider_thread_id=f"t{account_id}")
-        uow.session.add(thread)
-        uow.session.flush()
-        for i in range(count):
-            message = EmailMessageRow(
-                mail_account_id=account_id,
-                thread_id=thread.id,
-                provider_message_id=f"m{account_id}-{i}",
-                sent_at=now,
-                direction="inbound",
-                subject=f"hello {i}",
-            )
-            uow.session.add(message)
-            uow.session.flush()
-            uow.session.add(EmailAttachmentRow(message_id=message.id, filename="a.pdf"))
-            uow.session.add(
-                ActivityRow(
-                    record_kind="contact",
-                    record_id=1,
-                    kind="email",
-                    ref_id=message.id,
-                    occurred_at=now,
-                )
-            )
-        uow.commit()
-
-
-def _counts(runtime: Runtime, tenant: str) -> dict[str, int]:
-    with runtime.tenant_uow(tenant) as uow:
-        return {
-            table.__tablename__: int(
-                uow.session.scalar(select(func.count()).select_from(table)) or 0
-            )
-            for table in (EmailThreadRow, EmailMessageRow, EmailAttachmentRow, ActivityRow)
-        }
 
 
 def test_purge_deletes_only_due_disconnected_accounts_mail(
@@ -66,8 +27,8 @@ def test_purge_deletes_only_due_disconnected_accounts_mail(
     rep = tenants.member("acme", "rep")
     leaving = gmail.connect(rep, "leaving@example.com")["account"]
     staying = gmail.connect(rep, "staying@example.com")["account"]
-    _add_mail(runtime, "acme", leaving["id"], 3)
-    _add_mail(runtime, "acme", staying["id"], 2)
+    add_mail(runtime, "acme", leaving["id"], 3)
+    add_mail(runtime, "acme", staying["id"], 2)
     with runtime.tenant_uow("acme") as uow:
         uow.session.add(
             ActivityRow(
@@ -78,11 +39,11 @@ def test_purge_deletes_only_due_disconnected_accounts_mail(
     client.delete(f"/api/v1/mail-accounts/{leaving['id']}", headers=rep.headers)
 
     assert purge_due_accounts(runtime) == 0  # still within the grace period
-    assert _counts(runtime, "acme")["email_messages"] == 5
+    assert mail_counts(runtime, "acme")["email_messages"] == 5
 
     later = utcnow() + timedelta(days=runtime.settings.account_purge_days, minutes=1)
     assert purge_due_accounts(runtime, now=later) == 1
-    assert _counts(runtime, "acme") == {
+    assert mail_counts(runtime, "acme") == {
         "email_threads": 1,
         "email_messages": 2,
         "email_attachments": 2,
@@ -109,7 +70,7 @@ def test_periodic_purge_task_runs_the_purge(
 
     rep = tenants.member("acme", "rep")
     account = gmail.connect(rep, "expired@example.com")["account"]
-    _add_mail(runtime, "acme", account["id"], 2)
+    add_mail(runtime, "acme", account["id"], 2)
     client.delete(f"/api/v1/mail-accounts/{account['id']}", headers=rep.headers)
     with runtime.tenant_uow("acme") as uow:
         row = uow.session.get(type(account_row(runtime, "acme", account["id"])), account["id"])
@@ -122,4 +83,4 @@ def test_periodic_purge_task_runs_the_purge(
         account_tasks.purge_disconnected_accounts()
     finally:
         use_worker_runtime(previous)
-    assert _counts(runtime, "acme")["email_messages"] == 0
+    assert mail_counts(runtime, "acme")["email_messages"] == 0
