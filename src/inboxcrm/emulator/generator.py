@@ -33,16 +33,20 @@ CRLF = "\r\n"
 class GenSpec:
     """What is needed to re-create a generated message's bytes."""
 
-    __slots__ = ("kind", "lang", "refs", "seed", "variant")
+    __slots__ = ("kind", "lang", "name", "refs", "seed", "variant")
 
     def __init__(
-        self, seed: int, variant: int, lang: str, kind: str, refs: tuple[str, ...]
+        self, seed: int, variant: int, lang: str, kind: str, refs: tuple[str, ...], name: str
     ) -> None:
         self.seed = seed
         self.variant = variant
         self.lang = lang
         self.kind = kind
         self.refs = refs
+        self.name = name  # the sender's display name (signs the body)
+
+    def snippet(self) -> str:
+        return make_snippet(body_text(self, self.name, limit=200))
 
 
 # Letters that NFKD cannot decompose to ASCII.
@@ -177,7 +181,7 @@ def body_text(spec: GenSpec, sender_name: str, *, limit: int | None = None) -> s
 def _text_size_guess(spec: GenSpec) -> int:
     if spec.kind == "spam":
         return 50 * (3 + spec.seed % 10)
-    return 40 + _paragraph_count(random.Random(spec.seed), spec.kind) * 170
+    return 40 + (1 + (spec.seed >> 5) % 6) * 240
 
 
 def _attachments(spec: GenSpec) -> list[tuple[str, str, int]]:
@@ -285,6 +289,7 @@ def generate_messages(
             else rng.choice(words.LANGUAGES[lang][0])
         )
         subject = _fill(subject_template, rng)
+        reply_subject = f"Re: {subject}"
         partner = rng.choice(newsletters if kind == "newsletter" else people)
         if kind == "spam":
             spam_local = f"winner{rng.randrange(10_000)}"
@@ -311,8 +316,10 @@ def generate_messages(
                 sender, recipients = owner, (partner.email,)
             else:
                 sender, recipients = partner.email, (owner,)
-            spec = GenSpec(rng.getrandbits(48), pick.variant(kind), lang, kind, tuple(refs[-10:]))
-            text = body_text(spec, mailbox.display_names.get(sender, ""), limit=200)
+            sender_name = sys_intern(mailbox.display_names.get(sender, ""))
+            spec = GenSpec(
+                rng.getrandbits(48), pick.variant(kind), lang, kind, tuple(refs[-10:]), sender_name
+            )
             if sender == owner:
                 labels: tuple[str, ...] = ("SENT",)
             elif kind == "spam":
@@ -337,7 +344,7 @@ def generate_messages(
             thread_id = thread_id or msg_id
             domain = sender.split("@")[-1]
             message_id = f"<{msg_id}.{spec.seed % 1_000_000}@mail.{domain}>"
-            display = subject if position == 0 or kind == "newsletter" else f"Re: {subject}"
+            display = subject if position == 0 or kind == "newsletter" else reply_subject
             rec = MessageRecord(
                 msg_id=msg_id,
                 thread_id=thread_id,
@@ -345,10 +352,10 @@ def generate_messages(
                 labels=tuple(sys_intern(lbl) for lbl in labels),
                 history_id=0,
                 size_estimate=estimate_size(spec),
-                snippet=make_snippet(text),
+                snippet="",
                 subject=display,
                 senders=(sender,),
-                sender_names=mailbox.display_names.get(sender, "").lower(),
+                sender_names=sys_intern(sender_name.lower()),
                 to=recipients,
                 cc=cc if kind == "conversation" else (),
                 bcc=(),

@@ -35,9 +35,9 @@ class MessageRecord:
     """Index entry of one message (no body)."""
 
     __slots__ = (
-        "bcc", "cc", "gen", "has_attachment", "history_id", "id", "internal_date", "key",
-        "labels", "list_id", "message_id", "raw", "sender_names", "senders", "size_estimate",
-        "snippet", "subject", "thread_id", "to",
+        "_snippet", "bcc", "cc", "gen", "has_attachment", "history_id", "id", "internal_date",
+        "key", "labels", "list_id", "message_id", "raw", "sender_names", "senders",
+        "size_estimate", "subject", "thread_id", "to",
     )  # fmt: skip
 
     def __init__(
@@ -69,7 +69,7 @@ class MessageRecord:
         self.labels = labels
         self.history_id = history_id
         self.size_estimate = size_estimate
-        self.snippet = snippet
+        self._snippet = snippet
         self.subject = subject
         self.senders = senders
         self.sender_names = sender_names
@@ -81,6 +81,15 @@ class MessageRecord:
         self.list_id = list_id
         self.raw = raw
         self.gen = gen
+
+    @property
+    def snippet(self) -> str:
+        """The stored snippet; generated mail computes it from its seed (saves memory)."""
+        if self._snippet:
+            return self._snippet
+        if self.gen is not None:
+            return str(self.gen.snippet())
+        return ""
 
 
 class HistoryRecord:
