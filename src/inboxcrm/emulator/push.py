@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from inboxcrm.emulator.control_client import shared_ssl_context
 from inboxcrm.emulator.mail_store import HistoryRecord, Mailbox
 from inboxcrm.emulator.oauth import subject_id
 
@@ -52,7 +53,7 @@ class PushDispatcher:
         self._stopping = False
         self._counter = 0
         self.log: deque[dict[str, Any]] = deque(maxlen=1000)
-        self._client = httpx.Client(timeout=10.0)
+        self._client = httpx.Client(timeout=10.0, verify=shared_ssl_context())
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="emulator-push", daemon=True)
