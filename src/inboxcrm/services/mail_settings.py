@@ -49,6 +49,7 @@ __all__ = [
     "STORAGE_POLICIES",
     "MailSettings",
     "account_ledger",
+    "account_sync_options",
     "add_never_log",
     "get_mail_settings",
     "list_never_log",
@@ -240,6 +241,12 @@ def set_account_sync_options(
         settings["lookback_days"] = lookback_days
     row.settings = settings
     uow.commit()
+    return {"labels": settings.get("labels"), "lookback_days": settings.get("lookback_days")}
+
+
+def account_sync_options(uow: UnitOfWork, principal: Principal, account_id: int) -> dict[str, Any]:
+    """The account's current label choice and look-back (None = the defaults); owner or admin."""
+    settings = _own_account(uow, principal, account_id).settings or {}
     return {"labels": settings.get("labels"), "lookback_days": settings.get("lookback_days")}
 
 
