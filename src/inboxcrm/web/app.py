@@ -9,7 +9,8 @@ import inboxcrm
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.web.health import health_router
 from inboxcrm.web.problems import install_problem_handlers
-from inboxcrm.web.security_headers import SecurityHeadersMiddleware
+from inboxcrm.providers.gmail.oauth import endpoints_for
+from inboxcrm.web.security_headers import SecurityHeadersMiddleware, origin_of
 from inboxcrm.web.static_files import STATIC_DIR
 
 
@@ -31,7 +32,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
-    app.add_middleware(SecurityHeadersMiddleware)
+    consent_origin = origin_of(endpoints_for(runtime.settings).auth_uri)
+    app.add_middleware(SecurityHeadersMiddleware, form_targets=[consent_origin])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health_router)
     app.include_router(api_router, prefix="/api/v1")

@@ -6,21 +6,42 @@ and any script not served by inboxcrm itself, so a payload that slips through st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp
 
-CSP = (
+CSP_BASE = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-    "form-action 'self'"
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 
 
+def content_security_policy(form_targets: Sequence[str] = ()) -> str:
+    """The policy; ``form_targets`` are origins a form may lead to (the OAuth consent page).
+
+    Browsers apply ``form-action`` to the redirects that follow a form post too, so the
+    "Connect Gmail" post, answered by a redirect to Google's consent page, needs that origin.
+    """
+    return CSP_BASE + "; form-action " + " ".join(["'self'", *form_targets])
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class SecurityHeadersMiddleware(BaseHTTPMiddleware):
+    def __init__(self, app: ASGIApp, form_targets: Sequence[str] = ()) -> None:
+        super().__init__(app)
+        self.csp = content_security_policy(form_targets)
+
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("Content-Security-Policy", self.csp)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
