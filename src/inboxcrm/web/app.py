@@ -7,9 +7,9 @@ from fastapi.staticfiles import StaticFiles
 
 import inboxcrm
 from inboxcrm.bootstrap import Runtime
+from inboxcrm.providers.gmail.oauth import endpoints_for
 from inboxcrm.web.health import health_router
 from inboxcrm.web.problems import install_problem_handlers
-from inboxcrm.providers.gmail.oauth import endpoints_for
 from inboxcrm.web.security_headers import SecurityHeadersMiddleware, origin_of
 from inboxcrm.web.static_files import STATIC_DIR
 

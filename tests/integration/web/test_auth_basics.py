@@ -41,3 +41,17 @@ def test_unknown_route_is_a_404_problem(client: TestClient) -> None:
 def test_healthz_reports_ok(client: TestClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_csp_lets_forms_lead_only_to_self_and_the_oauth_consent_origin(
+    client: TestClient,
+) -> None:
+    from inboxcrm.providers.gmail.oauth import endpoints_for
+    from inboxcrm.web.security_headers import origin_of
+
+    policy = client.get("/healthz").headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["script-src"] == "'self'"
+    settings = client.app.state.runtime.settings  # type: ignore[attr-defined]
+    consent = origin_of(endpoints_for(settings).auth_uri)
+    assert directives["form-action"].split() == ["'self'", consent]
