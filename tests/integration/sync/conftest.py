@@ -33,7 +33,11 @@ _n = itertools.count(1)
 def settings(settings: Settings, emulator: EmulatorHandle) -> Settings:
     """The runtime's settings with Google's endpoints on the emulator and no local quota gate."""
     return settings.model_copy(
-        update={"google_api_base": emulator.url, "quota_units_per_second": 0.0}
+        update={
+            "google_api_base": emulator.url,
+            "quota_units_per_second": 0.0,
+            "sync_lookback_days": 3650,
+        }
     )
 
 
@@ -127,3 +131,64 @@ def celery_runtime(settings: Settings, key_prefix: str) -> Runtime:
     )
     runtime.upgrade_control_plane()
     return runtime
+
+
+def add_customer_contacts(
+    runtime: Runtime, tenant: str, emulator: EmulatorHandle, owner: str
+) -> int:
+    """A CRM contact for each customer correspondent the emulator generated; returns how many."""
+    from tests.factories import make_contact
+
+    customers = sorted(
+        {c["email"].lower() for c in emulator.correspondents(owner) if c["customer"]}
+    )
+    with runtime.tenant_uow(tenant) as uow:
+        for address in customers:
+            make_contact(uow, emails=[address])
+    return len(customers)
+
+
+StoredMail = dict[str, tuple[tuple[str, str], ...]]
+
+
+def stored_mail(runtime: Runtime, tenant: str) -> StoredMail:
+    """Each stored message (provider id) with its timeline links as (reason, detail) pairs.
+
+    Fails the test on a duplicate message or a duplicate timeline entry.
+    """
+    from sqlalchemy import select
+
+    from inboxcrm.adapters.db.tenant_tables import ActivityRow, EmailMessageRow
+
+    with runtime.tenant_uow(tenant) as uow:
+        messages = uow.session.execute(
+            select(EmailMessageRow.id, EmailMessageRow.provider_message_id)
+        ).all()
+        links = uow.session.execute(
+            select(
+                ActivityRow.ref_id,
+                ActivityRow.record_kind,
+                ActivityRow.record_id,
+                ActivityRow.match_reason,
+                ActivityRow.match_detail,
+            ).where(ActivityRow.kind == "email")
+        ).all()
+    provider_ids = [m.provider_message_id for m in messages]
+    assert len(provider_ids) == len(set(provider_ids)), "a message was stored twice"
+    keys = [(lnk.ref_id, lnk.record_kind, lnk.record_id) for lnk in links]
+    assert len(keys) == len(set(keys)), "a message is on a timeline twice"
+    by_row: dict[int, list[tuple[str, str]]] = {}
+    for lnk in links:
+        by_row.setdefault(lnk.ref_id, []).append((lnk.match_reason or "", lnk.match_detail or ""))
+    assert set(by_row) <= {m.id for m in messages}, "a timeline entry points at no message"
+    return {m.provider_message_id: tuple(sorted(by_row.get(m.id, []))) for m in messages}
+
+
+def emulator_mailbox(emulator: EmulatorHandle, owner: str, **options: Any) -> Any:
+    """The real Gmail client on ``owner``'s emulated mailbox (fast retries unless told)."""
+    from inboxcrm.providers.gmail.client import GmailMailbox
+
+    options.setdefault("backoff_base", 0.02)
+    options.setdefault("backoff_cap", 0.5)
+    options.setdefault("attempts", 8)
+    return GmailMailbox(emulator.credentials(owner), api_base=emulator.url, **options)
