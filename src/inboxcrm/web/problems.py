@@ -2,6 +2,9 @@
 
 Every error a client can cause comes back as ``{"type", "title", "status", "detail", "code"}``
 (plus ``errors`` for validation failures), never as a bare 500 with a stack trace.
+
+One exception: a browser (``Accept: text/html``) asking for a path no route serves outside
+``/api`` gets the UI's HTML 404 page, with the navigation when it is signed in.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from inboxcrm.domain.errors import InboxCrmError
 
@@ -78,8 +83,38 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+API_PREFIX = "/api"
+
+
+def _wants_html_page(request: Request, status: int) -> bool:
+    path = request.url.path
+    if status != 404 or path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _signed_in_principal(request: Request) -> object | None:
+    """The session's principal for the page's navigation, or None (never an error here)."""
+    from inboxcrm.web.deps import principal_from_request
+
+    try:
+        return principal_from_request(request, request.app.state.runtime)
+    except InboxCrmError:
+        return None
+
+
+async def _html_not_found(request: Request) -> Response:
+    from inboxcrm.web.ui.page_routes import error_page
+
+    if getattr(request.state, "principal", None) is None:
+        request.state.principal = await run_in_threadpool(_signed_in_principal, request)
+    return error_page(request, 404, "There is no page at this address.")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if _wants_html_page(request, exc.status_code):
+        return await _html_not_found(request)
     code = {404: "not_found", 405: "method_not_allowed", 401: "authentication_required"}.get(
         exc.status_code, "http_error"
     )

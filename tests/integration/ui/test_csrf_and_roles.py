@@ -60,8 +60,21 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/deals/{deal_id}/stage": lambda _d: {"stage": DEAL_STAGES[-1]},
     "/deals/{deal_id}/delete": lambda _d: {},
     "/notifications/{notification_id}/read": lambda _d: {},
+    "/setup/email/connect": lambda _d: {},
+    "/setup/email/{account_id}/sync": lambda _d: {"full": "1"},
+    "/setup/email/{account_id}/disconnect": lambda _d: {},
+    "/setup/email/{account_id}/options": lambda _d: {
+        "labels_mode": "chosen",
+        "labels": ["INBOX", "SENT"],
+        "lookback_days": "90",
+    },
+    "/setup/email/settings": lambda _d: {"storage_policy": "snippet", "contact_autocreate": "sent"},
+    "/setup/email/never-log": lambda _d: {"entry": "noise.example.org"},
+    "/setup/email/never-log/remove": lambda d: {"entry": d.never_log_entry},
 }
 SESSION_ROUTES = {"/login", "/logout"}
+#: Unsafe routes only tenant owners and admins may use (the CSRF walk posts them as an admin).
+ADMIN_ONLY = {"/setup/email/settings", "/setup/email/never-log", "/setup/email/never-log/remove"}
 #: Unsafe routes a read-only user may use: they change no CRM data.
 READ_ONLY_ALLOWED = {"/login", "/logout", "/notifications/{notification_id}/read"}
 
@@ -83,10 +96,27 @@ def _as_member(client: TestClient, tenants: TenantFactory, role: str) -> tuple[s
 def test_unsafe_routes_refuse_posts_without_the_csrf_token_and_accept_them_with_it(
     client: TestClient, tenants: TenantFactory, runtime: Runtime
 ) -> None:
+    assert ADMIN_ONLY <= set(VALID_POSTS)
     csrf, user_id = _as_member(client, tenants, "rep")
-    for _, route_path in UNSAFE:
-        if route_path in SESSION_ROUTES:
-            continue
+    member_routes = [p for _, p in UNSAFE if p not in SESSION_ROUTES | ADMIN_ONLY]
+    _check_csrf_rules(client, runtime, csrf, user_id, member_routes)
+    for route_path in sorted(ADMIN_ONLY):  # a rep with the right token is still refused
+        data = make_sample_data(runtime, "acme", user_id)
+        refused = client.post(
+            data.fill(route_path),
+            data={**VALID_POSTS[route_path](data), "csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert refused.status_code == 403, (route_path, refused.status_code)
+    client.cookies.clear()
+    admin_csrf, admin_id = _as_member(client, tenants, "admin")
+    _check_csrf_rules(client, runtime, admin_csrf, admin_id, sorted(ADMIN_ONLY))
+
+
+def _check_csrf_rules(
+    client: TestClient, runtime: Runtime, csrf: str, user_id: int, routes: list[str]
+) -> None:
+    for route_path in routes:
         data = make_sample_data(runtime, "acme", user_id)
         path = data.fill(route_path)
         body = VALID_POSTS[route_path](data)

@@ -8,10 +8,18 @@ from dataclasses import dataclass
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute
 
+from inboxcrm.adapters.db.tenant_tables import NeverLogEntryRow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.services.notifications import notify
 from inboxcrm.web.ui import PAGE_ROUTERS
-from tests.factories import make_account, make_contact, make_deal, make_lead, make_note
+from tests.factories import (
+    make_account,
+    make_contact,
+    make_deal,
+    make_lead,
+    make_mail_account,
+    make_note,
+)
 from tests.fixtures.web import Member
 
 _HIDDEN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -59,6 +67,8 @@ class SampleData:
     deal: int
     note: int
     notification: int
+    mail_account: int
+    never_log_entry: str
 
     def fill(self, path: str) -> str:
         """``path`` with its id placeholders replaced by these records' ids."""
@@ -69,6 +79,7 @@ class SampleData:
             .replace("{note_id}", str(self.note))
             .replace("{deal_id}", str(self.deal))
             .replace("{notification_id}", str(self.notification))
+            .replace("{account_id}", str(self.mail_account))
         )
 
 
@@ -80,8 +91,20 @@ def make_sample_data(runtime: Runtime, tenant: str, user_id: int) -> SampleData:
         deal = make_deal(uow, account_id=account.id, contact_id=contact.id)
         note = make_note(uow, ("contact", contact.id), body="First call", author_user_id=user_id)
         notification = notify(uow, user_id, "sync_done", "Mailbox synced")
+        mailbox = make_mail_account(uow, user_id=user_id, status="connected")
+        never_log_entry = f"blocked{mailbox.id}.example.net"
+        uow.session.add(NeverLogEntryRow(entry=never_log_entry, created_by_user_id=user_id))
         uow.commit()
-    return SampleData(account.id, contact.id, lead.id, deal.id, note.id, notification.id)
+    return SampleData(
+        account.id,
+        contact.id,
+        lead.id,
+        deal.id,
+        note.id,
+        notification.id,
+        mailbox.id,
+        never_log_entry,
+    )
 
 
 def page_routes() -> list[tuple[str, str]]:

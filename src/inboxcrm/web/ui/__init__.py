@@ -20,6 +20,7 @@ from inboxcrm.web.ui import (
     notification_pages,
     record_pages,
     session_pages,
+    setup_email_pages,
 )
 
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
@@ -28,6 +29,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     record_pages.router,
     deal_pages.router,
     notification_pages.router,
+    setup_email_pages.router,
 )
 
 ui_router = APIRouter(include_in_schema=False)

@@ -39,6 +39,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Contacts", "/contacts"),
     NavItem("Accounts", "/accounts"),
     NavItem("Deals", "/deals"),
+    NavItem("Email", "/setup/email", section="setup", admin_only=False),
 )
 
 
