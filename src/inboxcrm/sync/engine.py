@@ -44,6 +44,7 @@ from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.addresses import try_normalize_email
 from inboxcrm.providers.base import HistoryExpired, MailboxClient, MessageRef, RemoteMessage
 from inboxcrm.sync import ledger
+from inboxcrm.sync.autocreate import ContactAutoCreator
 from inboxcrm.sync.ingest import (
     METADATA_HEADERS,
     AddressBook,
@@ -133,6 +134,8 @@ class MailboxSync:
         self._ingestor: Ingestor | None = None
         self._own: list[str] = []
         self._email = ""
+        self._owner_user_id: int | None = None
+        self._autocreate = "off"
 
     # -- entry point ---------------------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class MailboxSync:
             if account is None:
                 raise LookupError(f"no mail account {self.account_id}")
             self._email = account.email
+            self._owner_user_id = account.user_id
             progress = SyncProgress.from_json(account.sync_progress)
             cursor = account.history_id
             first = account.last_full_sync_at is None
@@ -188,13 +192,22 @@ class MailboxSync:
             self._book = load_address_book(
                 uow.session, tenant=self.tenant, bcc_secret=self._bcc_secret
             )
-            storage, never_log, _autocreate = load_tenant_mail_settings(uow.session)
+            storage, never_log, autocreate = load_tenant_mail_settings(uow.session)
         labels = self._options.labels
         policy = IngestPolicy(
             storage=storage, included_labels=frozenset(labels) if labels is not None else None
         )
         matcher = build_matcher(self._book, self._own, never_log)
-        self._ingestor = Ingestor(account_id=self.account_id, matcher=matcher, policy=policy)
+        self._autocreate = autocreate
+        autocreator = ContactAutoCreator(
+            mode=autocreate,
+            records_by_address=self._book.records_by_address,
+            never_log=never_log,
+            owner_user_id=self._owner_user_id,
+        )
+        self._ingestor = Ingestor(
+            account_id=self.account_id, matcher=matcher, policy=policy, autocreator=autocreator
+        )
 
     # -- checkpoints ---------------------------------------------------------------------------
 
@@ -229,7 +242,13 @@ class MailboxSync:
         entries = self._book.search_entries()
         entries.extend(self._book.bcc_addresses(self._own[0]))
         after = (self._clock() - timedelta(days=self._options.lookback_days)).date()
-        return build_search_queries(entries, after=after)
+        queries = build_search_queries(entries, after=after)
+        # Contact auto-creation needs mail with people who are no record yet.
+        if self._autocreate == "sent":
+            queries.append(f"in:sent after:{after:%Y/%m/%d}")
+        elif self._autocreate == "sent_and_received":
+            queries.append(f"after:{after:%Y/%m/%d}")
+        return queries
 
     def _full(self, *, resume: bool, first: bool) -> SyncResult:
         result = SyncResult(mode="full", first_full_sync=first)
@@ -358,6 +377,7 @@ class MailboxSync:
             if account is None:
                 raise LookupError(f"no mail account {self.account_id}")
             self._email = account.email
+            self._owner_user_id = account.user_id
             self._options = account_sync_options(
                 dict(account.settings or {}), self._default_lookback
             )
@@ -464,7 +484,9 @@ class MailboxSync:
                 outcomes = self._ingestor.store(uow.session, messages) + extra
                 self._apply_outcomes(uow, outcomes, result)
                 uow.commit()
+            self._contacts_committed(True)
         except SQLAlchemyError:
+            self._contacts_committed(False)
             # One bad message must not block the rest: store them one by one.
             logger.warning(
                 "batch store failed for account %s; storing one by one",
@@ -478,6 +500,14 @@ class MailboxSync:
                 uow.commit()
         self._tick()
 
+    def _contacts_committed(self, ok: bool) -> None:
+        creator = self._ingestor.autocreator if self._ingestor is not None else None
+        if creator is not None:
+            if ok:
+                creator.committed()
+            else:
+                creator.rolled_back()
+
     def _store_single(self, message: RemoteMessage, result: SyncResult) -> None:
         assert self._ingestor is not None
         try:
@@ -485,7 +515,9 @@ class MailboxSync:
                 outcomes = self._ingestor.store(uow.session, [message])
                 self._apply_outcomes(uow, outcomes, result)
                 uow.commit()
+            self._contacts_committed(True)
         except SQLAlchemyError as exc:
+            self._contacts_committed(False)
             logger.error(
                 "message %s of account %s could not be stored: %s",
                 message.id,

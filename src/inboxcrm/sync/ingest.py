@@ -47,6 +47,7 @@ from inboxcrm.domain.mail_parsing import (
 )
 from inboxcrm.domain.matching import FREE_MAIL_DOMAINS, MatchResult, MessageMatcher, NeverLogList
 from inboxcrm.providers.base import RemoteMessage
+from inboxcrm.sync.autocreate import ContactAutoCreator
 from inboxcrm.sync.inserts import insert_if_absent
 
 __all__ = [
@@ -121,7 +122,8 @@ def bcc_record_key(tenant: str, kind: str, record_id: int) -> str:
 class AddressBook:
     """The tenant's records as the matcher sees them."""
 
-    records_by_address: Mapping[str, frozenset[str]]
+    records_by_address: dict[str, frozenset[str]]
+    """Canonical address → record keys (a sync run's contact auto-creation extends it)."""
     records_by_domain: Mapping[str, frozenset[str]]
     bcc_records: Mapping[str, str]
 
@@ -248,10 +250,18 @@ class Ingestor:
         account_id: int,
         matcher: MessageMatcher,
         policy: IngestPolicy,
+        autocreator: ContactAutoCreator | None = None,
     ) -> None:
         self.account_id = account_id
         self.matcher = matcher
         self.policy = policy
+        self.autocreator = autocreator if autocreator is not None and autocreator.enabled else None
+
+    def _wants_contacts(self, parsed: ParsedMail, result: MatchResult) -> list[str]:
+        """Addresses of ``parsed`` a contact is to be created for (auto-creation on)."""
+        if self.autocreator is None or result.skip_reason == "never_log":
+            return []
+        return self.autocreator.candidates(parsed, result)
 
     # -- threads ---------------------------------------------------------------------------
 
@@ -336,7 +346,7 @@ class Ingestor:
                 wanted.append(message.id)
                 continue
             result = self.matcher.match(parsed, thread_keys.get(message.thread_id, ()))
-            if result.stored:
+            if result.stored or self._wants_contacts(parsed, result):
                 wanted.append(message.id)
                 thread_keys.setdefault(message.thread_id, set()).update(result.record_keys)
             else:
@@ -367,6 +377,10 @@ class Ingestor:
         except UnparseableMessage as exc:
             return Outcome(message.id, "skipped", f"unparseable:{exc.reason}", exc.detail)
         result = self.matcher.match(parsed, thread_keys.get(message.thread_id, ()))
+        new_contacts = self._wants_contacts(parsed, result)
+        if new_contacts and self.autocreator is not None:
+            self.autocreator.create(session, new_contacts, parsed.display_names)
+            result = self.matcher.match(parsed, thread_keys.get(message.thread_id, ()))
         if not result.stored:
             return Outcome(message.id, "skipped", result.skip_reason)
         self._write(session, message, parsed, result)
