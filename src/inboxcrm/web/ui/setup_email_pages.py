@@ -3,7 +3,8 @@
 GET  /setup/email                         the page (``?connected=<id>`` after the OAuth callback,
                                           ``?notice=<code>`` after a post)
 GET  /setup/email/accounts                the accounts table alone; the page polls it with htmx
-                                          (every 2 s while a sync runs, every 15 s otherwise)
+                                          (every 2 s while a sync runs or a new mailbox
+                                          waits for its first one, every 15 s otherwise)
 POST /setup/email/connect                 303 to Google's consent page (the OAuth callback in
                                           ``web.oauth_routes`` comes back to /setup/email)
 POST /setup/email/{account_id}/sync       queue a sync (``full=1``: a full resync)
@@ -156,6 +157,12 @@ class AccountStatus:
     def connected(self) -> bool:
         return self.account.status != "disconnected"
 
+    @property
+    def awaiting_first_sync(self) -> bool:
+        """Just connected: the first sync is queued and about to start."""
+        a = self.account
+        return a.status == "connected" and a.sync_phase == "idle" and a.last_sync_at is None
+
 
 def _count(progress: dict[str, Any], key: str) -> int:
     value = progress.get(key)
@@ -189,10 +196,10 @@ def _statuses(uow: UnitOfWork, principal: Principal) -> list[AccountStatus]:
 
 
 def _accounts_context(runtime: Runtime, statuses: list[AccountStatus]) -> dict[str, Any]:
-    running = any(s.running for s in statuses)
+    busy = any(s.running or s.awaiting_first_sync for s in statuses)
     return {
         "statuses": statuses,
-        "poll_seconds": POLL_RUNNING_S if running else POLL_IDLE_S,
+        "poll_seconds": POLL_RUNNING_S if busy else POLL_IDLE_S,
         "phase_labels": PHASE_LABELS,
         "purge_days": runtime.settings.account_purge_days,
     }
