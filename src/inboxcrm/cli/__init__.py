@@ -26,6 +26,9 @@ def _register() -> None:
     from inboxcrm.cli import admin_commands, emulator_command, server_commands  # noqa: F401
     from inboxcrm.cli import keys_commands  # noqa: F401
     from inboxcrm.cli import sync_commands  # noqa: F401
+    from inboxcrm.cli import job_commands  # noqa: F401
+    from inboxcrm.cli import demo_command  # noqa: F401
+    from inboxcrm.cli import bench_commands  # noqa: F401
 
 
 def main() -> None:
