@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from inboxcrm.adapters.db.tenant_tables import (
@@ -294,37 +294,6 @@ class Ingestor:
                 found[thread_id].add(record_key(kind, record_id))
         return found
 
-    def _thread_row(
-        self, session: Session, provider_thread_id: str, subject: str, when: datetime
-    ) -> int:
-        insert_if_absent(
-            session,
-            EmailThreadRow.__table__,  # type: ignore[arg-type]
-            [
-                {
-                    "mail_account_id": self.account_id,
-                    "provider_thread_id": provider_thread_id,
-                    "subject": subject[:500],
-                    "last_message_at": when,
-                }
-            ],
-            ["mail_account_id", "provider_thread_id"],
-        )
-        row = session.execute(
-            select(EmailThreadRow.id, EmailThreadRow.last_message_at).where(
-                EmailThreadRow.mail_account_id == self.account_id,
-                EmailThreadRow.provider_thread_id == provider_thread_id,
-            )
-        ).one()
-        if row.last_message_at is None or row.last_message_at < when:
-            session.execute(
-                update(EmailThreadRow)
-                .where(EmailThreadRow.id == row.id)
-                .values(last_message_at=when)
-                .execution_options(synchronize_session=False)
-            )
-        return int(row.id)
-
     # -- screening by headers --------------------------------------------------------------
 
     def screen_headers(
@@ -357,124 +326,203 @@ class Ingestor:
     # -- storing ---------------------------------------------------------------------------
 
     def store(self, session: Session, messages: Sequence[RemoteMessage]) -> list[Outcome]:
-        """Parse, match and store raw messages; returns one outcome per message."""
+        """Parse, match and store raw messages; returns one outcome per message.
+
+        Each message is parsed once and matched in memory; then the whole batch is written
+        with one statement per table (threads, messages, attachments, timeline entries), so
+        the cost per message is a few rows, not a few round trips.
+        """
         thread_keys = self.thread_record_keys(session, [m.thread_id for m in messages])
         outcomes: list[Outcome] = []
+        to_write: list[tuple[RemoteMessage, ParsedMail, MatchResult]] = []
         for message in messages:
-            outcomes.append(self._store_one(session, message, thread_keys))
+            outcome, parsed, result = self._decide(session, message, thread_keys)
+            outcomes.append(outcome)
+            if parsed is not None and result is not None:
+                to_write.append((message, parsed, result))
+        if to_write:
+            self._write_batch(session, to_write)
         return outcomes
 
-    def _store_one(
+    def _decide(
         self, session: Session, message: RemoteMessage, thread_keys: dict[str, set[str]]
-    ) -> Outcome:
+    ) -> tuple[Outcome, ParsedMail | None, MatchResult | None]:
         label_reason = self.policy.label_skip(message.label_ids)
         if label_reason is not None:
-            return Outcome(message.id, "skipped", label_reason)
+            return Outcome(message.id, "skipped", label_reason), None, None
         if message.raw is None:
-            return Outcome(message.id, "skipped", "unparseable:no_raw")
+            return Outcome(message.id, "skipped", "unparseable:no_raw"), None, None
         try:
             parsed = parse_message(message.raw, internal_date=message.internal_date)
         except UnparseableMessage as exc:
-            return Outcome(message.id, "skipped", f"unparseable:{exc.reason}", exc.detail)
+            reason = f"unparseable:{exc.reason}"
+            return Outcome(message.id, "skipped", reason, exc.detail), None, None
         result = self.matcher.match(parsed, thread_keys.get(message.thread_id, ()))
         new_contacts = self._wants_contacts(parsed, result)
         if new_contacts and self.autocreator is not None:
             self.autocreator.create(session, new_contacts, parsed.display_names)
             result = self.matcher.match(parsed, thread_keys.get(message.thread_id, ()))
         if not result.stored:
-            return Outcome(message.id, "skipped", result.skip_reason)
-        self._write(session, message, parsed, result)
+            return Outcome(message.id, "skipped", result.skip_reason), None, None
         thread_keys.setdefault(message.thread_id, set()).update(result.record_keys)
-        return Outcome(message.id, "stored", None, ",".join(result.record_keys))
+        outcome = Outcome(message.id, "stored", None, ",".join(result.record_keys))
+        return outcome, parsed, result
 
-    def _write(
-        self, session: Session, message: RemoteMessage, parsed: ParsedMail, result: MatchResult
-    ) -> None:
-        sent_at = parsed.sent_at or message.internal_date or utcnow()
-        subject = parsed.subject or ""
-        thread_row_id = self._thread_row(session, message.thread_id, _text(subject), sent_at)
-        policy = self.policy.storage
-        text_body = parsed.text_body
-        html_body = parsed.html_body
-        if policy == "full":
-            snippet = message.snippet or snippet_of(
-                text_body or (html_to_text(html_body) if html_body else "")
-            )
-        elif policy == "snippet":
-            snippet = message.snippet or snippet_of(
-                text_body or (html_to_text(html_body) if html_body else "")
-            )
-            text_body = html_body = None
-        else:
-            snippet = ""
-            text_body = html_body = None
-        sender = parsed.sender
-        inserted = insert_if_absent(
+    def _thread_rows(
+        self, session: Session, items: Sequence[tuple[RemoteMessage, ParsedMail, MatchResult]]
+    ) -> dict[str, int]:
+        """Thread row ids by provider thread id (created if absent, last message time kept)."""
+        latest: dict[str, tuple[datetime, str]] = {}
+        for message, parsed, _ in items:
+            when = parsed.sent_at or message.internal_date or utcnow()
+            known = latest.get(message.thread_id)
+            if known is None or known[0] < when:
+                latest[message.thread_id] = (when, parsed.subject or "")
+        insert_if_absent(
             session,
-            EmailMessageRow.__table__,  # type: ignore[arg-type]
+            EmailThreadRow.__table__,  # type: ignore[arg-type]
             [
                 {
                     "mail_account_id": self.account_id,
-                    "thread_id": thread_row_id,
-                    "provider_message_id": message.id,
-                    "message_id_header": _cut(parsed.message_id, 998),
-                    "in_reply_to": _cut(parsed.in_reply_to, 998),
-                    "references": [_text(r)[:998] for r in parsed.references[-50:]],
-                    "from_address": _cut(sender, 320),
-                    "from_name": _cut(parsed.display_names.get(sender) if sender else None, 200),
-                    "to_addresses": list(parsed.to),
-                    "cc_addresses": list(parsed.cc),
-                    "bcc_addresses": list(parsed.bcc),
-                    "subject": _text(subject),
-                    "sent_at": sent_at,
-                    "direction": result.direction,
-                    "snippet": _text(snippet),
-                    "body_text": _cut(text_body, None),
-                    "body_html": _cut(html_body, None),
-                    "labels": list(message.label_ids),
-                    "size_estimate": message.size_estimate,
-                    "created_at": utcnow(),
+                    "provider_thread_id": thread_id,
+                    "subject": _text(subject)[:500],
+                    "last_message_at": when,
                 }
+                for thread_id, (when, subject) in latest.items()
             ],
-            ["mail_account_id", "provider_message_id"],
-            returning=["id"],
+            ["mail_account_id", "provider_thread_id"],
         )
-        if inserted:
-            message_row_id = int(inserted[0][0])
-            if parsed.attachments:
-                session.execute(
-                    EmailAttachmentRow.__table__.insert(),  # type: ignore[attr-defined]
-                    [
-                        {
-                            "message_id": message_row_id,
-                            "filename": _text(a.filename)[:500],
-                            "mime_type": _text(a.mime_type or "application/octet-stream")[:200],
-                            "size": a.size,
-                            "provider_attachment_id": None,
-                            "content_id": _cut(a.content_id, 500),
-                            "part_id": _text(a.part_path)[:50],
-                        }
-                        for a in parsed.attachments
-                    ],
-                )
-        else:
-            message_row_id = int(
-                session.scalars(
-                    select(EmailMessageRow.id).where(
-                        EmailMessageRow.mail_account_id == self.account_id,
-                        EmailMessageRow.provider_message_id == message.id,
-                    )
-                ).one()
+        rows = session.execute(
+            select(
+                EmailThreadRow.id, EmailThreadRow.provider_thread_id, EmailThreadRow.last_message_at
+            ).where(
+                EmailThreadRow.mail_account_id == self.account_id,
+                EmailThreadRow.provider_thread_id.in_(list(latest)),
             )
-        link_message(session, message_row_id, sent_at, subject, result)
+        ).all()
+        later = [
+            {"row_id": row.id, "when": latest[row.provider_thread_id][0]}
+            for row in rows
+            if row.last_message_at is None
+            or row.last_message_at < latest[row.provider_thread_id][0]
+        ]
+        if later:
+            table = EmailThreadRow.__table__
+            session.connection().execute(
+                table.update()  # type: ignore[attr-defined]
+                .where(table.c.id == bindparam("row_id"))
+                .values(last_message_at=bindparam("when")),
+                later,
+            )
+        return {row.provider_thread_id: int(row.id) for row in rows}
+
+    def _message_values(
+        self, message: RemoteMessage, parsed: ParsedMail, result: MatchResult, thread_row_id: int
+    ) -> dict[str, object]:
+        sent_at = parsed.sent_at or message.internal_date or utcnow()
+        subject = parsed.subject or ""
+        policy = self.policy.storage
+        text_body = parsed.text_body
+        html_body = parsed.html_body
+        if policy == "metadata":
+            snippet = ""
+            text_body = html_body = None
+        else:
+            snippet = message.snippet or snippet_of(
+                text_body or (html_to_text(html_body) if html_body else "")
+            )
+            if policy == "snippet":
+                text_body = html_body = None
+        sender = parsed.sender
+        return {
+            "mail_account_id": self.account_id,
+            "thread_id": thread_row_id,
+            "provider_message_id": message.id,
+            "message_id_header": _cut(parsed.message_id, 998),
+            "in_reply_to": _cut(parsed.in_reply_to, 998),
+            "references": [_text(r)[:998] for r in parsed.references[-50:]],
+            "from_address": _cut(sender, 320),
+            "from_name": _cut(parsed.display_names.get(sender) if sender else None, 200),
+            "to_addresses": list(parsed.to),
+            "cc_addresses": list(parsed.cc),
+            "bcc_addresses": list(parsed.bcc),
+            "subject": _text(subject),
+            "sent_at": sent_at,
+            "direction": result.direction,
+            "snippet": _text(snippet),
+            "body_text": _cut(text_body, None),
+            "body_html": _cut(html_body, None),
+            "labels": list(message.label_ids),
+            "size_estimate": message.size_estimate,
+            "created_at": utcnow(),
+        }
+
+    def _write_batch(
+        self, session: Session, items: Sequence[tuple[RemoteMessage, ParsedMail, MatchResult]]
+    ) -> None:
+        threads = self._thread_rows(session, items)
+        ids = [message.id for message, _, _ in items]
+        existing = set(
+            session.scalars(
+                select(EmailMessageRow.provider_message_id).where(
+                    EmailMessageRow.mail_account_id == self.account_id,
+                    EmailMessageRow.provider_message_id.in_(ids),
+                )
+            )
+        )
+        fresh = [item for item in items if item[0].id not in existing]
+        insert_if_absent(
+            session,
+            EmailMessageRow.__table__,  # type: ignore[arg-type]
+            [self._message_values(m, p, r, threads[m.thread_id]) for m, p, r in fresh],
+            ["mail_account_id", "provider_message_id"],
+        )
+        row_ids = dict(
+            session.execute(
+                select(EmailMessageRow.provider_message_id, EmailMessageRow.id).where(
+                    EmailMessageRow.mail_account_id == self.account_id,
+                    EmailMessageRow.provider_message_id.in_(ids),
+                )
+            ).all()
+        )
+        attachments = [
+            {
+                "message_id": row_ids[message.id],
+                "filename": _text(a.filename)[:500],
+                "mime_type": _text(a.mime_type or "application/octet-stream")[:200],
+                "size": a.size,
+                "provider_attachment_id": None,
+                "content_id": _cut(a.content_id, 500),
+                "part_id": _text(a.part_path)[:50],
+            }
+            for message, parsed, _ in fresh
+            for a in parsed.attachments
+        ]
+        if attachments:
+            session.connection().execute(
+                EmailAttachmentRow.__table__.insert(),  # type: ignore[attr-defined]
+                attachments,
+            )
+        links: list[dict[str, object]] = []
+        for message, parsed, result in items:
+            sent_at = parsed.sent_at or message.internal_date or utcnow()
+            links.extend(_activity_rows(row_ids[message.id], sent_at, parsed.subject or "", result))
+        insert_if_absent(
+            session,
+            ActivityRow.__table__,  # type: ignore[arg-type]
+            links,
+            ["record_kind", "record_id", "kind", "ref_id"],
+        )
 
 
-def link_message(
-    session: Session, message_row_id: int, occurred_at: datetime, subject: str, result: MatchResult
-) -> int:
-    """One timeline entry per matched record (insert-if-absent); returns how many were new."""
+def _activity_rows(
+    message_row_id: int, occurred_at: datetime, subject: str, result: MatchResult
+) -> list[dict[str, object]]:
+    """One timeline entry row per matched record (each record once)."""
     rows: list[dict[str, object]] = []
     seen: set[str] = set()
+    now = utcnow()
+    summary = _text(subject)[:300]
     for match in result.matches:
         if match.record_key in seen:
             continue
@@ -487,16 +535,23 @@ def link_message(
                 "kind": ACTIVITY_KIND,
                 "ref_id": message_row_id,
                 "occurred_at": occurred_at,
-                "summary": _text(subject)[:300],
+                "summary": summary,
                 "match_reason": match.reason,
                 "match_detail": _cut(match.detail, 320),
-                "created_at": utcnow(),
+                "created_at": now,
             }
         )
+    return rows
+
+
+def link_message(
+    session: Session, message_row_id: int, occurred_at: datetime, subject: str, result: MatchResult
+) -> int:
+    """One timeline entry per matched record (insert-if-absent); returns how many were new."""
     inserted = insert_if_absent(
         session,
         ActivityRow.__table__,  # type: ignore[arg-type]
-        rows,
+        _activity_rows(message_row_id, occurred_at, subject, result),
         ["record_kind", "record_id", "kind", "ref_id"],
         returning=["id"],
     )

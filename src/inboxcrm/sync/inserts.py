@@ -8,6 +8,7 @@ by a unique violation (which on PostgreSQL would poison the whole transaction).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,17 +18,26 @@ from sqlalchemy.orm import Session
 __all__ = ["insert_if_absent"]
 
 
-def _insert_for(session: Session, table: Table) -> Any:
-    dialect = session.get_bind().dialect.name
+@functools.lru_cache(maxsize=256)
+def _statement(
+    dialect: str, table: Table, conflict_columns: tuple[str, ...], returning: tuple[str, ...]
+) -> Any:
+    """The insert-if-absent statement, built once per (dialect, table, columns)."""
+    stmt: Any
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table)
-    if dialect == "sqlite":
+        stmt = pg_insert(table)
+    elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        return sqlite_insert(table)
-    raise NotImplementedError(f"insert_if_absent does not support {dialect}")
+        stmt = sqlite_insert(table)
+    else:
+        raise NotImplementedError(f"insert_if_absent does not support {dialect}")
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
+    if returning:
+        stmt = stmt.returning(*(table.c[name] for name in returning))
+    return stmt
 
 
 def insert_if_absent(
@@ -46,11 +56,11 @@ def insert_if_absent(
     if not rows:
         return []
     # Parameters go separately (executemany), so the compiled statement is cached and reused.
-    stmt = _insert_for(session, table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    dialect = session.get_bind().dialect.name
+    stmt = _statement(dialect, table, tuple(conflict_columns), tuple(returning))
     params = [dict(row) for row in rows]
     if returning:
-        stmt = stmt.returning(*(table.c[name] for name in returning))
         result = session.execute(stmt, params if len(params) > 1 else params[0])
         return [tuple(row) for row in result.all()]
-    session.execute(stmt, params if len(params) > 1 else params[0])
+    session.connection().execute(stmt, params)
     return []

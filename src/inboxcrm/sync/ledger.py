@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from inboxcrm.adapters.db.tenant_tables import MailLedgerRow
@@ -133,23 +133,40 @@ def record_outcomes(
     account_id: int,
     outcomes: Iterable[tuple[str, str, str | None, str | None]],
 ) -> None:
-    """Set (message id, outcome, reason, detail) for messages already in the ledger."""
+    """Set (message id, outcome, reason, detail) for messages already in the ledger.
+
+    One statement executed with many parameter sets (a single round of ``executemany``).
+    """
     now = utcnow()
-    for message_id, outcome, reason, detail in outcomes:
-        session.execute(
-            update(MailLedgerRow)
-            .where(
-                MailLedgerRow.mail_account_id == account_id,
-                MailLedgerRow.provider_message_id == message_id,
-            )
-            .values(
-                outcome=outcome,
-                reason=reason,
-                detail=(detail or None) and detail[:300],
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
+    params = [
+        {
+            "account": account_id,
+            "message": message_id,
+            "new_outcome": outcome,
+            "new_reason": reason,
+            "new_detail": (detail or None) and detail[:300],
+            "now": now,
+        }
+        for message_id, outcome, reason, detail in outcomes
+    ]
+    if params:
+        session.connection().execute(_OUTCOME_UPDATE, params)
+
+
+_LEDGER = MailLedgerRow.__table__
+_OUTCOME_UPDATE = (
+    _LEDGER.update()  # type: ignore[attr-defined]
+    .where(
+        _LEDGER.c.mail_account_id == bindparam("account"),
+        _LEDGER.c.provider_message_id == bindparam("message"),
+    )
+    .values(
+        outcome=bindparam("new_outcome"),
+        reason=bindparam("new_reason"),
+        detail=bindparam("new_detail"),
+        updated_at=bindparam("now"),
+    )
+)
 
 
 def reopen(

@@ -83,6 +83,7 @@ def test_expired_history_turns_into_a_full_resync_with_nothing_lost(
     assert set(stored_mail(runtime, "acme")) == set(_clean_run(runtime, emulator))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_storms_of_429_and_5xx_end_with_the_clean_stored_set(
     runtime: Runtime, emulator: EmulatorHandle
