@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures.servers", "tests.fixtures.runtime", "tests.fixtures.web", "tests.fixtures.emulator", "tests.fixtures.live_server"]
+pytest_plugins = [
+    "tests.fixtures.servers",
+    "tests.fixtures.runtime",
+    "tests.fixtures.web",
+    "tests.fixtures.emulator",
+    "tests.fixtures.live_server",
+]

@@ -23,12 +23,16 @@ def root() -> None:
 
 def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
-    from inboxcrm.cli import admin_commands, emulator_command, server_commands  # noqa: F401
-    from inboxcrm.cli import keys_commands  # noqa: F401
-    from inboxcrm.cli import sync_commands  # noqa: F401
-    from inboxcrm.cli import job_commands  # noqa: F401
-    from inboxcrm.cli import demo_command  # noqa: F401
-    from inboxcrm.cli import bench_commands  # noqa: F401
+    from inboxcrm.cli import (  # noqa: F401
+        admin_commands,
+        bench_commands,
+        demo_command,
+        emulator_command,
+        job_commands,
+        keys_commands,
+        server_commands,
+        sync_commands,
+    )
 
 
 def main() -> None:
