@@ -195,6 +195,10 @@ class MailAccountRow(TenantBase):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disconnected_at: Mapped[datetime | None]
     purge_after: Mapped[datetime | None]
+    # Mail sharing (services.mail_sharing): who else sees this mailbox's mail, and how much.
+    # NULL = the default (domain.sharing.DEFAULT_ACCOUNT_LEVEL).
+    sharing: Mapped[str | None] = mapped_column(String(20))
+    sharing_detail: Mapped[str | None] = mapped_column(String(20))
 
 
 class EmailThreadRow(TenantBase):
@@ -206,7 +210,9 @@ class EmailThreadRow(TenantBase):
     provider_thread_id: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str] = mapped_column(String(500), default="")
     last_message_at: Mapped[datetime | None]
+    # The owner's per-thread override of the account's sharing (NULL = as the account).
     sharing: Mapped[str | None] = mapped_column(String(20))
+    sharing_detail: Mapped[str | None] = mapped_column(String(20))
 
 
 class EmailMessageRow(TenantBase):
@@ -285,6 +291,9 @@ class TenantSettingsRow(TenantBase):
     id: Mapped[int] = mapped_column(primary_key=True)
     mail_storage_policy: Mapped[str] = mapped_column(String(20), default="full")
     contact_autocreate: Mapped[str] = mapped_column(String(20), default="off")
+    # The most mailbox owners may share (services.mail_sharing); NULL = tenant / everything.
+    max_sharing: Mapped[str | None] = mapped_column(String(20))
+    max_sharing_detail: Mapped[str | None] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
