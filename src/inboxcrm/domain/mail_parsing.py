@@ -6,6 +6,14 @@
 
 Choices, for robustness and speed:
 
+- Well-formed messages take a fast path (:func:`_split_message`): the MIME structure is cut
+  along its boundary lines with regular expressions over the whole text, and the stdlib parser
+  reads only each part's header block. The result is the same ``Message`` tree the stdlib
+  feed parser builds, without its line-by-line walk through every body and attachment (most of
+  a large message's parse time). Anything the fast path is not sure to read exactly as the
+  stdlib would (lone CR or other line breaks ``str.splitlines`` knows, a missing boundary,
+  ``message/*`` parts, digests, nested boundaries that overlap, a stray non-header line) is
+  handed to the full stdlib parser instead.
 - The stdlib parser runs with a ``compat32``-derived policy that hands header values back
   untouched. ``policy.default`` builds rich header objects for every header, which is several
   times slower and raises on some malformed headers; we only need a handful of headers, and we
@@ -30,7 +38,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
-from email.parser import BytesParser
+from email.parser import Parser
 from email.policy import compat32
 from email.utils import getaddresses, parsedate_to_datetime
 from functools import lru_cache
@@ -149,7 +157,136 @@ class _RawHeaderPolicy(type(compat32)):  # type: ignore[misc]
 
 
 _POLICY = _RawHeaderPolicy()
-_PARSER = BytesParser(policy=_POLICY)
+_TEXT_PARSER = Parser(policy=_POLICY)
+
+# Line breaks other than CRLF/LF that the stdlib feed parser splits lines on (str.splitlines).
+_ODD_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e")
+_BLANK_LINE_RE = re.compile(r"\n\r?\n")
+_HEADER_LINE_RE = re.compile(r"[\041-\071\073-\176]*:|[\t ]")  # the feed parser's, less "From "
+_RAW_MULTIPART_TE = frozenset({"7bit", "8bit", "binary"})
+
+
+class _NeedsFullParse(Exception):
+    """The fast path cannot promise the stdlib's reading of this message."""
+
+
+def _only_crlf_or_lf(text: str) -> bool:
+    """True when every line ends in CRLF or LF (no break the feed parser reads otherwise)."""
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return False
+    return not any(ch in text for ch in _ODD_BREAKS)
+
+
+def _read_head(head: str) -> Message:
+    """A body-less ``Message`` of a clean header block, filled as the feed parser fills it."""
+    msg = Message(policy=_POLICY)
+    field_lines: list[str] = []
+    for line in head.splitlines(keepends=True):
+        if line.startswith("From ") or not _HEADER_LINE_RE.match(line):
+            raise _NeedsFullParse  # envelope line or no header: the stdlib's special cases
+        if line[0] in " \t":
+            if not field_lines:
+                raise _NeedsFullParse
+            field_lines.append(line)
+            continue
+        if line[0] == ":":
+            raise _NeedsFullParse
+        if field_lines:
+            msg.set_raw(*_POLICY.header_source_parse(field_lines))
+        field_lines = [line]
+    if field_lines:
+        msg.set_raw(*_POLICY.header_source_parse(field_lines))
+    return msg
+
+
+def _boundary_lines(body: str, boundary: str) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, is_close) of each ``--boundary[--][ \t]*`` line of ``body``, in order."""
+    separator = "--" + boundary
+    size = len(body)
+    pos = body.find(separator)
+    while pos >= 0:
+        end = pos + len(separator)
+        if pos == 0 or body[pos - 1] == "\n":
+            close = body.startswith("--", end)
+            cursor = end + 2 if close else end
+            while cursor < size and body[cursor] in " \t":
+                cursor += 1
+            if cursor == size:
+                yield pos, cursor, close
+            elif body[cursor] == "\n":
+                yield pos, cursor + 1, close
+            elif body.startswith("\r\n", cursor):
+                yield pos, cursor + 2, close
+        pos = body.find(separator, end)
+
+
+def _split_message(
+    text: str, depth: int, boundaries: tuple[str, ...], counter: list[int]
+) -> Message:
+    """The stdlib's ``Message`` tree of ``text`` for well-formed MIME; raises _NeedsFullParse.
+
+    Mirrors the feed parser: headers end at the first empty line; a multipart body is cut at
+    lines ``--boundary`` (``--boundary--`` closes it; trailing blanks allowed); the line break
+    before a boundary line belongs to the boundary; preamble and epilogue are dropped.
+    """
+    counter[0] += 1
+    if counter[0] > MAX_PARTS or depth > MAX_PART_DEPTH:
+        raise _NeedsFullParse
+    if text.startswith("\r\n"):
+        head, body = "", text[2:]
+    elif text.startswith("\n"):
+        head, body = "", text[1:]
+    else:
+        blank = _BLANK_LINE_RE.search(text)
+        if blank is None:
+            raise _NeedsFullParse
+        head, body = text[: blank.start() + 1], text[blank.end() :]
+    msg = _read_head(head)
+    maintype = msg.get_content_maintype()
+    if maintype == "message":
+        raise _NeedsFullParse
+    if maintype != "multipart":
+        msg.set_payload(body)
+        return msg
+    boundary = msg.get_boundary()
+    if (
+        not boundary
+        or msg.get_content_subtype() == "digest"
+        or str(msg.get("content-transfer-encoding", "8bit")).lower() not in _RAW_MULTIPART_TE
+        or any(b.startswith(boundary) or boundary.startswith(b) for b in boundaries)
+    ):
+        raise _NeedsFullParse
+    children: list[Message | str] = []
+    start: int | None = None
+    inner = (*boundaries, boundary)
+    for line_start, line_end, close in _boundary_lines(body, boundary):
+        if start is not None:
+            if line_start == start:  # repeated boundary lines: the stdlib skips them its own way
+                raise _NeedsFullParse
+            # the line break before a boundary line belongs to the boundary
+            cut = 2 if body.startswith("\r\n", line_start - 2) else 1
+            children.append(
+                _split_message(body[start : line_start - cut], depth + 1, inner, counter)
+            )
+        if close:
+            if start is None:
+                raise _NeedsFullParse
+            msg.set_payload(children)
+            return msg
+        start = line_end
+    raise _NeedsFullParse  # no start or no close boundary
+
+
+def _read_structure(data: bytes) -> Message:
+    """The message tree: the fast path when it applies, else the stdlib feed parser."""
+    text = data.decode("ascii", errors="surrogateescape")
+    if _only_crlf_or_lf(text):
+        try:
+            return _split_message(text, 0, (), [0])
+        except _NeedsFullParse:
+            pass
+    return _TEXT_PARSER.parsestr(text)  # what BytesParser.parsebytes does after decoding
+
 
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
 _ENCODED_WORD_RE = re.compile(r"=\?([^?\s]+)\?([qQbB])\?([^?\s]*)\?=")
@@ -461,7 +598,7 @@ def parse_message(raw: bytes, *, internal_date: datetime | None = None) -> Parse
 
 
 def _parse(data: bytes, internal_date: datetime | None) -> ParsedMail:
-    msg = _PARSER.parsebytes(data)
+    msg = _read_structure(data)
     if not msg.keys():
         raise UnparseableMessage("no_headers", "no header fields found")
     defects: list[str] = []
