@@ -7,7 +7,12 @@ its entries point at with one batched query per kind (email messages with their 
 attachments, notes). Kinds without a loader yet (meeting, tracking, draft, sync_notice, ...)
 come back as plain :class:`TimelineItem` with the common fields.
 
-Entries whose target is gone (a purged message, say) are left out of the page.
+Mail sharing (:mod:`inboxcrm.services.mail_sharing`) is applied here, as the page is read: the
+range scan itself leaves out email entries the viewer may not see (and entries whose message is
+gone), so a page still holds ``limit`` entries when that many remain; the emails it keeps are
+then redacted to the detail the viewer may see (metadata: no subject, snippet, bodies or
+attachments; subject: no snippet, bodies or attachments). Other entries whose target is gone
+(a deleted note, say) are left out of the page after the scan.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Row, Select, bindparam, select, tuple_
+from sqlalchemy import ColumnElement, Integer, Row, Select, and_, bindparam, or_, select, tuple_
 
 from inboxcrm.adapters.db.tenant_tables import (
     ActivityRow,
@@ -32,6 +37,8 @@ from inboxcrm.adapters.db.types import UTCDateTime
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.errors import InvalidInput
 from inboxcrm.domain.records import ACTIVITY_KIND_RE
+from inboxcrm.domain.sharing import Detail
+from inboxcrm.services.mail_sharing import MailViewer, ReadScope, read_scope
 from inboxcrm.services.pagination import (
     DEFAULT_LIMIT,
     Page,
@@ -53,6 +60,7 @@ __all__ = [
 ]
 
 MAX_KIND_FILTERS = 10
+EMAIL_KIND = "email"
 
 
 @dataclass(frozen=True)
@@ -78,24 +86,36 @@ class AttachmentInfo:
 
 @dataclass(frozen=True)
 class EmailItem(TimelineItem):
-    """An email message on the timeline. ``thread_id`` is the provider's thread id."""
+    """An email message on the timeline, as the viewer may see it.
+
+    ``thread_id`` is the provider's thread id, ``email_thread_id`` inboxcrm's. ``detail`` is what
+    the viewer sees (``everything`` for the mailbox owner): below ``subject`` the subject (and the
+    entry's summary) are withheld (None / ""), below ``everything`` the snippet, bodies and
+    attachments. ``own`` is True for the mailbox owner, who alone gets the thread's sharing
+    override (``thread_sharing`` / ``thread_sharing_detail``, None = as the mailbox).
+    """
 
     message_id: int
     mail_account_id: int
     provider_message_id: str
     thread_id: str
     message_id_header: str | None
-    subject: str
+    subject: str | None
     from_address: str | None
     from_name: str | None
     to: tuple[str, ...]
     cc: tuple[str, ...]
     direction: str
     sent_at: datetime
-    snippet: str
+    snippet: str | None
     attachments: tuple[AttachmentInfo, ...]
     body_text: str | None = None
     body_html: str | None = None
+    email_thread_id: int = 0
+    detail: Detail = Detail.EVERYTHING
+    own: bool = False
+    thread_sharing: str | None = None
+    thread_sharing_detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +174,9 @@ _ENTRY_COLUMNS = (
 )
 _EMAIL_COLUMNS = (
     EmailMessageRow.id,
+    EmailThreadRow.id.label("email_thread_id"),
+    EmailThreadRow.sharing,
+    EmailThreadRow.sharing_detail,
     EmailMessageRow.mail_account_id,
     EmailMessageRow.provider_message_id,
     EmailThreadRow.provider_thread_id,
@@ -170,12 +193,25 @@ _EMAIL_COLUMNS = (
 _BODY_COLUMNS = (EmailMessageRow.body_text, EmailMessageRow.body_html)
 
 
-def _entries_statement(*, with_kinds: bool, with_cursor: bool) -> Select[*_EntryTypes]:
+def _entries_statement(
+    *, with_kinds: bool, with_cursor: bool, scope: ReadScope | None = None
+) -> Select[*_EntryTypes]:
+    """The page's range scan; with ``scope``, email entries the viewer may not see (or whose
+    message is gone) are left out by the scan itself."""
     query = select(*_ENTRY_COLUMNS).where(
         ActivityRow.record_kind == bindparam("record_kind"),
         ActivityRow.record_id == bindparam("record_id"),
         ActivityRow.deleted_at.is_(None),
     )
+    if scope is not None:
+        query = (
+            query.outerjoin(
+                EmailMessageRow,
+                and_(ActivityRow.kind == EMAIL_KIND, EmailMessageRow.id == ActivityRow.ref_id),
+            )
+            .outerjoin(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
+            .where(or_(ActivityRow.kind != EMAIL_KIND, _email_visible(scope)))
+        )
     if with_kinds:
         query = query.where(ActivityRow.kind.in_(bindparam("kinds", expanding=True)))
     if with_cursor:
@@ -190,7 +226,16 @@ def _entries_statement(*, with_kinds: bool, with_cursor: bool) -> Select[*_Entry
     )
 
 
-# Statements are built once: a page executes them with new parameters only.
+def _email_visible(scope: ReadScope) -> ColumnElement[bool]:
+    return and_(
+        EmailMessageRow.id.is_not(None),
+        EmailMessageRow.deleted_at.is_(None),
+        scope.visible(EmailMessageRow.mail_account_id, EmailThreadRow.sharing),
+    )
+
+
+# Statements are built once: a page executes them with new parameters only (the scan that
+# applies mail sharing is built per page, as its condition depends on the viewer).
 _ENTRIES = {
     (kinds, after): _entries_statement(with_kinds=kinds, with_cursor=after)
     for kinds in (False, True)
@@ -251,37 +296,56 @@ def _attachments_of(uow: UnitOfWork, message_ids: list[int]) -> dict[int, list[A
 
 
 def _email_items(
-    uow: UnitOfWork, rows: Sequence[_EntryRow], include_bodies: bool
+    uow: UnitOfWork, rows: Sequence[_EntryRow], include_bodies: bool, scope: ReadScope
 ) -> dict[int, EmailItem]:
     ids = {r.ref_id for r in rows}
     if not ids:
         return {}
     found = uow.session.connection().execute(_MESSAGES[include_bodies], {"ids": list(ids)})
-    messages = {m.id: m for m in found}
-    attachments = _attachments_of(uow, list(messages))
+    messages: dict[int, Any] = {}
+    details: dict[int, Detail] = {}
+    for found_row in found:
+        seen = scope.detail_for(
+            found_row.mail_account_id, found_row.sharing, found_row.sharing_detail
+        )
+        if seen is not None:  # (the scan already left out what the viewer may not see)
+            messages[found_row.id] = found_row
+            details[found_row.id] = seen
+    attachments = _attachments_of(uow, [i for i, d in details.items() if d.shows_content])
     items: dict[int, EmailItem] = {}
     for row in rows:
         m = messages.get(row.ref_id)
         if m is None:
             continue
+        detail = details[m.id]
+        subject, content = detail.shows_subject, detail.shows_content
+        own = scope.is_owner(m.mail_account_id)
+        common = _common(row)
+        if not subject:
+            common["summary"] = ""
         items[row.id] = EmailItem(
-            **_common(row),
+            **common,
             message_id=m.id,
             mail_account_id=m.mail_account_id,
             provider_message_id=m.provider_message_id,
             thread_id=m.provider_thread_id,
             message_id_header=m.message_id_header,
-            subject=m.subject,
+            subject=m.subject if subject else None,
             from_address=m.from_address,
             from_name=m.from_name,
             to=tuple(m.to_addresses),
             cc=tuple(m.cc_addresses),
             direction=m.direction,
             sent_at=m.sent_at,
-            snippet=m.snippet,
+            snippet=m.snippet if content else None,
             attachments=tuple(attachments.get(m.id, ())),
-            body_text=m.body_text if include_bodies else None,
-            body_html=m.body_html if include_bodies else None,
+            body_text=m.body_text if include_bodies and content else None,
+            body_html=m.body_html if include_bodies and content else None,
+            email_thread_id=m.email_thread_id,
+            detail=detail,
+            own=own,
+            thread_sharing=m.sharing if own else None,
+            thread_sharing_detail=m.sharing_detail if own else None,
         )
     return items
 
@@ -310,11 +374,13 @@ def timeline_page(
     limit: int = DEFAULT_LIMIT,
     kinds: Collection[str] | None = None,
     include_bodies: bool = False,
+    viewer: MailViewer,
 ) -> Page[TimelineEntry]:
-    """One page of a record's timeline, newest first.
+    """One page of a record's timeline as ``viewer`` may see it, newest first.
 
     ``kinds`` keeps only entries of those kinds (e.g. ``{"email", "note"}``). Email items carry
-    their bodies only with ``include_bodies`` (the UI's record page; the API leaves them out).
+    their bodies only with ``include_bodies`` (the UI's record page; the API leaves them out),
+    and only as far as mail sharing lets ``viewer`` see them (see the module docstring).
     Raises NotFound for a missing or deleted record and InvalidInput for a bad cursor or limit.
     """
     check_limit(limit)
@@ -330,7 +396,14 @@ def timeline_page(
         params["kinds"] = kind_filter
     if cursor is not None:
         params["after_time"], params["after_id"] = _decode_position(cursor, scope)
-    statement = _ENTRIES[(kind_filter is not None, cursor is not None)]
+    sharing: ReadScope | None = None
+    if kind_filter is None or EMAIL_KIND in kind_filter:
+        sharing = read_scope(uow, viewer)
+        statement = _entries_statement(
+            with_kinds=kind_filter is not None, with_cursor=cursor is not None, scope=sharing
+        )
+    else:
+        statement = _ENTRIES[(kind_filter is not None, cursor is not None)]
     rows = list(uow.session.connection().execute(statement, params))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -339,7 +412,8 @@ def timeline_page(
     for row in rows:
         by_kind[row.kind].append(row)
     loaded: dict[int, TimelineEntry] = {}
-    loaded.update(_email_items(uow, by_kind.get("email", []), include_bodies))
+    if sharing is not None:
+        loaded.update(_email_items(uow, by_kind.get(EMAIL_KIND, []), include_bodies, sharing))
     loaded.update(_note_items(uow, by_kind.get("note", [])))
 
     items: list[TimelineEntry] = []

@@ -71,10 +71,22 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/setup/email/settings": lambda _d: {"storage_policy": "snippet", "contact_autocreate": "sent"},
     "/setup/email/never-log": lambda _d: {"entry": "noise.example.org"},
     "/setup/email/never-log/remove": lambda d: {"entry": d.never_log_entry},
+    "/setup/email/{account_id}/sharing": lambda _d: {"visibility": "team", "detail": "subject"},
+    "/setup/email/sharing": lambda _d: {"visibility": "team", "detail": "everything"},
+    "/email-threads/{thread_id}/sharing": lambda d: {
+        "visibility": "team",
+        "detail": "subject",
+        "next": f"/contacts/{d.contact}",
+    },
 }
 SESSION_ROUTES = {"/login", "/logout"}
 #: Unsafe routes only tenant owners and admins may use (the CSRF walk posts them as an admin).
-ADMIN_ONLY = {"/setup/email/settings", "/setup/email/never-log", "/setup/email/never-log/remove"}
+ADMIN_ONLY = {
+    "/setup/email/settings",
+    "/setup/email/never-log",
+    "/setup/email/never-log/remove",
+    "/setup/email/sharing",
+}
 #: Unsafe routes a read-only user may use: they change no CRM data.
 READ_ONLY_ALLOWED = {"/login", "/logout", "/notifications/{notification_id}/read"}
 

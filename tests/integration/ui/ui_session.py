@@ -19,6 +19,7 @@ from tests.factories import (
     make_lead,
     make_mail_account,
     make_note,
+    make_thread,
 )
 from tests.fixtures.web import Member
 
@@ -69,6 +70,7 @@ class SampleData:
     notification: int
     mail_account: int
     never_log_entry: str
+    email_thread: int
 
     def fill(self, path: str) -> str:
         """``path`` with its id placeholders replaced by these records' ids."""
@@ -80,6 +82,7 @@ class SampleData:
             .replace("{deal_id}", str(self.deal))
             .replace("{notification_id}", str(self.notification))
             .replace("{account_id}", str(self.mail_account))
+            .replace("{thread_id}", str(self.email_thread))
         )
 
 
@@ -95,6 +98,7 @@ def make_sample_data(runtime: Runtime, tenant: str, user_id: int) -> SampleData:
         never_log_entry = f"blocked{mailbox.id}.example.net"
         uow.session.add(NeverLogEntryRow(entry=never_log_entry, created_by_user_id=user_id))
         uow.commit()
+        thread = make_thread(uow, mailbox)
     return SampleData(
         account.id,
         contact.id,
@@ -104,6 +108,7 @@ def make_sample_data(runtime: Runtime, tenant: str, user_id: int) -> SampleData:
         notification.id,
         mailbox.id,
         never_log_entry,
+        thread.id,
     )
 
 

@@ -18,3 +18,7 @@ api_router.include_router(mail_accounts.router)
 from inboxcrm.web.api import mail_sync  # noqa: E402  (sync ledger, mail settings, never-log)
 
 api_router.include_router(mail_sync.router)
+
+from inboxcrm.web.api import mail_sharing  # noqa: E402  (mailbox, thread and tenant sharing)
+
+api_router.include_router(mail_sharing.router)

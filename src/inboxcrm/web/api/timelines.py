@@ -3,21 +3,28 @@
 Every item has ``id``, ``kind``, ``occurred_at``, ``summary``, ``match_reason`` and
 ``match_detail``. Email items add the message's provider ids, headers and attachment metadata
 (never its body); note items add ``body`` and ``author_user_id``.
+
+Mail sharing applies: colleagues' mail the caller may not see is not on the page at all, and an
+email item's ``detail`` says what the caller sees of it (``metadata``: ``subject`` and
+``snippet`` are null, ``summary`` empty and ``attachments`` empty; ``subject``: snippet and
+attachments withheld; ``everything``). ``own`` marks mail of the caller's own mailboxes;
+``email_thread_id`` is the id for ``/api/v1/email-threads/{id}/sharing``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from inboxcrm.domain.records import RECORD_KINDS
 from inboxcrm.services import timeline
+from inboxcrm.services.mail_sharing import mail_viewer
 from inboxcrm.web.api.params import DEFAULT_LIMIT, Cursor, Limit, ResourceId
-from inboxcrm.web.deps import CurrentPrincipal, TenantUow
+from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow
 
 router = APIRouter(tags=["timeline"])
 
@@ -55,15 +62,18 @@ class EmailItemOut(TimelineItemOut):
     provider_message_id: str
     thread_id: str
     message_id_header: str | None
-    subject: str
+    subject: str | None
     from_: str | None = Field(alias="from")
     from_name: str | None
     to: list[str]
     cc: list[str]
     direction: str
     sent_at: datetime
-    snippet: str
+    snippet: str | None
     attachments: list[AttachmentOut]
+    email_thread_id: int
+    detail: Literal["metadata", "subject", "everything"]
+    own: bool
 
 
 class NoteItemOut(TimelineItemOut):
@@ -117,6 +127,9 @@ def _item_out(item: timeline.TimelineEntry) -> EmailItemOut | NoteItemOut | Time
             sent_at=item.sent_at,
             snippet=item.snippet,
             attachments=[AttachmentOut.model_validate(a) for a in item.attachments],
+            email_thread_id=item.email_thread_id,
+            detail=item.detail.value,
+            own=item.own,
         )
     if isinstance(item, timeline.NoteItem):
         return NoteItemOut(**_common(item), body=item.body, author_user_id=item.author_user_id)
@@ -125,7 +138,8 @@ def _item_out(item: timeline.TimelineEntry) -> EmailItemOut | NoteItemOut | Time
 
 def _timeline_route(record_kind: str) -> Callable[..., TimelinePageOut]:
     def read_timeline(
-        _principal: CurrentPrincipal,
+        principal: CurrentPrincipal,
+        runtime: RuntimeDep,
         uow: TenantUow,
         record_id: ResourceId,
         cursor: Cursor = None,
@@ -133,7 +147,13 @@ def _timeline_route(record_kind: str) -> Callable[..., TimelinePageOut]:
         kind: KindFilter = None,
     ) -> TimelinePageOut:
         page = timeline.timeline_page(
-            uow, record_kind, record_id, cursor=cursor, limit=limit, kinds=kind
+            uow,
+            record_kind,
+            record_id,
+            cursor=cursor,
+            limit=limit,
+            kinds=kind,
+            viewer=mail_viewer(runtime, principal),
         )
         return TimelinePageOut(
             items=[_item_out(item) for item in page.items], next_cursor=page.next_cursor

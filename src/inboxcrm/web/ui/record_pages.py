@@ -9,6 +9,7 @@ The three kinds share one set of page functions, registered once per kind from :
     GET  /{kind}s/{id}/edit            edit form            POST /{kind}s/{id}/edit  update
     POST /{kind}s/{id}/delete          soft delete
     POST /{kind}s/{id}/notes           add a note           POST /notes/{id}/delete  delete a note
+    POST /email-threads/{id}/sharing   the mailbox owner's per-thread sharing (back to ``next``)
 
 Every read and write goes through :mod:`inboxcrm.services.records`, ``notes`` and ``timeline``.
 """
@@ -28,12 +29,14 @@ from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.errors import InvalidInput, NotFound
 from inboxcrm.domain.records import LEAD_STATUSES, RecordKind
 from inboxcrm.services import deals as deal_service
+from inboxcrm.services import mail_sharing
 from inboxcrm.services import notes as note_service
 from inboxcrm.services import records as record_service
 from inboxcrm.services import timeline as timeline_service
 from inboxcrm.services.identity import Principal
+from inboxcrm.services.mail_sharing import MailViewer, mail_viewer
 from inboxcrm.services.pagination import Page
-from inboxcrm.web.deps import CurrentPrincipal, TenantUow, WriterPrincipal
+from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow, WriterPrincipal
 from inboxcrm.web.ui.page_routes import page_router
 from inboxcrm.web.ui.record_forms import (
     FormState,
@@ -44,7 +47,7 @@ from inboxcrm.web.ui.record_forms import (
     optional_fields,
 )
 from inboxcrm.web.ui.rendering import render
-from inboxcrm.web.ui.timeline_view import group_timeline, human_size, why_linked
+from inboxcrm.web.ui.timeline_view import SHARING_CHOICES, group_timeline, human_size, why_linked
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +237,7 @@ def _model_input(spec: KindSpec, state: FormState) -> dict[str, Any]:
 
 
 def _timeline_context(
-    uow: UnitOfWork, spec: KindSpec, record_id: int, cursor: str | None
+    uow: UnitOfWork, spec: KindSpec, record_id: int, cursor: str | None, viewer: MailViewer
 ) -> dict[str, Any]:
     page = timeline_service.timeline_page(
         uow,
@@ -243,6 +246,7 @@ def _timeline_context(
         cursor=cursor or None,
         limit=TIMELINE_PAGE_SIZE,
         include_bodies=True,
+        viewer=viewer,
     )
     return {
         "entries": group_timeline(list(page.items)),
@@ -251,6 +255,7 @@ def _timeline_context(
         "record_url": f"{spec.base_path}/{record_id}",
         "why_linked": why_linked,
         "human_size": human_size,
+        "sharing_choices": SHARING_CHOICES,
     }
 
 
@@ -316,25 +321,31 @@ def _register(spec: KindSpec) -> None:
     def show_record(
         request: Request,
         principal: CurrentPrincipal,
+        runtime: RuntimeDep,
         uow: TenantUow,
         record_id: RecordId,
         cursor: CursorText = "",
     ) -> Response:
         record = spec.get(uow, record_id)
         context = {"spec": spec, "record": record, "record_kind": spec.kind}
-        context.update(_timeline_context(uow, spec, record_id, cursor or None))
+        context.update(
+            _timeline_context(uow, spec, record_id, cursor or None, mail_viewer(runtime, principal))
+        )
         context.update(_related(uow, spec, record_id))
         return render(request, "records/detail.html", context)
 
     def timeline_fragment(
         request: Request,
         principal: CurrentPrincipal,
+        runtime: RuntimeDep,
         uow: TenantUow,
         record_id: RecordId,
         cursor: CursorText = "",
     ) -> Response:
         context: dict[str, Any] = {"spec": spec}
-        context.update(_timeline_context(uow, spec, record_id, cursor or None))
+        context.update(
+            _timeline_context(uow, spec, record_id, cursor or None, mail_viewer(runtime, principal))
+        )
         return render(request, "records/_timeline_items.html", context)
 
     def edit_record_form(
@@ -402,3 +413,25 @@ def delete_note(principal: WriterPrincipal, uow: TenantUow, note_id: RecordId) -
     if note.record_kind not in KINDS:
         raise NotFound("the note's record is gone")
     return RedirectResponse(record_path(note.record_kind, note.record_id), status_code=303)
+
+
+def _local_path(target: str) -> str:
+    """``target`` if it is a path on this site, else the home page (no open redirect)."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+@router.post("/email-threads/{thread_id}/sharing")
+def set_thread_sharing(
+    principal: WriterPrincipal, uow: TenantUow, thread_id: RecordId, form: PostedForm
+) -> Response:
+    fields = form_texts(form, ["visibility", "detail", "next"])
+    mail_sharing.set_thread_sharing(
+        uow,
+        principal,
+        thread_id,
+        visibility=fields["visibility"] or None,
+        detail=fields["detail"] or None,
+    )
+    return RedirectResponse(_local_path(fields["next"]), status_code=303)

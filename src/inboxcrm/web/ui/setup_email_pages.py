@@ -10,10 +10,12 @@ POST /setup/email/connect                 303 to Google's consent page (the OAut
 POST /setup/email/{account_id}/sync       queue a sync (``full=1``: a full resync)
 POST /setup/email/{account_id}/disconnect revoke at Google, delete tokens, purge mail later
 POST /setup/email/{account_id}/options    labels to sync and look-back window
+POST /setup/email/{account_id}/sharing    who else sees the mailbox's mail, and how much (owner)
 GET  /setup/email/{account_id}/ledger     the sync ledger (``?outcome=`` filter, ``?after=`` page)
 POST /setup/email/settings                storage policy and contact auto-creation (admins)
 POST /setup/email/never-log               add an address or domain to the never-log list (admins)
 POST /setup/email/never-log/remove        remove one (admins)
+POST /setup/email/sharing                 the most any mailbox may share (admins)
 
 Every write goes through the same service functions as ``/api/v1/mail-accounts`` and
 ``/api/v1/mail-settings``. (The Connect Gmail post ends in a redirect to the consent page; the
@@ -35,7 +37,8 @@ from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.errors import InvalidInput
 from inboxcrm.domain.roles import is_admin
-from inboxcrm.services import mail_accounts, mail_settings
+from inboxcrm.domain.sharing import Detail, Visibility
+from inboxcrm.services import mail_accounts, mail_settings, mail_sharing
 from inboxcrm.services.identity import Principal
 from inboxcrm.web.api.mail_accounts import client_ip
 from inboxcrm.web.deps import (
@@ -107,7 +110,20 @@ NOTICES = {
     "settings_saved": "Mail settings saved. They apply to mail synced from now on.",
     "never_log_added": "Added to the never-log list.",
     "never_log_removed": "Removed from the never-log list; its mail is being back-filled.",
+    "sharing_saved": "Sharing saved. Colleagues see your mail this way from now on.",
+    "sharing_maximum_saved": "Sharing limit saved. It applies to every mailbox at once.",
 }
+
+VISIBILITY_CHOICES = (
+    (Visibility.PRIVATE, "Only me"),
+    (Visibility.TEAM, "My team"),
+    (Visibility.TENANT, "Everyone in the organisation"),
+)
+DETAIL_CHOICES = (
+    (Detail.METADATA, "Who, when and which way (no subject, no content)"),
+    (Detail.SUBJECT, "Also the subject"),
+    (Detail.EVERYTHING, "Everything: subject, snippet, body and attachments"),
+)
 
 SKIP_REASONS = {
     "no_match": "No lead, contact or account address in the message",
@@ -234,6 +250,14 @@ def _setup_page(
         "storage_choices": STORAGE_CHOICES,
         "autocreate_choices": AUTOCREATE_CHOICES,
         "never_log": mail_settings.list_never_log(uow) if is_admin(principal.role) else [],
+        "sharing": {
+            s.account.id: mail_sharing.account_sharing(uow, principal, s.account.id)
+            for s in statuses
+            if s.account.user_id == principal.user_id
+        },
+        "sharing_maximum": mail_sharing.tenant_maximum(uow),
+        "visibility_choices": VISIBILITY_CHOICES,
+        "detail_choices": DETAIL_CHOICES,
     }
     return render(request, "setup/email.html", context, status_code=status_code)
 
@@ -346,6 +370,31 @@ def save_sync_options(
     return _back("options_saved")
 
 
+@router.post(SETUP_EMAIL + "/{account_id}/sharing")
+def save_account_sharing(
+    request: Request,
+    principal: WriterPrincipal,
+    uow: TenantUow,
+    runtime: RuntimeDep,
+    account_id: AccountId,
+    form: PostedForm,
+) -> Response:
+    values = form_texts(form, ["visibility", "detail"])
+    try:
+        mail_sharing.set_account_sharing(
+            uow,
+            principal,
+            account_id,
+            visibility=values["visibility"] or None,
+            detail=values["detail"] or None,
+        )
+    except InvalidInput as exc:
+        uow.rollback()
+        errors = {f"sharing-{account_id}": exc.message}
+        return _setup_page(request, runtime, principal, uow, errors=errors, status_code=422)
+    return _back("sharing_saved")
+
+
 @router.get(SETUP_EMAIL + "/{account_id}/ledger")
 def ledger_page(
     request: Request,
@@ -447,3 +496,23 @@ def remove_never_log(principal: AdminPrincipal, uow: TenantUow, form: PostedForm
     entry = form_texts(form, ["entry"])["entry"]
     mail_settings.remove_never_log(uow, principal, entry)
     return _back("never_log_removed")
+
+
+@router.post(SETUP_EMAIL + "/sharing")
+def save_sharing_maximum(
+    request: Request,
+    principal: AdminPrincipal,
+    uow: TenantUow,
+    runtime: RuntimeDep,
+    form: PostedForm,
+) -> Response:
+    values = form_texts(form, ["visibility", "detail"])
+    try:
+        mail_sharing.set_tenant_maximum(
+            uow, principal, visibility=values["visibility"] or None, detail=values["detail"] or None
+        )
+    except InvalidInput as exc:
+        uow.rollback()
+        errors = {"sharing_maximum": exc.message}
+        return _setup_page(request, runtime, principal, uow, errors=errors, status_code=422)
+    return _back("sharing_maximum_saved")

@@ -3,6 +3,9 @@
 The timeline service returns entries newest first. On screen, the emails of one thread that fall
 on the same page become one collapsible group, placed where its newest message is, with its
 messages in reading order (oldest first) inside.
+
+Colleagues' mail arrives already redacted to what the viewer may see (``EmailItem.detail``);
+the page says so instead of showing an empty subject or body.
 """
 
 from __future__ import annotations
@@ -10,7 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from inboxcrm.domain.sharing import Detail, Visibility
 from inboxcrm.services.timeline import EmailItem, NoteItem, TimelineEntry
+
+#: The choices of the per-thread sharing control ("" = as the mailbox).
+SHARING_CHOICES = {
+    "visibility": [("", "As the mailbox"), *((v.value, v.value.title()) for v in Visibility)],
+    "detail": [("", "As the mailbox"), *((d.value, d.value.title()) for d in Detail)],
+}
 
 # match_reason values of the matcher (inboxcrm.domain.matching), as the record page explains them.
 _REASON_TEXT = {
@@ -38,7 +48,22 @@ class ThreadGroup:
 
     @property
     def subject(self) -> str:
+        if self.newest.subject is None:
+            return "(subject not shared)"
         return self.newest.subject or "(no subject)"
+
+    @property
+    def subject_shared(self) -> bool:
+        return self.newest.subject is not None
+
+    @property
+    def email_thread_id(self) -> int:
+        return self.newest.email_thread_id
+
+    @property
+    def own(self) -> bool:
+        """The viewer owns the mailbox (and may change the thread's sharing)."""
+        return self.newest.own
 
     @property
     def in_reading_order(self) -> list[EmailItem]:
@@ -74,12 +99,12 @@ DisplayEntry = ThreadGroup | NoteEntry | OtherEntry
 def group_timeline(items: list[TimelineEntry]) -> list[DisplayEntry]:
     """Arrange one timeline page for display (see the module docstring)."""
     out: list[DisplayEntry] = []
-    threads: dict[str, ThreadGroup] = {}
+    threads: dict[int, ThreadGroup] = {}  # by inboxcrm's thread id: one per mailbox
     for item in items:
         if isinstance(item, EmailItem):
-            group = threads.get(item.thread_id)
+            group = threads.get(item.email_thread_id)
             if group is None:
-                group = threads[item.thread_id] = ThreadGroup(item.thread_id)
+                group = threads[item.email_thread_id] = ThreadGroup(item.thread_id)
                 out.append(group)
             group.emails.append(item)
         elif isinstance(item, NoteItem):
