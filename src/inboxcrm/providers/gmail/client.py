@@ -11,6 +11,12 @@ Errors: ``ProviderAuthError`` (revoked/expired grant, missing scope), ``Provider
 (retries used up), :class:`~inboxcrm.providers.base.HistoryExpired`, ``ProviderError`` (any
 other refusal).
 
+Batched ``messages.get`` calls (the bulk of a full sync) are written and read by
+:class:`_BatchGet`, a lean implementation of Google's batch wire format over the same
+``AuthorizedHttp`` transport; ``googleapiclient.http.BatchHttpRequest`` builds and parses a MIME
+object tree per inner call, about a millisecond each (docs/decisions/0003). Every other call goes
+through google-api-python-client.
+
 ``messages.send`` is not idempotent: it is retried only after answers that prove the message
 was not accepted (429 and 403 rate limits); after a 5xx or a timeout the caller gets a
 ``ProviderTransientError`` and decides (a duplicate send is worse than a late one).
@@ -18,19 +24,21 @@ was not accepted (429 and 403 rate limits); after a 5xx or a timeout the caller 
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import quote, urlencode, urlsplit
 
 import google_auth_httplib2  # type: ignore[import-untyped]
 import httplib2
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
-from googleapiclient.http import BatchHttpRequest
 
 from inboxcrm.domain.errors import ProviderAuthError, ProviderError, ProviderTransientError
 from inboxcrm.providers.base import (
@@ -62,6 +70,97 @@ T = TypeVar("T")
 def gmail_batch_uri(api_base: str) -> str:
     """The Gmail batch endpoint under ``api_base`` (``new_batch_http_request`` ignores it)."""
     return api_base.rstrip("/") + "/batch/gmail/v1"
+
+
+class _BatchGet:
+    """``messages.get`` calls sent as one batch request (Google's ``multipart/mixed`` format).
+
+    Each part is an ``application/http`` GET without headers of its own: headers of the outer
+    request (``Authorization`` among them, set by ``AuthorizedHttp``) apply to every part.
+    Answers are matched to calls by ``Content-ID``; an inner error becomes the ``HttpError``
+    googleapiclient would have raised, so :func:`classify` treats both paths alike.
+    """
+
+    def __init__(self, api_base: str) -> None:
+        self.batch_uri = gmail_batch_uri(api_base)
+        self._path = urlsplit(api_base).path.rstrip("/") + "/gmail/v1/users/me/messages/"
+
+    def body(
+        self, ids: Sequence[str], fmt: str, metadata_headers: Sequence[str], boundary: str
+    ) -> bytes:
+        params = [("format", fmt), *(("metadataHeaders", h) for h in metadata_headers)]
+        query = urlencode([*params, ("alt", "json")])
+        chunks = [
+            f"--{boundary}\r\nContent-Type: application/http\r\n"
+            f"Content-Transfer-Encoding: binary\r\nContent-ID: <{boundary}+{index}>\r\n\r\n"
+            f"GET {self._path}{quote(message_id, safe='')}?{query} HTTP/1.1\r\n"
+            "Accept: application/json\r\n\r\n"
+            for index, message_id in enumerate(ids)
+        ]
+        chunks.append(f"--{boundary}--\r\n")
+        return "".join(chunks).encode()
+
+    def execute(
+        self, http: Any, ids: Sequence[str], fmt: str, metadata_headers: Sequence[str]
+    ) -> dict[str, tuple[int, httplib2.Response, bytes]]:
+        """Send the batch; answers by message id: (status, response headers, body)."""
+        boundary = "inboxcrm_" + uuid.uuid4().hex
+        resp, content = http.request(
+            self.batch_uri,
+            method="POST",
+            body=self.body(ids, fmt, metadata_headers, boundary),
+            headers={"content-type": f'multipart/mixed; boundary="{boundary}"'},
+        )
+        if resp.status >= 300:
+            raise HttpError(resp, content, uri=self.batch_uri)
+        answers: dict[str, tuple[int, httplib2.Response, bytes]] = {}
+        for content_id, status, headers, body in _split_batch_answer(
+            resp.get("content-type", ""), content
+        ):
+            index = content_id.rpartition("+")[2]
+            if index.isdigit() and int(index) < len(ids):
+                answers[ids[int(index)]] = (status, headers, body)
+        return answers
+
+
+def _boundary_of(content_type: str) -> str:
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.strip().lower() == "boundary":
+            return value.strip().strip('"')
+    raise ProviderTransientError("batch answer without a multipart boundary")
+
+
+def _head_fields(block: bytes) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in block.split(b"\r\n"):
+        name, sep, value = line.partition(b":")
+        if sep:
+            fields[name.strip().decode("latin-1").lower()] = value.strip().decode("latin-1")
+    return fields
+
+
+def _split_batch_answer(
+    content_type: str, content: bytes
+) -> Iterator[tuple[str, int, httplib2.Response, bytes]]:
+    """(Content-ID, status, headers, body) of each part of a batch answer."""
+    delimiter = b"--" + _boundary_of(content_type).encode("latin-1")
+    for part in content.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break  # the closing delimiter
+        outer, _, inner = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        content_id = _head_fields(outer).get("content-id", "").strip("<> ")
+        status_line, _, rest = inner.partition(b"\r\n")
+        head, _, body = rest.partition(b"\r\n\r\n")
+        fields = _head_fields(head)
+        length = fields.get("content-length", "")
+        body = body[: int(length)] if length.isdigit() else body.removesuffix(b"\r\n")
+        try:
+            status = int(status_line.split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            continue  # not an HTTP answer: the call counts as unanswered
+        headers = httplib2.Response({**fields, "status": str(status)})
+        yield content_id, status, headers, body
 
 
 class GmailMailbox:
@@ -100,6 +199,7 @@ class GmailMailbox:
             client_options={"api_endpoint": self._api_base},
         )
         self._users: Any = self._service.users()
+        self._batch_get = _BatchGet(self._api_base)
         self._labels_cache: dict[str, str] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -224,27 +324,17 @@ class GmailMailbox:
         results: dict[str, RemoteMessage],
     ) -> dict[str, BaseException]:
         """One batch request of messages.get; fills ``results``, returns failures by id."""
-        failures: dict[str, BaseException] = {}
-
-        def on_response(request_id: str, response: Any, exception: BaseException | None) -> None:
-            if exception is not None:
-                failures[request_id] = exception
-                return
-            try:
-                results[request_id] = mapping.message_from_json(response)
-            except (KeyError, ValueError, TypeError) as exc:
-                failures[request_id] = exc
-
-        messages = self._users.messages()
-        batch = BatchHttpRequest(callback=on_response, batch_uri=gmail_batch_uri(self._api_base))
-        for message_id in ids:
-            params: dict[str, Any] = {"userId": "me", "id": message_id, "format": fmt}
-            if fmt == "metadata" and metadata_headers:
-                params["metadataHeaders"] = list(metadata_headers)
+        for _ in ids:
             self._quota.acquire(units_for("messages.get"))
-            batch.add(messages.get(**params), request_id=message_id)
+        headers = list(metadata_headers) if fmt == "metadata" else []
         try:
-            batch.execute(http=self._http)
+            answers = self._batch_get.execute(self._http, ids, fmt, headers)
+            unauthorized = [i for i in ids if i in answers and answers[i][0] == 401]
+            if unauthorized:
+                # The token expired between the outer request and a part (googleapiclient
+                # refreshes and sends those parts again too).
+                self._refresh_credentials()
+                answers.update(self._batch_get.execute(self._http, unauthorized, fmt, headers))
         except Exception as exc:  # the batch request as a whole failed
             kind = classify(exc)
             if kind == "auth":
@@ -252,7 +342,26 @@ class GmailMailbox:
             if kind == "client":
                 raise ProviderError(f"Gmail batch refused: {type(exc).__name__}") from exc
             return {message_id: exc for message_id in ids if message_id not in results}
+        failures: dict[str, BaseException] = {}
+        for message_id in ids:
+            answer = answers.get(message_id)
+            if answer is None:
+                failures[message_id] = ProviderTransientError("no answer in the batch")
+                continue
+            status, response, body = answer
+            if status >= 300:
+                uri = f"{self._api_base}/gmail/v1/users/me/messages/{message_id}"
+                failures[message_id] = HttpError(response, body, uri=uri)
+                continue
+            try:
+                results[message_id] = mapping.message_from_json(json.loads(body))
+            except (KeyError, ValueError, TypeError) as exc:
+                failures[message_id] = exc
         return failures
+
+    def _refresh_credentials(self) -> None:
+        credentials: Any = self._credentials
+        credentials.refresh(google_auth_httplib2.Request(self._http.http))
 
     def list_history(
         self,
