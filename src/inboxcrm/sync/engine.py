@@ -16,7 +16,8 @@ later) and the tenant database. One run:
    after all of it.
 4. Fetch phase: pending ids in batches (one provider batch request each) fetched raw, stored by
    :class:`~inboxcrm.sync.ingest.Ingestor` together with their ledger outcomes and the progress,
-   in one transaction per batch.
+   in one transaction per batch. The next batch is fetched on a background thread while the
+   current one is parsed and stored (only that thread touches the mailbox client meanwhile).
 5. Label phase: stored messages get the "Synced to inboxcrm" label (``add_labels``, never a
    removal or move), up to 1,000 ids per call.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +44,7 @@ from inboxcrm.adapters.db.tenant_tables import EmailMessageRow, MailAccountRow
 from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.addresses import try_normalize_email
+from inboxcrm.domain.errors import ProviderTransientError
 from inboxcrm.providers.base import HistoryExpired, MailboxClient, MessageRef, RemoteMessage
 from inboxcrm.sync import ledger
 from inboxcrm.sync.autocreate import ContactAutoCreator
@@ -68,6 +71,8 @@ SYNC_LABEL = "Synced to inboxcrm"
 FETCH_BATCH = 50
 LABEL_CHUNK = 1000
 LIST_CHUNK = 500
+FETCH_WINDOW = 20
+"""Batches of pending ids read from the ledger at once (fetched one ahead of storing)."""
 LEASE_RENEW_SECONDS = 30.0
 REOPEN_REASONS = ("no_match", "no_match_headers", "never_log")
 
@@ -450,18 +455,51 @@ class MailboxSync:
     # -- fetch and label phases ----------------------------------------------------------------
 
     def _fetch_pending(self, result: SyncResult) -> None:
-        while True:
-            with self._uow() as uow:
-                ids = ledger.next_pending(uow.session, self.account_id, self._fetch_batch)
-                already = self._already_stored(uow, ids)
-            if not ids:
-                return
-            to_fetch = [i for i in ids if i not in already]
-            messages = self._mailbox.fetch_messages(to_fetch, fmt="raw") if to_fetch else []
-            fetched = {m.id for m in messages}
-            extra = [Outcome(i, "stored", None, "already_stored") for i in already]
-            extra += [Outcome(i, "skipped", "vanished") for i in to_fetch if i not in fetched]
-            self._store_batch(messages, extra, result)
+        size = self._fetch_batch
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-fetch") as fetcher:
+            while True:
+                with self._uow() as uow:
+                    window = ledger.next_pending(uow.session, self.account_id, size * FETCH_WINDOW)
+                    already = self._already_stored(uow, window)
+                if not window:
+                    return
+                batches = [window[start : start + size] for start in range(0, len(window), size)]
+                ahead = self._fetch_ahead(fetcher, batches[0], already)
+                for index, ids in enumerate(batches):
+                    try:
+                        messages = ahead.result()
+                    except ProviderTransientError:
+                        # Asked for while the provider was still rate-limiting the previous
+                        # batch: one more round in line, as without the fetch-ahead.
+                        to_fetch = [i for i in ids if i not in already]
+                        messages = self._mailbox.fetch_messages(to_fetch, fmt="raw")
+                    if index + 1 < len(batches):
+                        ahead = self._fetch_ahead(fetcher, batches[index + 1], already)
+                    self._store_fetched(ids, messages, already, result)
+
+    def _store_fetched(
+        self,
+        ids: list[str],
+        messages: list[RemoteMessage],
+        already: set[str],
+        result: SyncResult,
+    ) -> None:
+        fetched = {m.id for m in messages}
+        extra = [Outcome(i, "stored", None, "already_stored") for i in ids if i in already]
+        extra += [
+            Outcome(i, "skipped", "vanished") for i in ids if i not in already and i not in fetched
+        ]
+        self._store_batch(messages, extra, result)
+
+    def _fetch_ahead(
+        self, fetcher: ThreadPoolExecutor, ids: list[str], already: set[str]
+    ) -> Future[list[RemoteMessage]]:
+        to_fetch = [i for i in ids if i not in already]
+        if not to_fetch:
+            done: Future[list[RemoteMessage]] = Future()
+            done.set_result([])
+            return done
+        return fetcher.submit(self._mailbox.fetch_messages, to_fetch, fmt="raw")
 
     def _already_stored(self, uow: UnitOfWork, ids: list[str]) -> set[str]:
         if not ids:

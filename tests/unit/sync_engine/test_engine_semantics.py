@@ -8,7 +8,8 @@ The same behaviour through the real Gmail client and the emulator is in tests/in
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -24,6 +25,8 @@ from inboxcrm.adapters.db.tenant_tables import (
 )
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.bcc import bcc_address
+from inboxcrm.domain.errors import ProviderTransientError
+from inboxcrm.providers.base import FetchFormat, RemoteMessage
 from inboxcrm.services.mail_sync import sync_account
 from inboxcrm.services.tenants import create_tenant
 from inboxcrm.sync import ledger
@@ -239,3 +242,33 @@ def test_storage_policy_keeps_bodies_out(world: World, policy: str) -> None:
         row = uow.session.scalars(select(EmailMessageRow)).one()
     assert row.body_text is None and row.body_html is None
     assert (row.snippet == "") == (policy == "metadata")
+
+
+def test_batches_are_fetched_ahead_and_a_failed_one_is_fetched_again_in_line(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = world.box
+    ids = {box.deliver(mail("carol@customer.example", OWNER, f"n{i}")) for i in range(120)}
+    threads: list[str] = []
+    fetch = box.fetch_messages
+
+    def flaky_fetch(
+        message_ids: Sequence[str],
+        *,
+        fmt: FetchFormat = "raw",
+        metadata_headers: Sequence[str] = (),
+    ) -> list[RemoteMessage]:
+        threads.append(threading.current_thread().name)
+        if fmt == "raw" and len(threads) == 2:
+            raise ProviderTransientError("rate limited")
+        return fetch(message_ids, fmt=fmt, metadata_headers=metadata_headers)
+
+    monkeypatch.setattr(box, "fetch_messages", flaky_fetch)
+    assert world.sync().status == "ok"  # type: ignore[attr-defined]
+    assert world.stored_ids() == ids
+    assert max(box.body_fetches.values()) == 1
+    # Three batches of 50: the first two on the fetch-ahead thread, the failed one again in
+    # line on the sync thread, the last one ahead again.
+    assert len(threads) == 4
+    assert threads[0].startswith("mail-fetch") and threads[3].startswith("mail-fetch")
+    assert threads[2] == threading.current_thread().name
