@@ -28,13 +28,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from inboxcrm.adapters.db.control_tables import MembershipRow
-from inboxcrm.adapters.db.tenant_tables import EmailThreadRow, MailAccountRow, TenantSettingsRow
+from inboxcrm.adapters.db.tenant_tables import (
+    ActivityRow,
+    EmailMessageRow,
+    EmailThreadRow,
+    MailAccountRow,
+    TenantSettingsRow,
+)
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.errors import NotFound, PermissionDenied
@@ -69,9 +75,13 @@ __all__ = [
     "set_thread_sharing",
     "tenant_maximum",
     "thread_sharing",
+    "with_email_sharing",
 ]
 
 logger = logging.getLogger(__name__)
+
+EMAIL_KIND = "email"
+_Ts = TypeVarTuple("_Ts")
 
 #: Sentinel for "leave this value as it is" in the setters (None means "back to the default").
 KEEP: Any = object()
@@ -195,6 +205,18 @@ class ReadScope:
                 clauses.append(and_(account_id.in_(unshared), thread_visibility.in_(values)))
         return or_(*clauses) if clauses else false()
 
+    def entry_visible(self) -> ColumnElement[bool]:
+        """An SQL condition on a timeline entry (in a query from :func:`with_email_sharing`):
+        not an email, or an email whose message still exists and this reader may see."""
+        return or_(
+            ActivityRow.kind != EMAIL_KIND,
+            and_(
+                EmailMessageRow.id.is_not(None),
+                EmailMessageRow.deleted_at.is_(None),
+                self.visible(EmailMessageRow.mail_account_id, EmailThreadRow.sharing),
+            ),
+        )
+
     def detail_for(
         self, account_id: int, thread_visibility: str | None, thread_detail: str | None
     ) -> Detail | None:
@@ -206,6 +228,15 @@ class ReadScope:
             box.level, _visibility(thread_visibility), _detail(thread_detail), self.maximum
         )
         return detail_seen(box.relation, level)
+
+
+def with_email_sharing(query: Select[*_Ts]) -> Select[*_Ts]:
+    """``query`` on ``activities`` joined (outer) to each email entry's message and thread, so
+    :meth:`ReadScope.entry_visible` can filter it and the thread's sharing columns are at hand."""
+    return query.outerjoin(
+        EmailMessageRow,
+        and_(ActivityRow.kind == EMAIL_KIND, EmailMessageRow.id == ActivityRow.ref_id),
+    ).outerjoin(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
 
 
 def read_scope(uow: UnitOfWork, viewer: MailViewer) -> ReadScope:

@@ -1,7 +1,9 @@
 """Read-only summaries of a tenant's CRM for its home page: how many records, what happened lately.
 
 Counts leave out deleted records; recent activity is the newest timeline entries across all live
-records, each with the name of the record it belongs to.
+records, each with the name of the record it belongs to, under the reader's mail sharing
+(colleagues' mail they may not see is left out, and its subject withheld where only metadata is
+shared).
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from inboxcrm.adapters.db.tenant_tables import (
     ActivityRow,
     ContactRow,
     DealRow,
+    EmailMessageRow,
+    EmailThreadRow,
     LeadRow,
 )
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
+from inboxcrm.services.mail_sharing import MailViewer, read_scope, with_email_sharing
 from inboxcrm.services.records import record_alive
 
 __all__ = ["RecentActivity", "RecordCounts", "recent_activity", "record_counts"]
@@ -86,30 +91,46 @@ def _record_names(uow: UnitOfWork, keys: set[tuple[str, int]]) -> dict[tuple[str
     return names
 
 
-def recent_activity(uow: UnitOfWork, limit: int = 10) -> list[RecentActivity]:
-    """The newest ``limit`` timeline entries (at most :data:`MAX_RECENT`) of live records."""
+def recent_activity(uow: UnitOfWork, viewer: MailViewer, limit: int = 10) -> list[RecentActivity]:
+    """The newest ``limit`` timeline entries (at most :data:`MAX_RECENT`) of live records, as
+    ``viewer`` may see them."""
     limit = max(1, min(limit, MAX_RECENT))
-    rows = list(
-        uow.session.scalars(
-            select(ActivityRow)
-            .where(
-                ActivityRow.deleted_at.is_(None),
-                record_alive(ActivityRow.record_kind, ActivityRow.record_id),
-            )
-            .order_by(ActivityRow.occurred_at.desc(), ActivityRow.id.desc())
-            .limit(limit)
+    sharing = read_scope(uow, viewer)
+    query = with_email_sharing(
+        select(
+            ActivityRow,
+            EmailMessageRow.mail_account_id,
+            EmailThreadRow.sharing,
+            EmailThreadRow.sharing_detail,
         )
     )
-    names = _record_names(uow, {(r.record_kind, r.record_id) for r in rows})
-    return [
-        RecentActivity(
-            id=r.id,
-            kind=r.kind,
-            occurred_at=r.occurred_at,
-            summary=r.summary,
-            record_kind=r.record_kind,
-            record_id=r.record_id,
-            record_name=names.get((r.record_kind, r.record_id), f"#{r.record_id}"),
+    found = uow.session.execute(
+        query.where(
+            ActivityRow.deleted_at.is_(None),
+            record_alive(ActivityRow.record_kind, ActivityRow.record_id),
+            sharing.entry_visible(),
         )
-        for r in rows
-    ]
+        .order_by(ActivityRow.occurred_at.desc(), ActivityRow.id.desc())
+        .limit(limit)
+    ).all()
+    names = _record_names(uow, {(r.record_kind, r.record_id) for r, *_ in found})
+    recent: list[RecentActivity] = []
+    for r, account_id, thread_sharing, thread_detail in found:
+        summary = r.summary
+        if account_id is not None:
+            detail = sharing.detail_for(account_id, thread_sharing, thread_detail)
+            if detail is None:
+                continue
+            summary = summary if detail.shows_subject else ""
+        recent.append(
+            RecentActivity(
+                id=r.id,
+                kind=r.kind,
+                occurred_at=r.occurred_at,
+                summary=summary,
+                record_kind=r.record_kind,
+                record_id=r.record_id,
+                record_name=names.get((r.record_kind, r.record_id), f"#{r.record_id}"),
+            )
+        )
+    return recent

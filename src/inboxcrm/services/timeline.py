@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, and_, bindparam, or_, select, tuple_
+from sqlalchemy import Integer, Row, Select, bindparam, select, tuple_
 
 from inboxcrm.adapters.db.tenant_tables import (
     ActivityRow,
@@ -38,7 +38,13 @@ from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.errors import InvalidInput
 from inboxcrm.domain.records import ACTIVITY_KIND_RE
 from inboxcrm.domain.sharing import Detail
-from inboxcrm.services.mail_sharing import MailViewer, ReadScope, read_scope
+from inboxcrm.services.mail_sharing import (
+    EMAIL_KIND,
+    MailViewer,
+    ReadScope,
+    read_scope,
+    with_email_sharing,
+)
 from inboxcrm.services.pagination import (
     DEFAULT_LIMIT,
     Page,
@@ -60,7 +66,6 @@ __all__ = [
 ]
 
 MAX_KIND_FILTERS = 10
-EMAIL_KIND = "email"
 
 
 @dataclass(frozen=True)
@@ -204,14 +209,7 @@ def _entries_statement(
         ActivityRow.deleted_at.is_(None),
     )
     if scope is not None:
-        query = (
-            query.outerjoin(
-                EmailMessageRow,
-                and_(ActivityRow.kind == EMAIL_KIND, EmailMessageRow.id == ActivityRow.ref_id),
-            )
-            .outerjoin(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
-            .where(or_(ActivityRow.kind != EMAIL_KIND, _email_visible(scope)))
-        )
+        query = with_email_sharing(query).where(scope.entry_visible())
     if with_kinds:
         query = query.where(ActivityRow.kind.in_(bindparam("kinds", expanding=True)))
     if with_cursor:
@@ -223,14 +221,6 @@ def _entries_statement(
         )
     return query.order_by(ActivityRow.occurred_at.desc(), ActivityRow.id.desc()).limit(
         bindparam("fetch", type_=Integer())
-    )
-
-
-def _email_visible(scope: ReadScope) -> ColumnElement[bool]:
-    return and_(
-        EmailMessageRow.id.is_not(None),
-        EmailMessageRow.deleted_at.is_(None),
-        scope.visible(EmailMessageRow.mail_account_id, EmailThreadRow.sharing),
     )
 
 

@@ -125,3 +125,24 @@ def test_setup_email_sharing_controls_for_the_owner_and_the_admin(
     )
     assert refused.status_code == 422
     assert "at most" in refused.text
+
+
+def test_the_home_page_recent_activity_follows_the_same_rules(
+    client: TestClient, world: SharingWorld
+) -> None:
+    url = f"/api/v1/mail-accounts/{world.mailbox_id}/sharing"
+    body = {"visibility": "team", "detail": "metadata"}
+    assert client.patch(url, json=body, headers=world.owner.headers).status_code == 200
+    contact_link = f'href="/contacts/{world.contact_id}#timeline"'
+    # (reader, sees the subject, sees the entry at all)
+    cases = [
+        (world.owner, True, True),
+        (world.teammate, False, True),
+        (world.outsider, False, False),
+    ]
+    for person, shows_subject, listed in cases:
+        client.cookies.clear()
+        sign_in(client, person)
+        home = client.get("/").text
+        assert (SUBJECT in home) is shows_subject, person.email
+        assert (contact_link in home) is listed, person.email
