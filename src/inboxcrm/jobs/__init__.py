@@ -7,6 +7,7 @@
 - ``queue``           ``JobQueue`` protocol and ``CeleryJobQueue`` (what a unit of work enqueues to)
 - ``worker_runtime``  the process-wide Runtime tasks use, built lazily from the environment
 - ``embedded``        ``start_embedded_jobs(settings)``: worker + scheduler beside ``serve``
+- ``worker_thread``   a solo worker in a thread (benchmarks, tests)
 - ``broker_benchmark`` measures the embedded broker against an in-process runner
 
 Nothing here imports Celery at package import time.

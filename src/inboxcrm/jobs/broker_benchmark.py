@@ -15,17 +15,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from celery import Celery
 
 from inboxcrm.config import Settings
 from inboxcrm.jobs.celery_app import create_celery, queue_names
 from inboxcrm.jobs.registry import TaskRegistry
+from inboxcrm.jobs.worker_thread import worker_thread
 
 PROBE_TASK = "inboxcrm.benchmark.record_start"
 
@@ -35,6 +32,7 @@ class BrokerFigures:
     """What one runner measured."""
 
     runner: str
+    enqueues_per_second: float
     tasks_per_second: float
     latency_p50_ms: float
     latency_p95_ms: float
@@ -42,7 +40,8 @@ class BrokerFigures:
 
     def line(self) -> str:
         return (
-            f"{self.runner:<34} {self.tasks_per_second:>9.0f} tasks/s   enqueue->start "
+            f"{self.runner:<32} enqueue {self.enqueues_per_second:>6.0f}/s  "
+            f"run {self.tasks_per_second:>6.0f} tasks/s  enqueue->start "
             f"p50 {self.latency_p50_ms:7.1f} ms  p95 {self.latency_p95_ms:7.1f} ms  "
             f"max {self.latency_max_ms:7.1f} ms"
         )
@@ -75,40 +74,6 @@ def _probe_registry(recorder: _Recorder) -> TaskRegistry:
     return registry
 
 
-@contextmanager
-def worker_thread(app: Celery, queues: list[str]) -> Iterator[None]:
-    """A solo Celery worker consuming ``queues`` in a thread of this process."""
-    from celery.worker import WorkController, state
-
-    ready = threading.Event()
-
-    class _Worker(WorkController):  # type: ignore[misc]
-        def on_consumer_ready(self, consumer: Any) -> None:
-            ready.set()
-
-    app.finalize()
-    controller = _Worker(
-        app=app,
-        pool_cls="solo",
-        concurrency=1,
-        queues=queues,
-        without_heartbeat=True,
-        without_mingle=True,
-        without_gossip=True,
-        loglevel="WARNING",
-    )
-    thread = threading.Thread(target=controller.start, name="celery-worker", daemon=True)
-    thread.start()
-    if not ready.wait(60):
-        raise RuntimeError("the worker thread did not become ready")
-    try:
-        yield
-    finally:
-        state.should_stop = 0
-        thread.join(60)
-        state.should_stop = None
-
-
 def _measure(
     runner: str, send: Callable[[int, float], None], recorder: _Recorder, burst: int, probes: int
 ) -> BrokerFigures:
@@ -122,10 +87,12 @@ def _measure(
     started = time.time()
     for seq in range(burst):
         send(seq, time.time())
+    enqueued = time.time() - started
     recorder.done.wait(300)
     elapsed = time.time() - started
     return BrokerFigures(
         runner=runner,
+        enqueues_per_second=burst / enqueued,
         tasks_per_second=len(recorder.delays) / elapsed,
         latency_p50_ms=statistics.median(latencies) * 1000,
         latency_p95_ms=latencies[max(0, round(len(latencies) * 0.95) - 1)] * 1000,

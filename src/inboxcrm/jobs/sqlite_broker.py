@@ -56,6 +56,17 @@ class Channel(kombu_sqlalchemy.Channel):
     def _get(self, queue: str, timeout: float | None = None) -> Any:
         queue_row = self._get_or_create(queue)  # type: ignore[no-untyped-call]
         session = self.session
+        waiting = (
+            session.query(self.message_cls.id)
+            .filter(self.message_cls.queue_id == queue_row.id)
+            .filter(self.message_cls.visible.is_(True))
+            .limit(1)
+            .first()
+        )
+        session.commit()
+        if waiting is None:
+            # An idle poll only reads: it never takes the write lock from an enqueueing process.
+            raise Empty()
         if session.bind.name == "sqlite":
             session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
         try:
