@@ -246,7 +246,26 @@ def _all(parts: list[Predicate]) -> Predicate:
 def _any(parts: list[Predicate]) -> Predicate:
     if len(parts) == 1:
         return parts[0]
-    return lambda rec: any(p(rec) for p in parts)
+    # Exact address terms ({from:a to:a from:b ...}) become one set test per field.
+    by_field: dict[str, set[str]] = {}
+    rest: list[Predicate] = []
+    for part in parts:
+        field_value = getattr(part, "exact_address", None)
+        if field_value is None:
+            rest.append(part)
+        else:
+            by_field.setdefault(field_value[0], set()).add(field_value[1])
+    if not by_field:
+        return lambda rec: any(p(rec) for p in parts)
+    groups = [(attr, frozenset(values)) for attr, values in by_field.items()]
+
+    def any_match(rec: MessageRecord) -> bool:
+        for attr, values in groups:
+            if not values.isdisjoint(getattr(rec, attr)):
+                return True
+        return any(p(rec) for p in rest)
+
+    return any_match
 
 
 def _address_match(fld: str, value: str) -> Predicate:
@@ -257,6 +276,7 @@ def _address_match(fld: str, value: str) -> Predicate:
         def exact(rec: MessageRecord) -> bool:
             return value in getattr(rec, attr)
 
+        exact.exact_address = (attr, value)  # type: ignore[attr-defined]
         return exact
     domain = value.lstrip("@")
     dotted = "." + domain
