@@ -111,9 +111,19 @@ def measure_celery(settings: Settings, runner: str, *, burst: int, probes: int) 
     def send(seq: int, sent_at: float) -> None:
         task.apply_async(kwargs={"seq": seq, "sent_at": sent_at})
 
-    with worker_thread(app, queue_names(registry, key_prefix=prefix)):
-        time.sleep(1)
-        return _measure(runner, send, recorder, burst, probes)
+    try:
+        with worker_thread(app, queue_names(registry, key_prefix=prefix)):
+            time.sleep(1)
+            return _measure(runner, send, recorder, burst, probes)
+    finally:
+        if settings.broker_url.startswith("redis"):
+            import redis
+
+            client = redis.Redis.from_url(settings.broker_url)
+            keys = list(client.scan_iter(match=f"{prefix}*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
 
 
 def measure_in_process(settings: Settings, *, burst: int, probes: int) -> BrokerFigures:
