@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from inboxcrm.adapters.db.tenant_tables import AccountRow, ContactRow, DealRow
+from inboxcrm.adapters.db.tenant_tables import DealRow
 from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.errors import Conflict, InvalidInput, NotFound
@@ -33,14 +33,8 @@ from inboxcrm.domain.records import (
     search_terms,
 )
 from inboxcrm.services.identity import Principal
-from inboxcrm.services.pagination import (
-    DEFAULT_LIMIT,
-    Page,
-    check_limit,
-    decode_id_cursor,
-    encode_cursor,
-)
-from inboxcrm.services.records import like_pattern
+from inboxcrm.services.pagination import DEFAULT_LIMIT, Page, page_by_id
+from inboxcrm.services.records import check_parent, like_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -132,24 +126,8 @@ def _live_deal(session: Session, deal_id: int) -> DealRow:
 def _check_parents(session: Session, account_id: int | None, contact_id: int | None) -> None:
     if account_id is None and contact_id is None:
         raise InvalidInput("a deal needs an account_id or a contact_id", field="account_id")
-    if account_id is not None and (
-        session.scalar(
-            select(AccountRow.id).where(
-                AccountRow.id == account_id, AccountRow.deleted_at.is_(None)
-            )
-        )
-        is None
-    ):
-        raise InvalidInput(f"no account with id {account_id}", field="account_id")
-    if contact_id is not None and (
-        session.scalar(
-            select(ContactRow.id).where(
-                ContactRow.id == contact_id, ContactRow.deleted_at.is_(None)
-            )
-        )
-        is None
-    ):
-        raise InvalidInput(f"no contact with id {contact_id}", field="contact_id")
+    check_parent(session, "account", account_id)
+    check_parent(session, "contact", contact_id)
 
 
 def _commit(uow: UnitOfWork, what: str) -> None:
@@ -173,8 +151,6 @@ def list_deals(
     limit: int = DEFAULT_LIMIT,
 ) -> Page[Deal]:
     """Deals by id; ``q`` searches deal names; the rest are exact filters."""
-    check_limit(limit)
-    after = decode_id_cursor(cursor, "deals")
     conditions: list[ColumnElement[bool]] = [DealRow.deleted_at.is_(None)]
     conditions += [DealRow.name.ilike(like_pattern(term), escape="\\") for term in search_terms(q)]
     for column, value in (
@@ -186,16 +162,15 @@ def list_deals(
     ):
         if value is not None:
             conditions.append(column == value)
-    if after is not None:
-        conditions.append(DealRow.id > after)
-    rows = list(
-        uow.session.scalars(
-            select(DealRow).where(*conditions).order_by(DealRow.id).limit(limit + 1)
-        )
+    rows, next_cursor = page_by_id(
+        uow.session,
+        select(DealRow).where(*conditions),
+        DealRow.id,
+        "deals",
+        cursor=cursor,
+        limit=limit,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page([_view(r) for r in rows], encode_cursor("deals", [rows[-1].id]) if more else None)
+    return Page([_view(r) for r in rows], next_cursor)
 
 
 def get_deal(uow: UnitOfWork, deal_id: int) -> Deal:

@@ -24,13 +24,7 @@ from inboxcrm.domain.errors import InvalidInput, NotFound, PermissionDenied
 from inboxcrm.domain.records import RecordKind, note_summary
 from inboxcrm.domain.roles import Role
 from inboxcrm.services.identity import Principal
-from inboxcrm.services.pagination import (
-    DEFAULT_LIMIT,
-    Page,
-    check_limit,
-    decode_id_cursor,
-    encode_cursor,
-)
+from inboxcrm.services.pagination import DEFAULT_LIMIT, Page, page_by_id
 from inboxcrm.services.records import record_alive, require_record
 
 logger = logging.getLogger(__name__)
@@ -133,8 +127,6 @@ def list_notes(
     limit: int = DEFAULT_LIMIT,
 ) -> Page[Note]:
     """Notes by id, optionally those of one record (which must exist) or of one author."""
-    check_limit(limit)
-    after = decode_id_cursor(cursor, "notes")
     conditions: list[ColumnElement[bool]] = []
     if record_id is not None and record_kind is None:
         raise InvalidInput("record_id needs record_kind", field="record_kind")
@@ -146,19 +138,11 @@ def list_notes(
             conditions += [NoteRow.record_kind == record_kind, NoteRow.record_id == record_id]
     if author_user_id is not None:
         conditions.append(NoteRow.author_user_id == author_user_id)
-    if after is not None:
-        conditions.append(NoteRow.id > after)
-    rows = list(
-        uow.session.scalars(
-            select(NoteRow)
-            .where(*conditions, record_alive(NoteRow.record_kind, NoteRow.record_id))
-            .order_by(NoteRow.id)
-            .limit(limit + 1)
-        )
+    query = select(NoteRow).where(*conditions, record_alive(NoteRow.record_kind, NoteRow.record_id))
+    rows, next_cursor = page_by_id(
+        uow.session, query, NoteRow.id, "notes", cursor=cursor, limit=limit
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page([_view(r) for r in rows], encode_cursor("notes", [rows[-1].id]) if more else None)
+    return Page([_view(r) for r in rows], next_cursor)
 
 
 def get_note(uow: UnitOfWork, note_id: int) -> Note:

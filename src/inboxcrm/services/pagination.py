@@ -3,6 +3,7 @@
 A cursor is the position after the last item of a page (keyset pagination), encoded as URL-safe
 base64 of a small JSON document with a scope tag, so a cursor of one list is refused by another
 and clients cannot depend on its contents. Any malformed cursor is :class:`InvalidInput`.
+Lists ordered by row id page through :func:`page_by_id`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from inboxcrm.domain.errors import InvalidInput
 
@@ -24,6 +28,7 @@ __all__ = [
     "decode_cursor",
     "decode_id_cursor",
     "encode_cursor",
+    "page_by_id",
 ]
 
 DEFAULT_LIMIT = 50
@@ -31,6 +36,14 @@ MAX_LIMIT = 200
 _MAX_CURSOR_CHARS = 500
 
 T = TypeVar("T")
+
+
+class _WithId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+_Row = TypeVar("_Row", bound=_WithId)
 
 
 @dataclass(frozen=True)
@@ -79,3 +92,26 @@ def decode_id_cursor(cursor: str | None, scope: str) -> int | None:
     if not isinstance(last_id, int) or isinstance(last_id, bool) or not 0 <= last_id < 2**63:
         raise InvalidInput("the cursor is not valid for this list", field="cursor")
     return last_id
+
+
+def page_by_id(
+    session: Session,
+    query: Select[_Row],
+    id_column: InstrumentedAttribute[int],
+    scope: str,
+    *,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[_Row], str | None]:
+    """One page of ``query``'s rows in ``id_column`` order after ``cursor``, and the next cursor.
+
+    ``scope`` names the list, so that its cursors are refused by any other list.
+    """
+    check_limit(limit)
+    after = decode_id_cursor(cursor, scope)
+    if after is not None:
+        query = query.where(id_column > after)
+    rows = list(session.scalars(query.order_by(id_column).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(scope, [rows[-1].id]) if more else None)

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import ColumnElement, and_, delete, exists, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,13 +38,7 @@ from inboxcrm.domain.records import (
     search_terms,
 )
 from inboxcrm.services.identity import Principal
-from inboxcrm.services.pagination import (
-    DEFAULT_LIMIT,
-    Page,
-    check_limit,
-    decode_id_cursor,
-    encode_cursor,
-)
+from inboxcrm.services.pagination import DEFAULT_LIMIT, Page, page_by_id
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +52,7 @@ __all__ = [
     "Lead",
     "LeadCreate",
     "LeadPatch",
+    "check_parent",
     "create_account",
     "create_contact",
     "create_lead",
@@ -219,6 +214,7 @@ def _display_name(first: str, last: str, emails: Sequence[str]) -> str:
 # Shared helpers
 
 _R = TypeVar("_R", LeadRow, ContactRow, AccountRow)
+_V = TypeVar("_V", Lead, Contact, Account)
 
 _ROWS: dict[RecordKind, type[LeadRow] | type[ContactRow] | type[AccountRow]] = {
     "lead": LeadRow,
@@ -240,16 +236,26 @@ def _live_row(session: Session, row_cls: type[_R], kind: RecordKind, record_id: 
     return row
 
 
+def _is_live(session: Session, kind: RecordKind, record_id: int) -> bool:
+    row_cls = _ROWS[kind]
+    found = session.scalar(
+        select(row_cls.id).where(row_cls.id == record_id, row_cls.deleted_at.is_(None))
+    )
+    return found is not None
+
+
 def require_record(uow: UnitOfWork, kind: str, record_id: int) -> None:
     """Raise NotFound unless record ``kind``/``record_id`` exists and is not deleted."""
     if kind not in _ROWS:
         raise InvalidInput(f"unknown record kind {kind!r}", field="record_kind")
-    row_cls = _ROWS[kind]
-    found = uow.session.scalar(
-        select(row_cls.id).where(row_cls.id == record_id, row_cls.deleted_at.is_(None))
-    )
-    if found is None:
+    if not _is_live(uow.session, kind, record_id):
         raise NotFound(f"no {kind} with id {record_id}")
+
+
+def check_parent(session: Session, kind: RecordKind, record_id: int | None) -> None:
+    """InvalidInput on field ``{kind}_id`` unless ``record_id`` is None or a live ``kind``."""
+    if record_id is not None and not _is_live(session, kind, record_id):
+        raise InvalidInput(f"no {kind} with id {record_id}", field=f"{kind}_id")
 
 
 def record_alive(kind_column: Any, id_column: Any) -> ColumnElement[bool]:
@@ -332,27 +338,6 @@ def _email_condition(kind: RecordKind, row_id: Any, email: str | None) -> list[C
     ]
 
 
-def _page_rows(
-    session: Session,
-    row_cls: type[_R],
-    kind: RecordKind,
-    conditions: list[ColumnElement[bool]],
-    *,
-    cursor: str | None,
-    limit: int,
-) -> tuple[list[_R], str | None]:
-    check_limit(limit)
-    scope = f"{kind}s"
-    after = decode_id_cursor(cursor, scope)
-    query = select(row_cls).where(row_cls.deleted_at.is_(None), *conditions)
-    if after is not None:
-        query = query.where(row_cls.id > after)
-    rows = list(session.scalars(query.order_by(row_cls.id).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (encode_cursor(scope, [rows[-1].id]) if more else None)
-
-
 def _commit(uow: UnitOfWork, what: str) -> None:
     if added := sorted(set(uow.session.info.pop("backfill_addresses", ()))):
         uow.enqueue("inboxcrm.mail.backfill_addresses", tenant=uow.tenant, addresses=added)
@@ -371,31 +356,10 @@ def _require_name(first: str, last: str, emails: Sequence[str], kind: RecordKind
         )
 
 
-def _not_null(fields: Iterable[str], patch: BaseModel) -> None:
-    for name in fields:
+def _not_null(names: Iterable[str], patch: BaseModel) -> None:
+    for name in names:
         if name in patch.model_fields_set and getattr(patch, name) is None:
             raise InvalidInput(f"{name} cannot be null", field=name)
-
-
-def _apply_scalars(row: Any, patch: BaseModel, skip: Iterable[str] = ("emails",)) -> None:
-    skipped = set(skip)
-    for name in patch.model_fields_set - skipped:
-        setattr(row, name, getattr(patch, name))
-
-
-def _soft_delete(
-    uow: UnitOfWork, row_cls: type[_R], kind: RecordKind, record_id: int, principal: Principal
-) -> None:
-    row = _live_row(uow.session, row_cls, kind, record_id)
-    row.deleted_at = utcnow()
-    _commit(uow, f"{kind} {record_id}")
-    logger.info(
-        "%s %s deleted by user %s in tenant %s",
-        kind,
-        record_id,
-        principal.user_id,
-        principal.tenant_slug,
-    )
 
 
 def get_record(uow: UnitOfWork, kind: str, record_id: int) -> Lead | Contact | Account:
@@ -410,27 +374,205 @@ def get_record(uow: UnitOfWork, kind: str, record_id: int) -> Lead | Contact | A
 
 
 # ---------------------------------------------------------------------------------------------
-# Leads
+# One list/get/create/update/delete for the three kinds, driven by a table per kind
 
 
-def _lead_views(session: Session, rows: Sequence[LeadRow]) -> list[Lead]:
-    emails = _emails_by_record(session, "lead", (r.id for r in rows))
+def _keep_values(session: Session, values: dict[str, Any]) -> None:
+    """The input models' own rules are all a kind needs."""
+
+
+@dataclass(frozen=True)
+class _KindTable(Generic[_R, _V]):
+    """What the shared operations need to know about one record kind."""
+
+    kind: RecordKind
+    row_cls: type[_R]
+    view_cls: type[_V]
+    #: Columns the search box looks in (the record's emails are always searched).
+    search_columns: tuple[Any, ...]
+    #: Fields that a patch may not set to null.
+    not_null: tuple[str, ...]
+    #: Checks field values about to be written and puts them in normal form (in place).
+    clean: Callable[[Session, dict[str, Any]], None] = _keep_values
+    #: View fields that are not columns of the row, per row id.
+    extra_view_fields: Callable[[Session, Sequence[_R]], dict[int, dict[str, Any]]] | None = None
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    """The row's column values by attribute name."""
+    return {attr.key: getattr(row, attr.key) for attr in inspect(row).mapper.column_attrs}
+
+
+def _views(session: Session, table: _KindTable[_R, _V], rows: Sequence[_R]) -> list[_V]:
+    """Views of ``rows``: the fields named like the row's columns, the emails and any extras."""
+    emails = _emails_by_record(session, table.kind, (r.id for r in rows))
+    extra = table.extra_view_fields(session, rows) if table.extra_view_fields else {}
+    names = {f.name for f in fields(table.view_cls)}
     return [
-        Lead(
-            id=r.id,
-            first_name=r.first_name,
-            last_name=r.last_name,
-            company=r.company,
-            status=r.status,
-            source=r.source,
-            phone=r.phone,
+        table.view_cls(
+            **{name: value for name, value in _columns(r).items() if name in names},
             emails=tuple(emails.get(r.id, ())),
-            owner_user_id=r.owner_user_id,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
+            **extra.get(r.id, {}),
         )
         for r in rows
     ]
+
+
+def _list(
+    uow: UnitOfWork,
+    table: _KindTable[_R, _V],
+    q: str | None,
+    email: str | None,
+    cursor: str | None,
+    limit: int,
+    **equal_to: Any,
+) -> Page[_V]:
+    """Live records by id; ``q`` searches; ``email`` and ``equal_to`` (unless None) filter."""
+    row_cls = table.row_cls
+    conditions = _search_condition(table.kind, row_cls.id, table.search_columns, q)
+    conditions += _email_condition(table.kind, row_cls.id, email)
+    conditions += [getattr(row_cls, k) == v for k, v in equal_to.items() if v is not None]
+    query = select(row_cls).where(row_cls.deleted_at.is_(None), *conditions)
+    rows, next_cursor = page_by_id(
+        uow.session, query, row_cls.id, f"{table.kind}s", cursor=cursor, limit=limit
+    )
+    return Page(_views(uow.session, table, rows), next_cursor)
+
+
+def _get(uow: UnitOfWork, table: _KindTable[_R, _V], record_id: int) -> _V:
+    row = _live_row(uow.session, table.row_cls, table.kind, record_id)
+    return _views(uow.session, table, [row])[0]
+
+
+def _create(
+    uow: UnitOfWork,
+    principal: Principal,
+    table: _KindTable[_R, _V],
+    data: LeadCreate | ContactCreate | AccountCreate,
+) -> _V:
+    emails = normalize_record_emails(data.emails)
+    values = data.model_dump(exclude={"emails"})
+    if table.kind != "account":  # an account's name is required by its input model
+        _require_name(values["first_name"], values["last_name"], emails, table.kind)
+    table.clean(uow.session, values)
+    row = table.row_cls(**values, owner_user_id=principal.user_id)
+    uow.session.add(row)
+    uow.session.flush()
+    _replace_emails(uow.session, table.kind, row.id, emails)
+    _commit(uow, f"the {table.kind}")
+    logger.info("%s %s created by user %s", table.kind, row.id, principal.user_id)
+    return _get(uow, table, row.id)
+
+
+def _update(
+    uow: UnitOfWork,
+    principal: Principal,
+    table: _KindTable[_R, _V],
+    record_id: int,
+    patch: LeadPatch | ContactPatch | AccountPatch,
+) -> _V:
+    row = _live_row(uow.session, table.row_cls, table.kind, record_id)
+    _not_null(table.not_null, patch)
+    values = {name: getattr(patch, name) for name in patch.model_fields_set - {"emails"}}
+    table.clean(uow.session, values)
+    for name, value in values.items():
+        setattr(row, name, value)
+    emails = None if patch.emails is None else normalize_record_emails(patch.emails)
+    if emails is not None:
+        _replace_emails(uow.session, table.kind, row.id, emails)
+    if table.kind != "account":
+        if emails is None:
+            emails = _emails_by_record(uow.session, table.kind, [row.id]).get(row.id, [])
+        columns = _columns(row)
+        _require_name(columns["first_name"], columns["last_name"], emails, table.kind)
+    row.updated_at = utcnow()
+    _commit(uow, f"{table.kind} {record_id}")
+    logger.info("%s %s updated by user %s", table.kind, record_id, principal.user_id)
+    return _get(uow, table, record_id)
+
+
+def _delete(
+    uow: UnitOfWork, principal: Principal, table: _KindTable[_R, _V], record_id: int
+) -> None:
+    """Soft delete: the record disappears from every read."""
+    row = _live_row(uow.session, table.row_cls, table.kind, record_id)
+    row.deleted_at = utcnow()
+    _commit(uow, f"{table.kind} {record_id}")
+    logger.info(
+        "%s %s deleted by user %s in tenant %s",
+        table.kind,
+        record_id,
+        principal.user_id,
+        principal.tenant_slug,
+    )
+
+
+def _clean_contact(session: Session, values: dict[str, Any]) -> None:
+    if "account_id" in values:
+        check_parent(session, "account", values["account_id"])
+
+
+def _account_names(session: Session, rows: Sequence[ContactRow]) -> dict[int, dict[str, Any]]:
+    """Each contact's ``account_name`` (None without an account or when it is deleted)."""
+    account_ids = {r.account_id for r in rows if r.account_id is not None}
+    names: dict[int, str] = {}
+    if account_ids:
+        query = select(AccountRow.id, AccountRow.name).where(
+            AccountRow.id.in_(account_ids), AccountRow.deleted_at.is_(None)
+        )
+        names = {row.id: row.name for row in session.execute(query)}
+    return {
+        r.id: {"account_name": names.get(r.account_id) if r.account_id is not None else None}
+        for r in rows
+    }
+
+
+def _clean_account(session: Session, values: dict[str, Any]) -> None:
+    if "domain" in values:
+        values["domain"] = normalize_domain(values["domain"]) if values["domain"] else None
+
+
+#: A contact's company is its account's name.
+_CONTACT_COMPANY = (
+    select(AccountRow.name)
+    .where(AccountRow.id == ContactRow.account_id)
+    .correlate(ContactRow)
+    .scalar_subquery()
+)
+
+_LEADS = _KindTable(
+    kind="lead",
+    row_cls=LeadRow,
+    view_cls=Lead,
+    search_columns=(LeadRow.first_name, LeadRow.last_name, LeadRow.company),
+    not_null=("first_name", "last_name", "status", "emails"),
+)
+_CONTACTS = _KindTable(
+    kind="contact",
+    row_cls=ContactRow,
+    view_cls=Contact,
+    search_columns=(
+        ContactRow.first_name,
+        ContactRow.last_name,
+        ContactRow.title,
+        _CONTACT_COMPANY,
+    ),
+    not_null=("first_name", "last_name", "emails"),
+    clean=_clean_contact,
+    extra_view_fields=_account_names,
+)
+_ACCOUNTS = _KindTable(
+    kind="account",
+    row_cls=AccountRow,
+    view_cls=Account,
+    search_columns=(AccountRow.name, AccountRow.domain, AccountRow.industry),
+    not_null=("name", "emails"),
+    clean=_clean_account,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Leads
 
 
 def list_leads(
@@ -444,95 +586,27 @@ def list_leads(
     limit: int = DEFAULT_LIMIT,
 ) -> Page[Lead]:
     """Leads by id; ``q`` searches names, company and emails; the rest are exact filters."""
-    conditions = _search_condition(
-        "lead", LeadRow.id, (LeadRow.first_name, LeadRow.last_name, LeadRow.company), q
-    )
-    conditions += _email_condition("lead", LeadRow.id, email)
-    if status is not None:
-        conditions.append(LeadRow.status == status)
-    if owner_user_id is not None:
-        conditions.append(LeadRow.owner_user_id == owner_user_id)
-    rows, next_cursor = _page_rows(
-        uow.session, LeadRow, "lead", conditions, cursor=cursor, limit=limit
-    )
-    return Page(_lead_views(uow.session, rows), next_cursor)
+    return _list(uow, _LEADS, q, email, cursor, limit, status=status, owner_user_id=owner_user_id)
 
 
 def get_lead(uow: UnitOfWork, lead_id: int) -> Lead:
-    return _lead_views(uow.session, [_live_row(uow.session, LeadRow, "lead", lead_id)])[0]
+    return _get(uow, _LEADS, lead_id)
 
 
 def create_lead(uow: UnitOfWork, principal: Principal, data: LeadCreate) -> Lead:
-    emails = normalize_record_emails(data.emails)
-    _require_name(data.first_name, data.last_name, emails, "lead")
-    row = LeadRow(**data.model_dump(exclude={"emails"}), owner_user_id=principal.user_id)
-    uow.session.add(row)
-    uow.session.flush()
-    _replace_emails(uow.session, "lead", row.id, emails)
-    _commit(uow, "the lead")
-    logger.info("lead %s created by user %s", row.id, principal.user_id)
-    return get_lead(uow, row.id)
+    return _create(uow, principal, _LEADS, data)
 
 
 def update_lead(uow: UnitOfWork, principal: Principal, lead_id: int, patch: LeadPatch) -> Lead:
-    row = _live_row(uow.session, LeadRow, "lead", lead_id)
-    _not_null(("first_name", "last_name", "status", "emails"), patch)
-    _apply_scalars(row, patch)
-    if patch.emails is not None:
-        emails = normalize_record_emails(patch.emails)
-        _replace_emails(uow.session, "lead", row.id, emails)
-    else:
-        emails = _emails_by_record(uow.session, "lead", [row.id]).get(row.id, [])
-    _require_name(row.first_name, row.last_name, emails, "lead")
-    row.updated_at = utcnow()
-    _commit(uow, f"lead {lead_id}")
-    logger.info("lead %s updated by user %s", lead_id, principal.user_id)
-    return get_lead(uow, lead_id)
+    return _update(uow, principal, _LEADS, lead_id, patch)
 
 
 def delete_lead(uow: UnitOfWork, principal: Principal, lead_id: int) -> None:
-    _soft_delete(uow, LeadRow, "lead", lead_id, principal)
+    _delete(uow, principal, _LEADS, lead_id)
 
 
 # ---------------------------------------------------------------------------------------------
 # Contacts
-
-
-def _contact_views(session: Session, rows: Sequence[ContactRow]) -> list[Contact]:
-    emails = _emails_by_record(session, "contact", (r.id for r in rows))
-    account_ids = {r.account_id for r in rows if r.account_id is not None}
-    names: dict[int, str] = {}
-    if account_ids:
-        query = select(AccountRow.id, AccountRow.name).where(
-            AccountRow.id.in_(account_ids), AccountRow.deleted_at.is_(None)
-        )
-        names = {row.id: row.name for row in session.execute(query)}
-    return [
-        Contact(
-            id=r.id,
-            first_name=r.first_name,
-            last_name=r.last_name,
-            title=r.title,
-            phone=r.phone,
-            account_id=r.account_id,
-            account_name=names.get(r.account_id) if r.account_id is not None else None,
-            emails=tuple(emails.get(r.id, ())),
-            owner_user_id=r.owner_user_id,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-        )
-        for r in rows
-    ]
-
-
-def _check_account(session: Session, account_id: int | None) -> None:
-    if account_id is None:
-        return
-    found = session.scalar(
-        select(AccountRow.id).where(AccountRow.id == account_id, AccountRow.deleted_at.is_(None))
-    )
-    if found is None:
-        raise InvalidInput(f"no account with id {account_id}", field="account_id")
 
 
 def list_contacts(
@@ -546,91 +620,31 @@ def list_contacts(
     limit: int = DEFAULT_LIMIT,
 ) -> Page[Contact]:
     """Contacts by id; ``q`` searches names, title, the account's name (company) and emails."""
-    company = (
-        select(AccountRow.name)
-        .where(AccountRow.id == ContactRow.account_id)
-        .correlate(ContactRow)
-        .scalar_subquery()
+    return _list(
+        uow, _CONTACTS, q, email, cursor, limit, account_id=account_id, owner_user_id=owner_user_id
     )
-    conditions = _search_condition(
-        "contact",
-        ContactRow.id,
-        (ContactRow.first_name, ContactRow.last_name, ContactRow.title, company),
-        q,
-    )
-    conditions += _email_condition("contact", ContactRow.id, email)
-    if account_id is not None:
-        conditions.append(ContactRow.account_id == account_id)
-    if owner_user_id is not None:
-        conditions.append(ContactRow.owner_user_id == owner_user_id)
-    rows, next_cursor = _page_rows(
-        uow.session, ContactRow, "contact", conditions, cursor=cursor, limit=limit
-    )
-    return Page(_contact_views(uow.session, rows), next_cursor)
 
 
 def get_contact(uow: UnitOfWork, contact_id: int) -> Contact:
-    row = _live_row(uow.session, ContactRow, "contact", contact_id)
-    return _contact_views(uow.session, [row])[0]
+    return _get(uow, _CONTACTS, contact_id)
 
 
 def create_contact(uow: UnitOfWork, principal: Principal, data: ContactCreate) -> Contact:
-    emails = normalize_record_emails(data.emails)
-    _require_name(data.first_name, data.last_name, emails, "contact")
-    _check_account(uow.session, data.account_id)
-    row = ContactRow(**data.model_dump(exclude={"emails"}), owner_user_id=principal.user_id)
-    uow.session.add(row)
-    uow.session.flush()
-    _replace_emails(uow.session, "contact", row.id, emails)
-    _commit(uow, "the contact")
-    logger.info("contact %s created by user %s", row.id, principal.user_id)
-    return get_contact(uow, row.id)
+    return _create(uow, principal, _CONTACTS, data)
 
 
 def update_contact(
     uow: UnitOfWork, principal: Principal, contact_id: int, patch: ContactPatch
 ) -> Contact:
-    row = _live_row(uow.session, ContactRow, "contact", contact_id)
-    _not_null(("first_name", "last_name", "emails"), patch)
-    if "account_id" in patch.model_fields_set:
-        _check_account(uow.session, patch.account_id)
-    _apply_scalars(row, patch)
-    if patch.emails is not None:
-        emails = normalize_record_emails(patch.emails)
-        _replace_emails(uow.session, "contact", row.id, emails)
-    else:
-        emails = _emails_by_record(uow.session, "contact", [row.id]).get(row.id, [])
-    _require_name(row.first_name, row.last_name, emails, "contact")
-    row.updated_at = utcnow()
-    _commit(uow, f"contact {contact_id}")
-    logger.info("contact %s updated by user %s", contact_id, principal.user_id)
-    return get_contact(uow, contact_id)
+    return _update(uow, principal, _CONTACTS, contact_id, patch)
 
 
 def delete_contact(uow: UnitOfWork, principal: Principal, contact_id: int) -> None:
-    _soft_delete(uow, ContactRow, "contact", contact_id, principal)
+    _delete(uow, principal, _CONTACTS, contact_id)
 
 
 # ---------------------------------------------------------------------------------------------
 # Accounts
-
-
-def _account_views(session: Session, rows: Sequence[AccountRow]) -> list[Account]:
-    emails = _emails_by_record(session, "account", (r.id for r in rows))
-    return [
-        Account(
-            id=r.id,
-            name=r.name,
-            domain=r.domain,
-            industry=r.industry,
-            phone=r.phone,
-            emails=tuple(emails.get(r.id, ())),
-            owner_user_id=r.owner_user_id,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
-        )
-        for r in rows
-    ]
 
 
 def list_accounts(
@@ -644,56 +658,25 @@ def list_accounts(
     limit: int = DEFAULT_LIMIT,
 ) -> Page[Account]:
     """Accounts by id; ``q`` searches name, domain, industry and emails."""
-    conditions = _search_condition(
-        "account",
-        AccountRow.id,
-        (AccountRow.name, AccountRow.domain, AccountRow.industry),
-        q,
+    domain = None if domain is None else normalize_domain(domain)
+    return _list(
+        uow, _ACCOUNTS, q, email, cursor, limit, domain=domain, owner_user_id=owner_user_id
     )
-    conditions += _email_condition("account", AccountRow.id, email)
-    if domain is not None:
-        conditions.append(AccountRow.domain == normalize_domain(domain))
-    if owner_user_id is not None:
-        conditions.append(AccountRow.owner_user_id == owner_user_id)
-    rows, next_cursor = _page_rows(
-        uow.session, AccountRow, "account", conditions, cursor=cursor, limit=limit
-    )
-    return Page(_account_views(uow.session, rows), next_cursor)
 
 
 def get_account(uow: UnitOfWork, account_id: int) -> Account:
-    row = _live_row(uow.session, AccountRow, "account", account_id)
-    return _account_views(uow.session, [row])[0]
+    return _get(uow, _ACCOUNTS, account_id)
 
 
 def create_account(uow: UnitOfWork, principal: Principal, data: AccountCreate) -> Account:
-    emails = normalize_record_emails(data.emails)
-    values = data.model_dump(exclude={"emails"})
-    values["domain"] = normalize_domain(data.domain) if data.domain else None
-    row = AccountRow(**values, owner_user_id=principal.user_id)
-    uow.session.add(row)
-    uow.session.flush()
-    _replace_emails(uow.session, "account", row.id, emails)
-    _commit(uow, "the account")
-    logger.info("account %s created by user %s", row.id, principal.user_id)
-    return get_account(uow, row.id)
+    return _create(uow, principal, _ACCOUNTS, data)
 
 
 def update_account(
     uow: UnitOfWork, principal: Principal, account_id: int, patch: AccountPatch
 ) -> Account:
-    row = _live_row(uow.session, AccountRow, "account", account_id)
-    _not_null(("name", "emails"), patch)
-    _apply_scalars(row, patch, skip=("emails", "domain"))
-    if "domain" in patch.model_fields_set:
-        row.domain = normalize_domain(patch.domain) if patch.domain else None
-    if patch.emails is not None:
-        _replace_emails(uow.session, "account", row.id, normalize_record_emails(patch.emails))
-    row.updated_at = utcnow()
-    _commit(uow, f"account {account_id}")
-    logger.info("account %s updated by user %s", account_id, principal.user_id)
-    return get_account(uow, account_id)
+    return _update(uow, principal, _ACCOUNTS, account_id, patch)
 
 
 def delete_account(uow: UnitOfWork, principal: Principal, account_id: int) -> None:
-    _soft_delete(uow, AccountRow, "account", account_id, principal)
+    _delete(uow, principal, _ACCOUNTS, account_id)
