@@ -32,6 +32,9 @@ def measure_sync(messages: int, *, quota_units_per_s: float | None = None) -> di
                 emulator.url,
                 MAILBOX,
                 data_dir,
+                # The worker's own quota gate runs at the quota the emulator enforces, as a
+                # deployment's INBOXCRM_QUOTA_UNITS_PER_SECOND matches Google's.
+                str(quota_units_per_s or 0),
             ],
             capture_output=True,
             text=True,

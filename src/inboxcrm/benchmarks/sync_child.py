@@ -1,8 +1,9 @@
 """One measured full sync, run as its own process so its peak RSS is the worker's alone.
 
-``python -m inboxcrm.benchmarks.sync_child EMULATOR_URL MAILBOX DATA_DIR`` creates a tenant on
-SQLite, a contact per customer correspondent of the emulated mailbox, connects the mailbox through
-the OAuth flow, runs one full sync and prints a JSON line of measurements.
+``python -m inboxcrm.benchmarks.sync_child EMULATOR_URL MAILBOX DATA_DIR [QUOTA]`` creates a
+tenant on SQLite, a contact per customer correspondent of the emulated mailbox, connects the
+mailbox through the OAuth flow, runs one full sync and prints a JSON line of measurements.
+``QUOTA`` (units/s; 0 or absent: unlimited) is the rate of the worker's per-mailbox quota gate.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ def stdlib_parse_rate(raws: list[bytes]) -> float:
     return len(raws) / elapsed if elapsed > 0 else 0.0
 
 
-def run(emulator_url: str, mailbox_email: str, data_dir: str) -> dict[str, Any]:
+def run(
+    emulator_url: str, mailbox_email: str, data_dir: str, quota_units_per_s: float = 0.0
+) -> dict[str, Any]:
     settings = Settings(
         environment="test",
         data_dir=data_dir,
@@ -66,7 +69,7 @@ def run(emulator_url: str, mailbox_email: str, data_dir: str) -> dict[str, Any]:
         google_api_base=emulator_url,
         google_oauth_base="",
         redis_url="",
-        quota_units_per_second=1e9,
+        quota_units_per_second=quota_units_per_s or 1e9,
         sync_lookback_days=3650,
     )
     runtime = build_runtime(settings, jobs=_DiscardJobs())
@@ -114,4 +117,5 @@ def run(emulator_url: str, mailbox_email: str, data_dir: str) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(sys.argv[1], sys.argv[2], sys.argv[3])))
+    quota = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    print(json.dumps(run(sys.argv[1], sys.argv[2], sys.argv[3], quota)))
