@@ -5,21 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from inboxcrm.services import records
-from inboxcrm.web.api.pages import PageOut
-from inboxcrm.web.api.params import (
-    DEFAULT_LIMIT,
-    Cursor,
-    EmailFilter,
-    IdFilter,
-    Limit,
-    ResourceId,
-    Search,
-)
-from inboxcrm.web.deps import CurrentPrincipal, TenantUow, WriterPrincipal
+from inboxcrm.web.api.pages import PageOut, page_out
+from inboxcrm.web.api.params import DEFAULT_LIMIT, Cursor, EmailFilter, IdFilter, Limit, Search
+from inboxcrm.web.api.resource_routes import add_item_routes
+from inboxcrm.web.deps import CurrentPrincipal, TenantUow
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
@@ -60,31 +53,17 @@ def list_accounts(
         cursor=cursor,
         limit=limit,
     )
-    return PageOut(
-        items=[AccountOut.model_validate(x) for x in page.items], next_cursor=page.next_cursor
-    )
+    return page_out(AccountOut, page)
 
 
-@router.post("", status_code=201, response_model=AccountOut)
-def create_account(
-    principal: WriterPrincipal, uow: TenantUow, body: records.AccountCreate
-) -> AccountOut:
-    return AccountOut.model_validate(records.create_account(uow, principal, body))
-
-
-@router.get("/{id}", response_model=AccountOut)
-def get_account(_principal: CurrentPrincipal, uow: TenantUow, account_id: ResourceId) -> AccountOut:
-    return AccountOut.model_validate(records.get_account(uow, account_id))
-
-
-@router.patch("/{id}", response_model=AccountOut)
-def update_account(
-    principal: WriterPrincipal, uow: TenantUow, account_id: ResourceId, body: records.AccountPatch
-) -> AccountOut:
-    return AccountOut.model_validate(records.update_account(uow, principal, account_id, body))
-
-
-@router.delete("/{id}", status_code=204, response_class=Response)
-def delete_account(principal: WriterPrincipal, uow: TenantUow, account_id: ResourceId) -> Response:
-    records.delete_account(uow, principal, account_id)
-    return Response(status_code=204)
+add_item_routes(
+    router,
+    "account",
+    AccountOut,
+    create_model=records.AccountCreate,
+    patch_model=records.AccountPatch,
+    create=records.create_account,
+    get=records.get_account,
+    update=records.update_account,
+    delete=records.delete_account,
+)

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from inboxcrm.services import records
-from inboxcrm.web.api.pages import PageOut
-from inboxcrm.web.api.params import (
-    DEFAULT_LIMIT,
-    Cursor,
-    EmailFilter,
-    IdFilter,
-    Limit,
-    ResourceId,
-    Search,
-)
-from inboxcrm.web.deps import CurrentPrincipal, TenantUow, WriterPrincipal
+from inboxcrm.web.api.pages import PageOut, page_out
+from inboxcrm.web.api.params import DEFAULT_LIMIT, Cursor, EmailFilter, IdFilter, Limit, Search
+from inboxcrm.web.api.resource_routes import add_item_routes
+from inboxcrm.web.deps import CurrentPrincipal, TenantUow
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
@@ -59,31 +52,17 @@ def list_contacts(
         cursor=cursor,
         limit=limit,
     )
-    return PageOut(
-        items=[ContactOut.model_validate(x) for x in page.items], next_cursor=page.next_cursor
-    )
+    return page_out(ContactOut, page)
 
 
-@router.post("", status_code=201, response_model=ContactOut)
-def create_contact(
-    principal: WriterPrincipal, uow: TenantUow, body: records.ContactCreate
-) -> ContactOut:
-    return ContactOut.model_validate(records.create_contact(uow, principal, body))
-
-
-@router.get("/{id}", response_model=ContactOut)
-def get_contact(_principal: CurrentPrincipal, uow: TenantUow, contact_id: ResourceId) -> ContactOut:
-    return ContactOut.model_validate(records.get_contact(uow, contact_id))
-
-
-@router.patch("/{id}", response_model=ContactOut)
-def update_contact(
-    principal: WriterPrincipal, uow: TenantUow, contact_id: ResourceId, body: records.ContactPatch
-) -> ContactOut:
-    return ContactOut.model_validate(records.update_contact(uow, principal, contact_id, body))
-
-
-@router.delete("/{id}", status_code=204, response_class=Response)
-def delete_contact(principal: WriterPrincipal, uow: TenantUow, contact_id: ResourceId) -> Response:
-    records.delete_contact(uow, principal, contact_id)
-    return Response(status_code=204)
+add_item_routes(
+    router,
+    "contact",
+    ContactOut,
+    create_model=records.ContactCreate,
+    patch_model=records.ContactPatch,
+    create=records.create_contact,
+    get=records.get_contact,
+    update=records.update_contact,
+    delete=records.delete_contact,
+)

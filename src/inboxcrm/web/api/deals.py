@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from inboxcrm.domain.records import DealStage, DealStatus
 from inboxcrm.services import deals
-from inboxcrm.web.api.pages import PageOut
-from inboxcrm.web.api.params import DEFAULT_LIMIT, Cursor, IdFilter, Limit, ResourceId, Search
-from inboxcrm.web.deps import CurrentPrincipal, TenantUow, WriterPrincipal
+from inboxcrm.web.api.pages import PageOut, page_out
+from inboxcrm.web.api.params import DEFAULT_LIMIT, Cursor, IdFilter, Limit, Search
+from inboxcrm.web.api.resource_routes import add_item_routes
+from inboxcrm.web.deps import CurrentPrincipal, TenantUow
 
 router = APIRouter(prefix="/deals", tags=["deals"])
 
@@ -60,29 +61,17 @@ def list_deals(
         cursor=cursor,
         limit=limit,
     )
-    return PageOut(
-        items=[DealOut.model_validate(x) for x in page.items], next_cursor=page.next_cursor
-    )
+    return page_out(DealOut, page)
 
 
-@router.post("", status_code=201, response_model=DealOut)
-def create_deal(principal: WriterPrincipal, uow: TenantUow, body: deals.DealCreate) -> DealOut:
-    return DealOut.model_validate(deals.create_deal(uow, principal, body))
-
-
-@router.get("/{id}", response_model=DealOut)
-def get_deal(_principal: CurrentPrincipal, uow: TenantUow, deal_id: ResourceId) -> DealOut:
-    return DealOut.model_validate(deals.get_deal(uow, deal_id))
-
-
-@router.patch("/{id}", response_model=DealOut)
-def update_deal(
-    principal: WriterPrincipal, uow: TenantUow, deal_id: ResourceId, body: deals.DealPatch
-) -> DealOut:
-    return DealOut.model_validate(deals.update_deal(uow, principal, deal_id, body))
-
-
-@router.delete("/{id}", status_code=204, response_class=Response)
-def delete_deal(principal: WriterPrincipal, uow: TenantUow, deal_id: ResourceId) -> Response:
-    deals.delete_deal(uow, principal, deal_id)
-    return Response(status_code=204)
+add_item_routes(
+    router,
+    "deal",
+    DealOut,
+    create_model=deals.DealCreate,
+    patch_model=deals.DealPatch,
+    create=deals.create_deal,
+    get=deals.get_deal,
+    update=deals.update_deal,
+    delete=deals.delete_deal,
+)

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from inboxcrm.domain.records import LeadStatus
 from inboxcrm.services import records
-from inboxcrm.web.api.pages import PageOut
-from inboxcrm.web.api.params import (
-    DEFAULT_LIMIT,
-    Cursor,
-    EmailFilter,
-    IdFilter,
-    Limit,
-    ResourceId,
-    Search,
-)
-from inboxcrm.web.deps import CurrentPrincipal, TenantUow, WriterPrincipal
+from inboxcrm.web.api.pages import PageOut, page_out
+from inboxcrm.web.api.params import DEFAULT_LIMIT, Cursor, EmailFilter, IdFilter, Limit, Search
+from inboxcrm.web.api.resource_routes import add_item_routes
+from inboxcrm.web.deps import CurrentPrincipal, TenantUow
 
 router = APIRouter(prefix="/leads", tags=["leads"])
 
@@ -60,29 +53,17 @@ def list_leads(
         cursor=cursor,
         limit=limit,
     )
-    return PageOut(
-        items=[LeadOut.model_validate(x) for x in page.items], next_cursor=page.next_cursor
-    )
+    return page_out(LeadOut, page)
 
 
-@router.post("", status_code=201, response_model=LeadOut)
-def create_lead(principal: WriterPrincipal, uow: TenantUow, body: records.LeadCreate) -> LeadOut:
-    return LeadOut.model_validate(records.create_lead(uow, principal, body))
-
-
-@router.get("/{id}", response_model=LeadOut)
-def get_lead(_principal: CurrentPrincipal, uow: TenantUow, lead_id: ResourceId) -> LeadOut:
-    return LeadOut.model_validate(records.get_lead(uow, lead_id))
-
-
-@router.patch("/{id}", response_model=LeadOut)
-def update_lead(
-    principal: WriterPrincipal, uow: TenantUow, lead_id: ResourceId, body: records.LeadPatch
-) -> LeadOut:
-    return LeadOut.model_validate(records.update_lead(uow, principal, lead_id, body))
-
-
-@router.delete("/{id}", status_code=204, response_class=Response)
-def delete_lead(principal: WriterPrincipal, uow: TenantUow, lead_id: ResourceId) -> Response:
-    records.delete_lead(uow, principal, lead_id)
-    return Response(status_code=204)
+add_item_routes(
+    router,
+    "lead",
+    LeadOut,
+    create_model=records.LeadCreate,
+    patch_model=records.LeadPatch,
+    create=records.create_lead,
+    get=records.get_lead,
+    update=records.update_lead,
+    delete=records.delete_lead,
+)

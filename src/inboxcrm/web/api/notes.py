@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
 from inboxcrm.domain.records import RecordKind
 from inboxcrm.services import notes
-from inboxcrm.web.api.pages import PageOut
-from inboxcrm.web.api.params import DEFAULT_LIMIT, Cursor, IdFilter, Limit, ResourceId
-from inboxcrm.web.deps import CurrentPrincipal, TenantUow, WriterPrincipal
+from inboxcrm.web.api.pages import PageOut, page_out
+from inboxcrm.web.api.params import DEFAULT_LIMIT, Cursor, IdFilter, Limit
+from inboxcrm.web.api.resource_routes import add_item_routes
+from inboxcrm.web.deps import CurrentPrincipal, TenantUow
 
 router = APIRouter(prefix="/notes", tags=["notes"])
 
@@ -46,29 +47,17 @@ def list_notes(
         cursor=cursor,
         limit=limit,
     )
-    return PageOut(
-        items=[NoteOut.model_validate(x) for x in page.items], next_cursor=page.next_cursor
-    )
+    return page_out(NoteOut, page)
 
 
-@router.post("", status_code=201, response_model=NoteOut)
-def create_note(principal: WriterPrincipal, uow: TenantUow, body: notes.NoteCreate) -> NoteOut:
-    return NoteOut.model_validate(notes.create_note(uow, principal, body))
-
-
-@router.get("/{id}", response_model=NoteOut)
-def get_note(_principal: CurrentPrincipal, uow: TenantUow, note_id: ResourceId) -> NoteOut:
-    return NoteOut.model_validate(notes.get_note(uow, note_id))
-
-
-@router.patch("/{id}", response_model=NoteOut)
-def update_note(
-    principal: WriterPrincipal, uow: TenantUow, note_id: ResourceId, body: notes.NotePatch
-) -> NoteOut:
-    return NoteOut.model_validate(notes.update_note(uow, principal, note_id, body))
-
-
-@router.delete("/{id}", status_code=204, response_class=Response)
-def delete_note(principal: WriterPrincipal, uow: TenantUow, note_id: ResourceId) -> Response:
-    notes.delete_note(uow, principal, note_id)
-    return Response(status_code=204)
+add_item_routes(
+    router,
+    "note",
+    NoteOut,
+    create_model=notes.NoteCreate,
+    patch_model=notes.NotePatch,
+    create=notes.create_note,
+    get=notes.get_note,
+    update=notes.update_note,
+    delete=notes.delete_note,
+)
