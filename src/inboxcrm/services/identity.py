@@ -11,6 +11,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -101,16 +102,17 @@ def create_user(
     return user
 
 
-def _principal(
-    runtime: Runtime, user_id: int, tenant_id: int, via: str, csrf: str | None = None
-) -> Principal | None:
-    with runtime.control_uow() as uow:
-        row = uow.session.execute(
-            select(UserRow, TenantRow, MembershipRow)
-            .join(MembershipRow, MembershipRow.user_id == UserRow.id)
-            .join(TenantRow, TenantRow.id == MembershipRow.tenant_id)
-            .where(UserRow.id == user_id, TenantRow.id == tenant_id)
-        ).first()
+def _principal_query(user_id: Any, tenant_id: Any) -> Any:
+    """User, tenant and membership of a (user, tenant) pair, in one statement."""
+    return (
+        select(UserRow, TenantRow, MembershipRow)
+        .join(MembershipRow, MembershipRow.user_id == UserRow.id)
+        .join(TenantRow, TenantRow.id == MembershipRow.tenant_id)
+        .where(UserRow.id == user_id, TenantRow.id == tenant_id)
+    )
+
+
+def _principal_of(row: Any, via: str, csrf: str | None = None) -> Principal | None:
     if row is None:
         return None
     user, tenant, membership = row
@@ -126,6 +128,14 @@ def _principal(
         via=via,
         csrf_token=csrf,
     )
+
+
+def _principal(
+    runtime: Runtime, user_id: int, tenant_id: int, via: str, csrf: str | None = None
+) -> Principal | None:
+    with runtime.control_uow() as uow:
+        row = uow.session.execute(_principal_query(user_id, tenant_id)).first()
+    return _principal_of(row, via, csrf)
 
 
 def verify_login(
@@ -234,15 +244,21 @@ def create_api_token(runtime: Runtime, *, tenant_slug: str, email: str, name: st
 def resolve_api_token(runtime: Runtime, token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
+    # One session and one statement per request: the token with its user, tenant and membership.
     with runtime.control_uow() as uow:
-        row = uow.session.scalar(
-            select(ApiTokenRow).where(ApiTokenRow.token_hash == _sha256(token))
-        )
-        if row is None or row.revoked_at is not None:
+        found = uow.session.execute(
+            _principal_query(ApiTokenRow.user_id, ApiTokenRow.tenant_id)
+            .add_columns(ApiTokenRow)
+            .where(ApiTokenRow.token_hash == _sha256(token))
+        ).first()
+        if found is None:
             return None
+        user, tenant, membership, row = found
+        if row.revoked_at is not None:
+            return None
+        principal = _principal_of((user, tenant, membership), "token")
         now = utcnow()
         if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=5):
             row.last_used_at = now
             uow.commit()
-        user_id, tenant_id = row.user_id, row.tenant_id
-    return _principal(runtime, user_id, tenant_id, "token")
+    return principal
