@@ -143,22 +143,37 @@ def _head_fields(block: bytes) -> dict[str, str]:
 def _split_batch_answer(
     content_type: str, content: bytes
 ) -> Iterator[tuple[str, int, httplib2.Response, bytes]]:
-    """(Content-ID, status, headers, body) of each part of a batch answer."""
+    """(Content-ID, status, headers, body) of each part of a batch answer.
+
+    Works on offsets into ``content``: only each part's body is copied out (message bodies
+    can be megabytes).
+    """
     delimiter = b"--" + _boundary_of(content_type).encode("latin-1")
-    for part in content.split(delimiter)[1:]:
-        if part.startswith(b"--"):
-            break  # the closing delimiter
-        outer, _, inner = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
-        content_id = _head_fields(outer).get("content-id", "").strip("<> ")
-        status_line, _, rest = inner.partition(b"\r\n")
-        head, _, body = rest.partition(b"\r\n\r\n")
-        fields = _head_fields(head)
-        length = fields.get("content-length", "")
-        body = body[: int(length)] if length.isdigit() else body.removesuffix(b"\r\n")
-        try:
-            status = int(status_line.split(b" ", 2)[1])
-        except (IndexError, ValueError):
+    at = content.find(delimiter)
+    while at >= 0:
+        begin = at + len(delimiter)
+        if content.startswith(b"--", begin):
+            return  # the closing delimiter
+        following = content.find(delimiter, begin)
+        stop = following if following >= 0 else len(content)
+        outer_end = content.find(b"\r\n\r\n", begin, stop)
+        status_end = content.find(b"\r\n", outer_end + 4, stop) if outer_end >= 0 else -1
+        head_end = content.find(b"\r\n\r\n", status_end, stop) if status_end >= 0 else -1
+        at = following
+        if head_end < 0:
             continue  # not an HTTP answer: the call counts as unanswered
+        content_id = _head_fields(content[begin:outer_end]).get("content-id", "").strip("<> ")
+        try:
+            status = int(content[outer_end + 4 : status_end].split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            continue
+        fields = _head_fields(content[status_end + 2 : head_end])
+        length = fields.get("content-length", "")
+        body_start = head_end + 4
+        if length.isdigit():
+            body = content[body_start : min(body_start + int(length), stop)]
+        else:
+            body = content[body_start:stop].removesuffix(b"\r\n")
         headers = httplib2.Response({**fields, "status": str(status)})
         yield content_id, status, headers, body
 
