@@ -63,6 +63,8 @@ BATCH_SIZE = 50
 MODIFY_CHUNK = 1000
 """Ids per messages.batchModify (Gmail's limit)."""
 DEFAULT_TIMEOUT_SECONDS = 60.0
+QUOTA_WINDOW_SECONDS = 1.0
+"""Gmail's per-user quota window: parts refused with 429 wait at least this (capped) long."""
 
 T = TypeVar("T")
 
@@ -326,6 +328,10 @@ class GmailMailbox:
             delay = backoff_delay(
                 attempt, base=self._backoff_base, cap=self._backoff_cap, rand=self._rand
             )
+            if any(http_status(failures[i]) == 429 for i in retry):
+                # The per-user quota is a moving one-second window: parts refused for it
+                # would be refused again sooner (as fast as batches are written now).
+                delay = max(delay, min(QUOTA_WINDOW_SECONDS, self._backoff_cap))
             logger.info("retrying %d failed batch parts in %.2fs", len(retry), delay)
             self._sleep(delay)
             pending = retry
