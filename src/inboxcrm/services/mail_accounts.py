@@ -324,27 +324,7 @@ def _consume_state(
     )
 
 
-class _NoCredentialDumps(logging.Filter):
-    """Drops the request/response dumps requests-oauthlib writes at DEBUG (they hold the
-    authorization code, the PKCE verifier, the client credentials and the issued tokens)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING
-
-
-_OAUTH_LIBRARY_LOGGERS = ("requests_oauthlib.oauth2_session", "requests_oauthlib.oauth2_auth")
-
-
-def _quiet_oauth_library_logs() -> None:
-    """Install :class:`_NoCredentialDumps` on the OAuth library's loggers (idempotent)."""
-    for name in _OAUTH_LIBRARY_LOGGERS:
-        library_logger = logging.getLogger(name)
-        if not any(isinstance(f, _NoCredentialDumps) for f in library_logger.filters):
-            library_logger.addFilter(_NoCredentialDumps())
-
-
 def _exchange(runtime: Runtime, consumed: _ConsumedState, code: str) -> oauth.GrantedTokens:
-    _quiet_oauth_library_logs()
     try:
         return oauth.exchange_code(
             runtime.settings, consumed.redirect_uri, code, consumed.code_verifier

@@ -202,6 +202,7 @@ def _flow(settings: Settings, redirect_uri: str, code_verifier: str | None) -> F
 def authorization_request(settings: Settings, redirect_uri: str, state: str) -> tuple[str, str]:
     """The consent URL (PKCE S256, offline access, forced consent) and its code verifier."""
     code_verifier = secrets.token_urlsafe(64)  # 86 characters of [A-Za-z0-9_-]
+    _quiet_oauth_library_logs()
     flow = _flow(settings, redirect_uri, code_verifier)
     with _allow_loopback_http(endpoints_for(settings).auth_uri):
         url, _state = flow.authorization_url(
@@ -223,6 +224,25 @@ def _check_scopes(granted: set[str]) -> None:
     requested = set(SCOPES)
     if granted != requested:
         raise ScopeMismatch(sorted(requested - granted), sorted(granted - requested))
+
+
+class _NoCredentialDumps(logging.Filter):
+    """Drops the request/response dumps requests-oauthlib writes at DEBUG (they hold the
+    authorization code, the PKCE verifier, the client credentials and the issued tokens)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING
+
+
+_OAUTH_LIBRARY_LOGGERS = ("requests_oauthlib.oauth2_session", "requests_oauthlib.oauth2_auth")
+
+
+def _quiet_oauth_library_logs() -> None:
+    """Install :class:`_NoCredentialDumps` on the OAuth library's loggers (idempotent)."""
+    for name in _OAUTH_LIBRARY_LOGGERS:
+        library_logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoCredentialDumps) for f in library_logger.filters):
+            library_logger.addFilter(_NoCredentialDumps())
 
 
 def exchange_code(
