@@ -13,6 +13,7 @@ import random
 import shutil
 import threading
 import time
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -50,16 +51,10 @@ def _demo_message(sender: dict[str, Any], rng: random.Random) -> bytes:
     message["From"] = f"{sender.get('name') or sender['email']} <{sender['email']}>"
     message["To"] = DEMO_EMAIL
     message["Subject"] = rng.choice(_SUBJECTS)
-    message["Date"] = format_datetime(time_now())
+    message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=sender["email"].split("@", 1)[1])
     message.set_content(rng.choice(_BODIES).format(name=sender.get("name") or "me"))
     return bytes(message)
-
-
-def time_now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 class _NewMailTicker(threading.Thread):
