@@ -32,6 +32,7 @@ import google.auth.transport.requests
 from google.auth import exceptions as auth_exceptions
 from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import object_session
 
 from inboxcrm.adapters.db.control_tables import (
     MailboxRouteRow,
@@ -69,6 +70,7 @@ from inboxcrm.services.consent import record_consent
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.notifications import notify
 from inboxcrm.sync.quota import LocalTokenBucket, QuotaGate, RedisTokenBucket, UnlimitedGate
+from inboxcrm.sync.status import AccountTotals, SyncStatus, derive_status, sync_statuses
 
 __all__ = [
     "CALLBACK_PATH",
@@ -146,6 +148,11 @@ class MailAccount:
     created_at: datetime
     disconnected_at: datetime | None
     purge_after: datetime | None
+    sync_state: str = "waiting"
+    """running, stalled, failed, synced, waiting or disconnected (from the lease and last run)."""
+    sync_status: dict[str, Any] = field(default_factory=dict)
+    """The running or last run's counts and the account's ledger totals (``sync.status``)."""
+    messages_skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -170,8 +177,15 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _view(row: MailAccountRow) -> MailAccount:
-    progress = dict(row.sync_progress or {})
+def _view(row: MailAccountRow, status: SyncStatus | None = None) -> MailAccount:
+    """The account as shown, its sync status derived from facts (see ``sync.status``)."""
+    if status is None:
+        session = object_session(row)
+        status = (
+            sync_statuses(session, [row])[row.id]
+            if session is not None
+            else derive_status(row, None, AccountTotals())
+        )
     return MailAccount(
         id=row.id,
         user_id=row.user_id,
@@ -179,17 +193,20 @@ def _view(row: MailAccountRow) -> MailAccount:
         email=row.email,
         status=row.status,
         scopes=tuple(row.scopes or ()),
-        sync_phase=row.sync_phase,
-        sync_progress=progress,
-        messages_scanned=_int(progress.get("scanned", progress.get("messages_scanned"))),
-        messages_stored=_int(progress.get("stored", progress.get("messages_stored"))),
+        sync_phase=status.phase,
+        sync_progress=status.run.to_json() if row.sync_progress else {},
+        messages_scanned=status.totals.scanned,
+        messages_stored=status.totals.stored,
         last_sync_at=row.last_sync_at,
         last_full_sync_at=row.last_full_sync_at,
-        last_error=row.last_error,
+        last_error=status.error,
         watch_expiration=row.watch_expiration,
         created_at=row.created_at,
         disconnected_at=row.disconnected_at,
         purge_after=row.purge_after,
+        sync_state=status.state,
+        sync_status=status.to_json(),
+        messages_skipped=status.totals.skipped,
     )
 
 
@@ -558,7 +575,9 @@ def list_mail_accounts(uow: UnitOfWork, principal: Principal) -> list[MailAccoun
     query = select(MailAccountRow).order_by(MailAccountRow.id)
     if not is_admin(principal.role):
         query = query.where(MailAccountRow.user_id == principal.user_id)
-    return [_view(row) for row in uow.session.scalars(query)]
+    rows = list(uow.session.scalars(query))
+    statuses = sync_statuses(uow.session, rows)
+    return [_view(row, statuses[row.id]) for row in rows]
 
 
 def get_mail_account(uow: UnitOfWork, principal: Principal, account_id: int) -> MailAccount:

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-__all__ = ["Phase", "ProgressListener", "SyncProgress"]
+__all__ = ["RUNNING_PHASES", "Phase", "ProgressListener", "SyncProgress"]
 
 Phase = Literal["idle", "listing", "fetching", "labelling", "incremental", "done", "failed"]
+RUNNING_PHASES = frozenset({"listing", "fetching", "labelling", "incremental"})
+"""Phases a run is in while it works; a row left in one of them without a live lease stalled."""
 
 
 @dataclass

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from fastapi.testclient import TestClient
 
-from inboxcrm.adapters.db.tenant_tables import MailAccountRow, MailLedgerRow
+from inboxcrm.adapters.db.tenant_tables import MailAccountRow, MailLedgerRow, MailSyncLeaseRow
 from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.providers.gmail.oauth import SCOPES
@@ -42,6 +42,19 @@ def _row(runtime: Runtime, tenant: str, account_id: int) -> MailAccountRow:
     return row
 
 
+def _hold_lease(runtime: Runtime, tenant: str, account_id: int) -> None:
+    """A live sync run on another machine holds the mailbox (its lease is being renewed)."""
+    with runtime.tenant_uow(tenant) as uow:
+        uow.session.add(
+            MailSyncLeaseRow(
+                mail_account_id=account_id,
+                holder="worker-host-b:4242:abcdef",
+                expires_at=utcnow() + timedelta(seconds=60),
+            )
+        )
+        uow.commit()
+
+
 def _account_row_html(page: str, account_id: int) -> str:
     start = page.index(f'id="account-{account_id}"')
     return page[start : page.index("</tr>", start)]
@@ -66,6 +79,7 @@ def test_the_page_shows_accounts_in_every_state_with_progress_and_polls_while_sy
         watch_expiration=now + timedelta(days=6),
         last_sync_at=now,
     )  # fmt: skip
+    _hold_lease(runtime, "acme", running)
     failed = _account(
         runtime,
         "acme",
@@ -96,7 +110,7 @@ def test_the_page_shows_accounts_in_every_state_with_progress_and_polls_while_sy
     busy = _account_row_html(html, running)
     assert 'data-status="connected"' in busy and "Fetching messages" in busy
     assert 'value="25"' in busy  # 40 of 160 scanned
-    assert "40 scanned · 31 stored · 9 skipped of 160" in busy
+    assert "This run: 40 scanned · 31 stored · 9 skipped of 160" in busy
     assert "until " in busy and "Sync now" in busy and "Full resync" in busy
 
     assert "Waiting for the first sync" in _account_row_html(html, idle)
@@ -126,6 +140,9 @@ def test_the_page_shows_accounts_in_every_state_with_progress_and_polls_while_sy
         row.sync_phase = "done"
         row.sync_progress = {"mode": "full", "scanned": 160, "stored": 150, "skipped": 10,
                              "total_estimate": 160}  # fmt: skip
+        lease = uow.session.get(MailSyncLeaseRow, running)
+        assert lease is not None
+        lease.holder = ""  # the run finished and let go of the mailbox
         uow.commit()
     idle_fragment = client.get("/setup/email/accounts").text
     assert 'hx-trigger="every 15s"' in idle_fragment

@@ -318,6 +318,11 @@ class MailSyncLeaseRow(TenantBase):
     )
     holder: Mapped[str] = mapped_column(String(100), default="")
     expires_at: Mapped[datetime]
+    follow_up: Mapped[str | None] = mapped_column(String(20))
+    """A sync asked for while the lease was held (``incremental`` or ``full``), run next."""
+    failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Failed runs in a row (0 after a run that completed); spaces out the retries."""
+    failed_at: Mapped[datetime | None]
 
 
 class MailLedgerRow(TenantBase):

@@ -46,6 +46,12 @@ class MailAccountOut(BaseModel):
     created_at: datetime
     disconnected_at: datetime | None
     purge_after: datetime | None
+    sync_state: str
+    """running, stalled, failed, synced, waiting or disconnected: from the lease and last run."""
+    sync_status: dict[str, Any]
+    """``state``, ``phase``, ``mode``, ``percent``, ``run`` (the running or last run's counts),
+    ``totals`` (the account's stored/skipped/pending/conversations), ``error``, ``follow_up``."""
+    messages_skipped: int
 
 
 class AuthorizationOut(BaseModel):

@@ -76,6 +76,8 @@ PHASE_LABELS = {
     "done": "Up to date",
     "error": "Last sync failed",
     "failed": "Last sync failed",
+    "stalled": "Interrupted; resuming by itself",
+    "starting": "Starting",
 }
 
 #: Labels offered as checkboxes; any other label id can be typed in.
@@ -151,7 +153,7 @@ def skip_reason_text(reason: str | None) -> str:
 
 @dataclass(frozen=True)
 class AccountStatus:
-    """A mail account with what the status table derives from its sync progress."""
+    """A mail account with what the status table shows of its sync (from ``sync.status``)."""
 
     account: mail_accounts.MailAccount
     running: bool
@@ -161,12 +163,17 @@ class AccountStatus:
     total: int
     percent: int | None
     mode: str
+    stored_total: int = 0
+    skipped_total: int = 0
+    conversations: int = 0
 
     @property
     def status(self) -> str:
-        """``connected``, ``disconnected`` or ``error`` (a connected account whose sync failed)."""
-        if self.account.status == "connected" and self.account.sync_phase == "error":
+        """``connected``, ``disconnected``, ``stalled`` or ``error`` (the last run failed)."""
+        if self.account.status == "connected" and self.account.sync_state == "failed":
             return "error"
+        if self.account.status == "connected" and self.account.sync_state == "stalled":
+            return "stalled"
         return self.account.status
 
     @property
@@ -176,8 +183,7 @@ class AccountStatus:
     @property
     def awaiting_first_sync(self) -> bool:
         """Just connected: the first sync is queued and about to start."""
-        a = self.account
-        return a.status == "connected" and a.sync_phase == "idle" and a.last_sync_at is None
+        return self.account.status == "connected" and self.account.sync_state == "waiting"
 
 
 def _count(progress: dict[str, Any], key: str) -> int:
@@ -186,24 +192,23 @@ def _count(progress: dict[str, Any], key: str) -> int:
 
 
 def account_status(account: mail_accounts.MailAccount) -> AccountStatus:
-    progress = account.sync_progress
-    total = _count(progress, "total_estimate")
-    scanned = _count(progress, "scanned")
-    running = account.status != "disconnected" and account.sync_phase in RUNNING_PHASES
-    percent = None
-    if total:
-        percent = min(100, scanned * 100 // total)
-    elif account.sync_phase == "done":
-        percent = 100
+    """The figures of the status fragment: the running (or last) run's, and the totals."""
+    facts = account.sync_status
+    run = facts.get("run") or {}
+    totals = facts.get("totals") or {}
+    percent = facts.get("percent")
     return AccountStatus(
         account=account,
-        running=running,
-        scanned=scanned,
-        stored=_count(progress, "stored"),
-        skipped=_count(progress, "skipped"),
-        total=total,
-        percent=percent,
-        mode=str(progress.get("mode") or ""),
+        running=account.sync_state == "running",
+        scanned=_count(run, "scanned"),
+        stored=_count(run, "stored"),
+        skipped=_count(run, "skipped"),
+        total=_count(run, "total_estimate"),
+        percent=percent if isinstance(percent, int) else None,
+        mode=str(facts.get("mode") or ""),
+        stored_total=_count(totals, "stored"),
+        skipped_total=_count(totals, "skipped"),
+        conversations=_count(totals, "conversations"),
     )
 
 
