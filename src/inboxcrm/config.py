@@ -5,6 +5,7 @@ Nothing else in the package reads environment variables; the settings are passed
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -67,6 +68,15 @@ class Settings(BaseSettings):
     record_deletion_grace_days: int = 90
     account_purge_days: int = 30
 
+    # Image proxy ("Load images" on a mail): caps per fetch, lifetime of a signed image URL, and
+    # ip:port endpoints on private addresses it may fetch from anyway (comma-separated; for
+    # tests against a local image server only, refused in production).
+    image_proxy_max_bytes: int = Field(default=5_000_000, ge=1)
+    image_proxy_timeout_seconds: float = Field(default=10.0, gt=0)
+    image_proxy_max_redirects: int = Field(default=3, ge=0, le=10)
+    image_proxy_url_ttl_seconds: int = Field(default=3600, ge=1)
+    image_proxy_allowed_endpoints: str = ""
+
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -76,6 +86,14 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_data_dir(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("image_proxy_allowed_endpoints")
+    @classmethod
+    def _ip_port_endpoints(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            if not re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[0-9.]+):[0-9]{1,5}", entry):
+                raise ValueError(f"not an ip:port endpoint: {entry!r}")
+        return value
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:
@@ -90,6 +108,8 @@ class Settings(BaseSettings):
                 raise ValueError("INBOXCRM_SECRET_KEY must be set in production")
             if DEV_FERNET_KEY in self.fernet_key_list:
                 raise ValueError("INBOXCRM_FERNET_KEYS must be set in production")
+            if self.image_proxy_allowed_endpoints.strip():
+                raise ValueError("INBOXCRM_IMAGE_PROXY_ALLOWED_ENDPOINTS is for tests only")
         return self
 
     @property

@@ -18,6 +18,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     """Build the ASGI app around an already wired runtime."""
     from inboxcrm.web.api import api_router
     from inboxcrm.web.hooks import hooks_router
+    from inboxcrm.web.image_proxy import proxy_router
     from inboxcrm.web.oauth_routes import oauth_router
     from inboxcrm.web.ui import ui_router
 
@@ -39,5 +40,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(oauth_router)
     app.include_router(hooks_router)
+    app.include_router(proxy_router)
     app.include_router(ui_router)
     return app

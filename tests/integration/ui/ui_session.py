@@ -16,6 +16,7 @@ from tests.factories import (
     make_account,
     make_contact,
     make_deal,
+    make_email_message,
     make_lead,
     make_mail_account,
     make_note,
@@ -71,6 +72,7 @@ class SampleData:
     mail_account: int
     never_log_entry: str
     email_thread: int
+    email_message: int = 0
 
     def fill(self, path: str) -> str:
         """``path`` with its id placeholders replaced by these records' ids."""
@@ -83,6 +85,7 @@ class SampleData:
             .replace("{notification_id}", str(self.notification))
             .replace("{account_id}", str(self.mail_account))
             .replace("{thread_id}", str(self.email_thread))
+            .replace("{message_id}", str(self.email_message))
         )
 
 
@@ -99,6 +102,7 @@ def make_sample_data(runtime: Runtime, tenant: str, user_id: int) -> SampleData:
         uow.session.add(NeverLogEntryRow(entry=never_log_entry, created_by_user_id=user_id))
         uow.commit()
         thread = make_thread(uow, mailbox)
+        message = make_email_message(uow, thread=thread, link_to=[("contact", contact.id)])
     return SampleData(
         account.id,
         contact.id,
@@ -109,6 +113,7 @@ def make_sample_data(runtime: Runtime, tenant: str, user_id: int) -> SampleData:
         mailbox.id,
         never_log_entry,
         thread.id,
+        message.id,
     )
 
 

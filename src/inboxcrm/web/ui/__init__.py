@@ -17,6 +17,7 @@ from fastapi import APIRouter
 from inboxcrm.web.ui import (
     deal_pages,
     home_pages,
+    mail_body_pages,
     notification_pages,
     record_pages,
     session_pages,
@@ -30,6 +31,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     deal_pages.router,
     notification_pages.router,
     setup_email_pages.router,
+    mail_body_pages.router,
 )
 
 ui_router = APIRouter(include_in_schema=False)

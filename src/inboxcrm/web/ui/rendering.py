@@ -21,7 +21,7 @@ from markupsafe import Markup
 from inboxcrm.domain.roles import can_write, is_admin
 from inboxcrm.services.identity import Principal
 from inboxcrm.web.static_files import TEMPLATES_DIR
-from inboxcrm.web.ui.mail_html import sanitize_mail_html
+from inboxcrm.web.ui.mail_html import ImageProxy, SafeMailHtml, clean_mail_html, sanitize_mail_html
 from inboxcrm.web.ui.navigation import nav_for
 
 
@@ -47,6 +47,12 @@ def safe_mail_html(html: str | None) -> Markup:
     return Markup(sanitize_mail_html(html or ""))  # noqa: S704 - sanitised by nh3 just above
 
 
+def safe_mail_body(html: str | None, proxy_image: ImageProxy | None = None) -> SafeMailHtml:
+    """Sanitised mail HTML with its count of remote images (blocked unless ``proxy_image``)."""
+    cleaned = clean_mail_html(html or "", proxy_image=proxy_image)
+    return SafeMailHtml(Markup(cleaned.html), cleaned.remote_images)  # noqa: S704 - nh3 output
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -58,6 +64,7 @@ def _environment() -> Environment:
     env.filters["when"] = format_when
     env.filters["money"] = format_money
     env.filters["mail_html"] = safe_mail_html
+    env.globals["safe_mail_body"] = safe_mail_body
     return env
 
 
