@@ -79,6 +79,8 @@ class RuntimeSettings:
     access_token_ttl_s: int = DEFAULT_ACCESS_TOKEN_TTL_S
     sync_token_ttl_s: int = 7 * 24 * 3600
     history_retention_s: int | None = None
+    query_max_terms: int | None = None
+    """Search queries with more terms answer nothing (as Gmail does for some long OR queries)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
