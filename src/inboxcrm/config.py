@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     sync_lookback_days: int = 365
     poll_interval_seconds: int = 600
     quota_units_per_second: float = 250.0
+    """Gmail's per-user quota (units/s, a moving one-second average); 0 disables pacing."""
+    quota_units_per_minute: float = 15000.0
+    """Gmail's per-user quota per minute (Google has published 15,000 and 6,000)."""
+    project_quota_units_per_minute: float = 1_200_000.0
+    """The Google Cloud project's Gmail quota per minute, shared by every mailbox."""
+    quota_headroom: float = 0.97
+    """Share of each quota the sync paces to (the rest absorbs clock and network jitter)."""
 
     # Privacy.
     record_deletion_grace_days: int = 90

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
+import time
 from typing import Any
 
 import pytest
@@ -188,7 +189,12 @@ def test_search_query_operators(rep: tuple[EmulatorHandle, Any, Any]) -> None:
     assert q("label:deals-open") == {b}
     assert q("newer_than:3d") == {b, c, sent}
     assert q("older_than:30d") == {a}
-    day = lambda ms: __import__("time").strftime("%Y/%m/%d", __import__("time").gmtime(ms / 1000))  # noqa: E731
+    # Dates in queries are Pacific-time days (as in Gmail): UTC-8 is close enough days away.
+    pacific = 8 * 3600 * 1000
+
+    def day(ms: int) -> str:
+        return time.strftime("%Y/%m/%d", time.gmtime((ms - pacific) / 1000))
+
     assert q(f"after:{day(now - 10 * DAY_MS)} before:{day(now - DAY_MS)}") == {b}
     assert q("(from:a@x.example OR from:b@y.example) subject:invoice") == {b}
 

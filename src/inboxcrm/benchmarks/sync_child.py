@@ -59,7 +59,11 @@ def stdlib_parse_rate(raws: list[bytes]) -> float:
 
 
 def run(
-    emulator_url: str, mailbox_email: str, data_dir: str, quota_units_per_s: float = 0.0
+    emulator_url: str,
+    mailbox_email: str,
+    data_dir: str,
+    quota_units_per_s: float = 0.0,
+    quota_units_per_minute: float = 0.0,
 ) -> dict[str, Any]:
     settings = Settings(
         environment="test",
@@ -70,6 +74,7 @@ def run(
         google_oauth_base="",
         redis_url="",
         quota_units_per_second=quota_units_per_s or 1e9,
+        quota_units_per_minute=quota_units_per_minute,
         sync_lookback_days=3650,
     )
     runtime = build_runtime(settings, jobs=_DiscardJobs())
@@ -97,7 +102,9 @@ def run(
     report = sync_account(runtime, TENANT, account_id, full=True)
     elapsed = time.perf_counter() - started
 
-    units = int(control.stats(mailbox_email)["total_units"])
+    stats = control.stats(mailbox_email)
+    units = int(stats["total_units"])
+    rate_limited = int(sum(stats["rate_limited"].values()))
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     with runtime.tenant_uow(TENANT) as uow:
         stored = int(uow.session.scalar(select(func.count(EmailMessageRow.id))) or 0)
@@ -110,6 +117,7 @@ def run(
         "stored": stored,
         "seconds": elapsed,
         "units": units,
+        "rate_limited": rate_limited,
         "peak_rss_mb": peak_kib / 1024,
         "setup_rss_mb": rss_before / 1024,
         "stdlib_parse_per_s": stdlib_parse_rate(raws),
@@ -118,4 +126,5 @@ def run(
 
 if __name__ == "__main__":
     quota = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
-    print(json.dumps(run(sys.argv[1], sys.argv[2], sys.argv[3], quota)))
+    per_minute = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+    print(json.dumps(run(sys.argv[1], sys.argv[2], sys.argv[3], quota, per_minute)))

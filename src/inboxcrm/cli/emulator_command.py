@@ -31,6 +31,17 @@ def emulator(
     quota_units_per_s: Annotated[
         float | None, typer.Option(help="Per-user quota (Google units/s); unlimited if unset.")
     ] = None,
+    quota_units_per_minute: Annotated[
+        float | None, typer.Option(help="Per-user quota (Google units/minute); unlimited if unset.")
+    ] = None,
+    project_quota_units_per_minute: Annotated[
+        float | None,
+        typer.Option(help="Project-wide quota over all users (units/minute); unlimited if unset."),
+    ] = None,
+    max_concurrent_per_user: Annotated[
+        int | None,
+        typer.Option(help="Calls of one user processed at once (batch parts count one by one)."),
+    ] = None,
     fault_rate: Annotated[
         float, typer.Option(help="Share of API calls answered 429/500/503.")
     ] = 0.0,
@@ -73,6 +84,9 @@ def emulator(
         auto_consent=auto_consent,
         user=user,
         quota_units_per_s=quota_units_per_s,
+        quota_units_per_minute=quota_units_per_minute,
+        project_quota_units_per_minute=project_quota_units_per_minute,
+        max_concurrent_per_user=max_concurrent_per_user,
         fault_rate=fault_rate,
         latency_ms=latency_ms,
         push_endpoint=push_endpoint,

@@ -1,7 +1,8 @@
 """The path every emulated Google API call takes, direct or inside a batch.
 
-fault injection → bearer token → scopes → ``userId`` → quota (per user, Google's units) →
-usage counters → handler. Handlers receive an :class:`ApiContext` naming the authenticated user.
+fault injection → bearer token → scopes → ``userId`` → per-user concurrency → quota (per
+user per second and per minute, and project-wide per minute, in Google's units) → usage
+counters → handler. Handlers receive an :class:`ApiContext` naming the authenticated user.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from inboxcrm.emulator.errors import (
     ApiError,
     injected_failure,
     insufficient_scopes,
+    quota_exceeded,
     rate_limited,
+    too_many_concurrent,
 )
 from inboxcrm.emulator.http_core import Request, Response, Router
 from inboxcrm.emulator.oauth import Grant
-from inboxcrm.emulator.quota import method_cost
+from inboxcrm.emulator.quota import QuotaMeter, method_cost
 
 if TYPE_CHECKING:
     from inboxcrm.emulator.state import EmulatorState
@@ -118,10 +121,47 @@ class ApiRegistry:
         if user_id is not None and user_id != "me" and user_id.lower() != grant.email:
             raise ApiError(403, f"Delegation denied for {grant.email}", reason="forbidden")
         units = method_cost(method_id)
-        if not state.meter.try_charge(
-            grant.email, units, settings.quota_units_per_s, settings.quota_window_s
-        ):
-            state.stats.limited(grant.email, method_id)
+        email = grant.email
+        if not state.concurrency.try_enter(email, settings.max_concurrent_per_user):
+            state.stats.limited(email, method_id)
+            raise too_many_concurrent()
+        admitted = False
+        try:
+            self._charge(email, method_id, units)
+            if req.batch_calls is not None:
+                # Held until the whole batch is answered (see batch.py).
+                req.batch_calls[email] = req.batch_calls.get(email, 0) + 1
+                admitted = True
+            return handler(ApiContext(email, grant, method_id), req, match)
+        finally:
+            if not admitted:
+                state.concurrency.leave(email)
+
+    def _charge(self, email: str, method_id: str, units: int) -> None:
+        """Charge the per-user (per second and per minute) and project-wide budgets."""
+        state = self.state
+        settings = state.settings
+        per_s = settings.quota_units_per_s
+        minute = float(settings.quota_minute_s)
+        refused = state.meter.try_charge_all(
+            units,
+            [
+                (
+                    email,
+                    per_s * settings.quota_window_s if per_s else None,
+                    settings.quota_window_s,
+                ),
+                ("minute:" + email, settings.quota_units_per_minute, minute),
+                (QuotaMeter.PROJECT, settings.project_quota_units_per_minute, minute),
+            ],
+        )
+        if refused is None:
+            state.stats.charged(email, method_id, units)
+            return
+        state.stats.limited(email, method_id)
+        key, wait = refused
+        if key == email:
             raise rate_limited(settings.quota_error_status)
-        state.stats.charged(grant.email, method_id, units)
-        return handler(ApiContext(grant.email, grant, method_id), req, match)
+        if key == QuotaMeter.PROJECT:
+            raise quota_exceeded("Queries per minute", wait)
+        raise quota_exceeded("Queries per minute per user", wait)

@@ -1,7 +1,9 @@
 """The batch endpoint (``/batch``, ``/batch/gmail/v1``, ...): multipart/mixed of application/http.
 
 Each inner call runs through the same router as a direct call (auth, quota, faults), so inner
-calls are charged one by one and fail independently; the batch itself answers 200.
+calls are charged one by one and fail independently; the batch itself answers 200. Parts run
+one after another here but count as concurrent calls of their user (as Google runs them in
+parallel) until the batch ends, so a per-user concurrency limit refuses the parts beyond it.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from http import HTTPStatus
 from inboxcrm.emulator.errors import ApiError
 from inboxcrm.emulator.http_core import Request, Response, Router
 from inboxcrm.emulator.multipart import boundary_of, split_head_body, split_parts
+from inboxcrm.emulator.quota import ConcurrencyMeter
 
 MAX_PARTS = 100
 _REQUEST_LINE = re.compile(r"^([A-Z]+)\s+(\S+)(?:\s+HTTP/\d\.\d)?\s*$")
 
 
 class BatchRoutes:
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, concurrency: ConcurrencyMeter) -> None:
         self.router = router
+        self.concurrency = concurrency
 
     def register(self, router: Router) -> None:
         router.add("POST", r"/batch(?:/[^?]*)?", self.batch)
@@ -41,15 +45,22 @@ class BatchRoutes:
             )
         out_boundary = "batch_" + secrets.token_hex(12)
         chunks: list[bytes] = []
-        for part in parts:
-            part_headers, inner = split_head_body(part)
-            content_id = next((v for k, v in part_headers if k.lower() == "content-id"), "")
-            response = self._run_inner(req, inner)
-            chunks.append(self._serialize(out_boundary, content_id, response))
+        admitted: dict[str, int] = {}
+        try:
+            for part in parts:
+                part_headers, inner = split_head_body(part)
+                content_id = next((v for k, v in part_headers if k.lower() == "content-id"), "")
+                response = self._run_inner(req, inner, admitted)
+                chunks.append(self._serialize(out_boundary, content_id, response))
+        finally:
+            # Google runs the parts of a batch in parallel: each admitted part counts
+            # against its user's concurrency limit until the whole batch is done.
+            for user, count in admitted.items():
+                self.concurrency.leave(user, count)
         body = b"".join(chunks) + f"--{out_boundary}--\r\n".encode()
         return Response(200, body, [("Content-Type", f"multipart/mixed; boundary={out_boundary}")])
 
-    def _run_inner(self, outer: Request, inner: bytes) -> Response:
+    def _run_inner(self, outer: Request, inner: bytes, admitted: dict[str, int]) -> Response:
         inner = inner.lstrip(b"\r\n")
         first, _, rest = inner.partition(b"\n")
         match = _REQUEST_LINE.match(first.decode("utf-8", "replace").strip())
@@ -75,7 +86,9 @@ class BatchRoutes:
                 body = body[: int(header_map["content-length"])]
         else:
             body = body.rstrip(b"\r\n")
-        request = Request.build(method, target, header_map, body, outer.base_url, in_batch=True)
+        request = Request.build(
+            method, target, header_map, body, outer.base_url, in_batch=True, batch_calls=admitted
+        )
         response = self.router.dispatch(request)
         if response.drop:
             return Response.from_api_error(

@@ -31,6 +31,12 @@ class EmulatorConfig:
     """Mailbox owner for --mailbox/--generate; defaults to auto_consent or demo@example.com."""
     quota_units_per_s: float | None = None
     """Per-user quota in Google's units per second; None means unlimited."""
+    quota_units_per_minute: float | None = None
+    """Per-user quota in units per minute (Google: 15,000, lately also 6,000); None: unlimited."""
+    project_quota_units_per_minute: float | None = None
+    """Project-wide quota in units per minute over all users (Google: 1,200,000)."""
+    max_concurrent_per_user: int | None = None
+    """Calls of one user processed at once (inner calls of a batch count one by one)."""
     fault_rate: float = 0.0
     latency_ms: float = 0.0
     push_endpoint: str | None = None
@@ -52,6 +58,11 @@ class RuntimeSettings:
     quota_units_per_s: float | None = None
     quota_window_s: float = 1.0
     quota_error_status: int = 429
+    quota_units_per_minute: float | None = None
+    project_quota_units_per_minute: float | None = None
+    quota_minute_s: float = 60.0
+    """Length of the "per minute" windows (shorter in tests)."""
+    max_concurrent_per_user: int | None = None
     fault_rate: float = 0.0
     fault_statuses: list[int] = field(default_factory=lambda: [429, 500, 503])
     drop_rate: float = 0.0
@@ -68,6 +79,8 @@ class RuntimeSettings:
     access_token_ttl_s: int = DEFAULT_ACCESS_TOKEN_TTL_S
     sync_token_ttl_s: int = 7 * 24 * 3600
     history_retention_s: int | None = None
+    query_max_terms: int | None = None
+    """Search queries with more terms answer nothing (as Gmail does for some long OR queries)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,6 +98,9 @@ class RuntimeSettings:
     def from_config(cls, config: EmulatorConfig) -> RuntimeSettings:
         return cls(
             quota_units_per_s=config.quota_units_per_s,
+            quota_units_per_minute=config.quota_units_per_minute,
+            project_quota_units_per_minute=config.project_quota_units_per_minute,
+            max_concurrent_per_user=config.max_concurrent_per_user,
             fault_rate=config.fault_rate,
             latency_ms=config.latency_ms,
             fault_seed=config.fault_seed,

@@ -11,6 +11,7 @@ OAuth endpoints use the flat OAuth form instead (:class:`OAuthError`).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 _STATUS_NAMES = {
@@ -113,6 +114,28 @@ def rate_limited(status: int) -> ApiError:
     return ApiError(
         429,
         "Too many concurrent requests for user",
+        reason="rateLimitExceeded",
+        domain="usageLimits",
+    )
+
+
+def quota_exceeded(limit: str, retry_after_s: float) -> ApiError:
+    """A per-minute or project-wide quota refusal (Google's wording), with ``Retry-After``."""
+    return ApiError(
+        429,
+        f"Quota exceeded for quota metric 'Queries' and limit '{limit}' of service "
+        "'gmail.googleapis.com'.",
+        reason="rateLimitExceeded",
+        domain="usageLimits",
+        headers=[("Retry-After", str(max(1, math.ceil(retry_after_s))))],
+    )
+
+
+def too_many_concurrent() -> ApiError:
+    """Too many calls of one user in flight at once (inner calls of a batch count one by one)."""
+    return ApiError(
+        429,
+        "Too many concurrent requests for user.",
         reason="rateLimitExceeded",
         domain="usageLimits",
     )

@@ -35,7 +35,7 @@ from inboxcrm.emulator.mime_payload import (
     part_bytes,
 )
 from inboxcrm.emulator.multipart import boundary_of, split_head_body, split_parts
-from inboxcrm.emulator.search_query import compile_query
+from inboxcrm.emulator.search_query import compile_query, query_terms
 
 if TYPE_CHECKING:
     from inboxcrm.emulator.state import EmulatorState
@@ -347,6 +347,10 @@ class GmailRoutes:
         mailbox = self._mailbox(ctx)
         max_results = req.int_param("maxResults", 100, minimum=1, maximum=500)
         cursor = _page_key(req.param("pageToken"))
+        limit = self.state.settings.query_max_terms
+        if limit is not None and query_terms(req.param("q") or "") > limit:
+            # Gmail answers some long or complex queries with nothing at all, silently.
+            return Response.json({"resultSizeEstimate": 0})
         with self.state.lock:
             predicate, label_ids, include = self._filters(ctx, req, mailbox)
             found: list[MessageRecord] = []

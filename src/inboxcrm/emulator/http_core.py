@@ -28,6 +28,8 @@ class Request:
     body: bytes
     base_url: str
     in_batch: bool = False
+    batch_calls: dict[str, int] | None = None
+    """Inner calls of the enclosing batch admitted per user (they run "in parallel")."""
 
     @classmethod
     def build(
@@ -39,6 +41,7 @@ class Request:
         base_url: str,
         *,
         in_batch: bool = False,
+        batch_calls: dict[str, int] | None = None,
     ) -> Request:
         path, _, query = target.partition("?")
         return cls(
@@ -49,6 +52,7 @@ class Request:
             body=body,
             base_url=base_url,
             in_batch=in_batch,
+            batch_calls=batch_calls,
         )
 
     def param(self, name: str, default: str | None = None) -> str | None:

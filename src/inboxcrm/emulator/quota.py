@@ -43,32 +43,84 @@ def method_cost(method_id: str) -> int:
 
 
 class QuotaMeter:
-    """Moving-window units per user: a call is refused when the window would overflow."""
+    """Moving-window units per key: a call is refused when a window would overflow.
+
+    Keys are a user's address (per-user limits) or ``"*project*"`` (the project-wide budget);
+    each limit has its own window length. :meth:`try_charge_all` checks every limit first and
+    charges none of them unless all admit the call, as Google does.
+    """
+
+    PROJECT = "*project*"
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._spent: dict[str, deque[tuple[float, int]]] = defaultdict(deque)
-        self._sums: dict[str, int] = defaultdict(int)
+        self._spent: dict[tuple[str, float], deque[tuple[float, int]]] = defaultdict(deque)
+        self._sums: dict[tuple[str, float], int] = defaultdict(int)
+
+    def _expire(self, key: tuple[str, float], now: float) -> None:
+        spent = self._spent[key]
+        while spent and spent[0][0] <= now - key[1]:
+            self._sums[key] -= spent.popleft()[1]
+
+    def try_charge_all(
+        self, units: int, limits: list[tuple[str, float | None, float]]
+    ) -> tuple[str, float] | None:
+        """Charge ``units`` to every ``(key, capacity, window_s)``; None when admitted.
+
+        Refused: ``(key, seconds until the window has room)`` of the first limit that is full.
+        Limits whose capacity is None or not positive are ignored.
+        """
+        now = time.monotonic()
+        active = [(k, c, w) for k, c, w in limits if c is not None and c > 0 and w > 0]
+        with self._lock:
+            for key, capacity, window in active:
+                slot = (key, window)
+                self._expire(slot, now)
+                assert capacity is not None
+                if self._sums[slot] + units > capacity:
+                    return key, self._room_in(slot, units, capacity, now)
+            for key, _capacity, window in active:
+                slot = (key, window)
+                self._spent[slot].append((now, units))
+                self._sums[slot] += units
+        return None
+
+    def _room_in(self, slot: tuple[str, float], units: int, capacity: float, now: float) -> float:
+        excess = self._sums[slot] + units - capacity
+        for stamp, spent in self._spent[slot]:
+            excess -= spent
+            if excess <= 0:
+                return max(0.0, stamp + slot[1] - now)
+        return slot[1]
 
     def try_charge(self, user: str, units: int, per_second: float | None, window_s: float) -> bool:
         if per_second is None or per_second <= 0:
             return True
-        capacity = per_second * window_s
-        now = time.monotonic()
-        with self._lock:
-            spent = self._spent[user]
-            while spent and spent[0][0] <= now - window_s:
-                self._sums[user] -= spent.popleft()[1]
-            if self._sums[user] + units > capacity:
-                return False
-            spent.append((now, units))
-            self._sums[user] += units
-            return True
+        return self.try_charge_all(units, [(user, per_second * window_s, window_s)]) is None
 
     def reset(self) -> None:
         with self._lock:
             self._spent.clear()
             self._sums.clear()
+
+
+class ConcurrencyMeter:
+    """Calls of each user being processed right now (inner calls of a running batch included)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._inflight: dict[str, int] = defaultdict(int)
+
+    def try_enter(self, user: str, limit: int | None) -> bool:
+        with self._lock:
+            if limit is not None and limit > 0 and self._inflight[user] >= limit:
+                return False
+            self._inflight[user] += 1
+            return True
+
+    def leave(self, user: str, count: int = 1) -> None:
+        with self._lock:
+            self._inflight[user] = max(0, self._inflight[user] - count)
 
 
 @dataclass

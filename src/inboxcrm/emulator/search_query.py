@@ -4,16 +4,22 @@ Supported: ``from: to: cc: bcc: subject: after: before: newer_than: older_than: 
 has:attachment rfc822msgid: list: deliveredto:``, ``OR`` (binds tighter than the implicit AND, as in
 Gmail), ``{a b}`` (any of), ``( ... )`` grouping (also as an operator value: ``from:(a OR b)``),
 ``"quoted phrases"``, ``-`` negation and bare words (matched against subject and snippet).
+
+As Gmail: ``after:``/``before:`` dates mean midnight Pacific time (epoch seconds are exact);
+address terms match by tokens (``from:ann@acme.com`` also finds ``jo.ann@acme.com`` and
+``ann@acme.com.au``: the term must occur in the address between non-alphanumeric boundaries);
+:func:`query_terms` counts the terms of a query, for the emulator's query-complexity limit
+(over it, messages.list answers nothing, as Gmail has been seen to do).
 """
 
 from __future__ import annotations
 
 import html
 import re
-import time
-from calendar import timegm
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from inboxcrm.emulator.errors import ApiError
 from inboxcrm.emulator.mail_store import MessageRecord
@@ -261,8 +267,9 @@ def _any(parts: list[Predicate]) -> Predicate:
 
     def any_match(rec: MessageRecord) -> bool:
         for attr, values in groups:
-            if not values.isdisjoint(getattr(rec, attr)):
-                return True
+            for address in getattr(rec, attr):
+                if not values.isdisjoint(token_variants(address)):
+                    return True
         return any(p(rec) for p in rest)
 
     return any_match
@@ -274,7 +281,7 @@ def _address_match(fld: str, value: str) -> Predicate:
     if "@" in value and not value.startswith("@"):
 
         def exact(rec: MessageRecord) -> bool:
-            return value in getattr(rec, attr)
+            return any(value in token_variants(a) for a in getattr(rec, attr))
 
         exact.exact_address = (attr, value)  # type: ignore[attr-defined]
         return exact
@@ -289,6 +296,26 @@ def _address_match(fld: str, value: str) -> Predicate:
         return attr == "senders" and value in rec.sender_names
 
     return partial
+
+
+@lru_cache(maxsize=65536)
+def token_variants(address: str) -> frozenset[str]:
+    """Every part of ``address`` that starts and ends at a token boundary and keeps the ``@``:
+    the address terms Gmail's token matching finds it by."""
+    bounds = [0] + [i for i, ch in enumerate(address) if not ch.isalnum()]
+    starts = [0] + [i + 1 for i in bounds[1:]]
+    ends = [*bounds[1:], len(address)]
+    at = address.find("@")
+    return frozenset(address[a:b] for a in starts for b in ends if a <= at < b and a < b)
+
+
+def query_terms(query: str) -> int:
+    """How many search terms ``query`` holds (operators with a value, and bare words)."""
+    return sum(
+        1
+        for token in tokenize(query)
+        if token.kind in ("word", "quote") and token.text not in ("OR", "|")
+    )
 
 
 def _text_match(value: str, phrase: bool) -> Predicate:
@@ -312,6 +339,18 @@ def _text_match(value: str, phrase: bool) -> Predicate:
     return word_match
 
 
+def _pacific(year: int, month: int, day: int) -> datetime:
+    """Midnight Pacific time (Gmail's zone for ``after:``/``before:`` dates): PST or PDT by the
+    US rule (second Sunday of March to first Sunday of November)."""
+    march = datetime(year, 3, 8)
+    dst_start = march + timedelta(days=(6 - march.weekday()) % 7)
+    november = datetime(year, 11, 1)
+    dst_end = november + timedelta(days=(6 - november.weekday()) % 7)
+    local = datetime(year, month, day)
+    offset = -7 if dst_start <= local < dst_end else -8
+    return local.replace(tzinfo=timezone(timedelta(hours=offset)))
+
+
 def _parse_date(value: str) -> int:
     if value.isdigit():
         return int(value) * 1000
@@ -320,7 +359,7 @@ def _parse_date(value: str) -> int:
         raise ApiError(400, f"Invalid query date: {value}", reason="invalidArgument")
     year, month, day = (int(g) for g in match.groups())
     try:
-        return timegm(time.struct_time((year, month, day, 0, 0, 0, 0, 0, 0))) * 1000
+        return int(_pacific(year, month, day).timestamp()) * 1000
     except (ValueError, OverflowError):
         raise ApiError(400, f"Invalid query date: {value}", reason="invalidArgument") from None
 

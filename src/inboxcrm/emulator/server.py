@@ -32,7 +32,7 @@ def build_router(state: EmulatorState) -> Router:
     GmailRoutes(state).register(api)
     people = PeopleCalendarRoutes(state)
     people.register(api)
-    BatchRoutes(router).register(router)
+    BatchRoutes(router, state.concurrency).register(router)
     ControlRoutes(state, people).register(router)
     return router
 

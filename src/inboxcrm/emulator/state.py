@@ -20,7 +20,7 @@ from inboxcrm.emulator.mail_store import Mailbox, MessageRecord
 from inboxcrm.emulator.oauth import Grant, OAuthRoutes, OAuthStore
 from inboxcrm.emulator.people_calendar import AccountData
 from inboxcrm.emulator.push import PushDispatcher
-from inboxcrm.emulator.quota import FaultInjector, QuotaMeter, UsageStats
+from inboxcrm.emulator.quota import ConcurrencyMeter, FaultInjector, QuotaMeter, UsageStats
 from inboxcrm.emulator.signing import SigningKey
 
 logger = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class EmulatorState:
         self.accounts: dict[str, AccountData] = {}
         self.oauth = OAuthStore(clients=dict(config.clients))
         self.meter = QuotaMeter()
+        self.concurrency = ConcurrencyMeter()
         self.faults = FaultInjector(config.fault_seed)
         self.stats = UsageStats()
         self.push = PushDispatcher(self)

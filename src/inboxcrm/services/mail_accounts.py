@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -68,8 +67,8 @@ from inboxcrm.providers.gmail import oauth
 from inboxcrm.providers.gmail.client import GmailProvider
 from inboxcrm.services.consent import record_consent
 from inboxcrm.services.identity import Principal
+from inboxcrm.services.mail_quota import quota_gate_for
 from inboxcrm.services.notifications import notify
-from inboxcrm.sync.quota import LocalTokenBucket, QuotaGate, RedisTokenBucket, UnlimitedGate
 from inboxcrm.sync.status import AccountTotals, SyncStatus, derive_status, sync_statuses
 
 __all__ = [
@@ -599,35 +598,6 @@ def request_account_sync(
 
 
 # -- opening a mailbox --------------------------------------------------------------------------
-
-_bucket_lock = threading.Lock()
-_local_buckets: dict[tuple[str, str, float], LocalTokenBucket] = {}
-_redis_clients: dict[str, Any] = {}
-
-
-def quota_gate_for(settings: Settings, provider: str, mailbox: str) -> QuotaGate:
-    """The rate limiter of one mailbox: shared through Redis when configured, else per process."""
-    rate = float(settings.quota_units_per_second)
-    if rate <= 0:
-        return UnlimitedGate()
-    if settings.redis_url:
-        with _bucket_lock:
-            client = _redis_clients.get(settings.redis_url)
-            if client is None:
-                import redis
-
-                client = redis.Redis.from_url(settings.redis_url)
-                _redis_clients[settings.redis_url] = client
-        return RedisTokenBucket(
-            client, f"inboxcrm:quota:{provider}:{mailbox}", rate=rate, burst=rate
-        )
-    key = (provider, mailbox, rate)
-    with _bucket_lock:
-        bucket = _local_buckets.get(key)
-        if bucket is None:
-            bucket = LocalTokenBucket(rate, rate)
-            _local_buckets[key] = bucket
-        return bucket
 
 
 def _refresh(credentials: Any) -> None:

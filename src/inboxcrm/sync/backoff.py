@@ -10,8 +10,11 @@
 - ``"client"``: everything else (400, 404, a bug). Retrying would give the same answer.
 
 :func:`retry_call` retries transient failures with "full jitter" backoff (sleep a random time in
-``[0, min(cap, base * 2**attempt)]``, honouring a larger ``Retry-After``) and translates the final
-outcome into :class:`~inboxcrm.domain.errors.ProviderAuthError` or
+``[0, min(cap, base * 2**attempt)]``, honouring a larger ``Retry-After``). Rate-limit answers
+(:func:`is_rate_limit`) do not use up attempts: a run never fails for rate limits alone; they
+are retried for up to ``rate_limit_wait_s`` of waiting in all, and each is reported to the
+mailbox's pacer (:class:`~inboxcrm.sync.quota.PacingFeedback`) so it slows down. The final
+outcome is translated into :class:`~inboxcrm.domain.errors.ProviderAuthError` or
 :class:`~inboxcrm.domain.errors.ProviderTransientError`. Client errors propagate unchanged, since
 some of them carry meaning for the caller (e.g. 404 on an expired history id).
 """
@@ -33,6 +36,7 @@ from google.auth import exceptions as auth_exceptions
 from googleapiclient.errors import HttpError
 
 from inboxcrm.domain.errors import ProviderAuthError, ProviderError, ProviderTransientError
+from inboxcrm.sync.quota import PacingFeedback
 
 __all__ = [
     "ErrorKind",
@@ -40,6 +44,8 @@ __all__ = [
     "classify",
     "error_reasons",
     "http_status",
+    "is_concurrency_limit",
+    "is_rate_limit",
     "retry_after_seconds",
     "retry_call",
     "to_provider_error",
@@ -54,6 +60,26 @@ _RATE_LIMIT_REASONS = frozenset(
     {"rateLimitExceeded", "userRateLimitExceeded", "backendError", "quotaExceeded"}
 )
 _AUTH_403_REASONS = frozenset({"insufficientPermissions", "authError", "accessNotConfigured"})
+_QUOTA_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
+RATE_LIMIT_WAIT_SECONDS = 1800.0
+"""How long a call keeps waiting out rate limits before it reports a transient failure."""
+
+
+def is_rate_limit(exc: BaseException) -> bool:
+    """429, or 403 with a quota reason: Google refused the call before doing anything."""
+    status = http_status(exc)
+    if status == 429:
+        return True
+    return status == 403 and bool(set(error_reasons(exc)) & _QUOTA_REASONS)
+
+
+def is_concurrency_limit(exc: BaseException) -> bool:
+    """A 429 for too many calls of the user in flight at once (batch parts count one by one)."""
+    if http_status(exc) != 429 or not isinstance(exc, HttpError):
+        return False
+    content: Any = exc.content
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+    return "concurrent" in text.lower()
 
 
 def http_status(exc: BaseException) -> int | None:
@@ -172,39 +198,55 @@ def retry_call(
     cap: float = 32.0,
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
+    pacer: PacingFeedback | None = None,
+    rate_limit_wait_s: float = RATE_LIMIT_WAIT_SECONDS,
 ) -> T:
     """Call ``fn`` until it succeeds, retrying transient failures up to ``attempts`` times.
 
-    Raises ProviderAuthError at the first auth failure, ProviderTransientError when the
-    attempts are used up, and re-raises client errors unchanged.
+    Rate-limit refusals do not count as attempts (see the module docstring). Raises
+    ProviderAuthError at the first auth failure, ProviderTransientError when the attempts (or
+    the rate-limit wait) are used up, and re-raises client errors unchanged.
     """
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
-    for attempt in range(attempts):
+    failures = 0
+    counted = 0
+    waited = 0.0
+    while True:
         try:
-            return fn()
+            result = fn()
         except Exception as exc:
             kind = classify(exc)
             if kind == "client":
                 raise
             error = to_provider_error(exc)
-            if kind == "auth" or attempt == attempts - 1:
+            limited = kind == "transient" and is_rate_limit(exc)
+            if not limited:
+                counted += 1
+            if kind == "auth" or counted >= attempts or (limited and waited >= rate_limit_wait_s):
                 if error is exc:
                     raise
                 raise error from exc
-            delay = backoff_delay(attempt, base=base, cap=cap, rand=rand)
+            delay = backoff_delay(failures, base=base, cap=cap, rand=rand)
+            failures += 1
             hinted = retry_after_seconds(exc)
             if hinted is not None:
                 delay = max(delay, min(hinted, cap))
+            if limited:
+                waited += delay
+                if pacer is not None:
+                    pacer.rate_limited(hinted)
             logger.info(
-                "transient provider error (%s), retry %d/%d in %.2fs",
+                "transient provider error (%s), retry %d in %.2fs",
                 _summary(exc),
-                attempt + 1,
-                attempts - 1,
+                failures,
                 delay,
             )
             sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
+            continue
+        if pacer is not None:
+            pacer.succeeded()
+        return result
 
 
 def backoff_delay(

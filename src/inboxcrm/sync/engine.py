@@ -8,8 +8,10 @@ later) and the tenant database. One run:
    incremental run into a full sync.
 2. Full sync: capture the mailbox history id first; list the ids that search queries over the
    tenant's CRM addresses (and BCC addresses) select within the look-back window, into the
-   ledger as ``pending`` (checkpoint: the next query); then the fetch phase; then the label
-   phase; finally the captured history id becomes the incremental cursor.
+   ledger as ``pending`` (checkpoint: the next query); a query over several addresses that
+   lists nothing is cross-checked with one query per address (Gmail answers some long OR
+   queries with nothing; the progress counts probes and recoveries); then the fetch phase;
+   then the label phase; finally the captured history id becomes the incremental cursor.
 3. Incremental: read every history page from the cursor; new message ids are fetched with
    headers only and screened; only those that may match are put in the ledger as ``pending``,
    the rest are recorded as skipped. Then the fetch and label phases; the cursor advances only
@@ -61,7 +63,7 @@ from inboxcrm.sync.ingest import (
 )
 from inboxcrm.sync.lease import MailboxLease
 from inboxcrm.sync.progress import ProgressListener, SyncProgress
-from inboxcrm.sync.queries import build_search_queries
+from inboxcrm.sync.queries import SearchChunk, after_term, build_search_chunks, build_search_queries
 
 __all__ = ["SYNC_LABEL", "MailboxSync", "SyncResult", "account_sync_options"]
 
@@ -242,18 +244,18 @@ class MailboxSync:
 
     # -- full sync -----------------------------------------------------------------------------
 
-    def _queries(self) -> list[str]:
+    def _queries(self) -> list[SearchChunk]:
         assert self._book is not None
         entries = self._book.search_entries()
         entries.extend(self._book.bcc_addresses(self._own[0]))
-        after = (self._clock() - timedelta(days=self._options.lookback_days)).date()
-        queries = build_search_queries(entries, after=after)
+        after = self._clock() - timedelta(days=self._options.lookback_days)
+        chunks = build_search_chunks(entries, after=after)
         # Contact auto-creation needs mail with people who are no record yet.
         if self._autocreate == "sent":
-            queries.append(f"in:sent after:{after:%Y/%m/%d}")
+            chunks.append(SearchChunk(f"in:sent{after_term(after)}", ()))
         elif self._autocreate == "sent_and_received":
-            queries.append(f"after:{after:%Y/%m/%d}")
-        return queries
+            chunks.append(SearchChunk(after_term(after).strip(), ()))
+        return chunks
 
     def _full(self, *, resume: bool, first: bool) -> SyncResult:
         result = SyncResult(mode="full", first_full_sync=first)
@@ -293,37 +295,64 @@ class MailboxSync:
         return result
 
     def _list_full(self, result: SyncResult) -> None:
-        queries = self._queries()
-        key = hashlib.sha256("\n".join(queries).encode()).hexdigest()[:16]
+        chunks = self._queries()
+        key = hashlib.sha256("\n".join(c.query for c in chunks).encode()).hexdigest()[:16]
         if self._progress.query_key != key:
             # The address set changed since the checkpoint: list again from the start (the
             # ledger ignores ids it already has).
             self._progress.query_key = key
             self._progress.query_index = 0
-        self._progress.query_count = len(queries)
+        self._progress.query_count = len(chunks)
+        for index in range(self._progress.query_index, len(chunks)):
+            chunk = chunks[index]
+            if self._list_query(chunk.query) == 0 and len(chunk.entries) > 1:
+                self._probe_empty_chunk(index, chunk)
+            self._progress.query_index = index + 1
+            self._checkpoint()
+
+    def _list_query(self, query: str) -> int:
+        """List ``query`` (once per chosen label) into the ledger; returns the ids listed."""
         label_sets: list[tuple[str, ...]] = (
             [(label,) for label in self._options.labels] if self._options.labels else [()]
         )
         include_spam_trash = bool(
             self._options.labels and {"SPAM", "TRASH"} & set(self._options.labels)
         )
-        for index in range(self._progress.query_index, len(queries)):
-            for labels in label_sets:
-                chunk: list[MessageRef] = []
-                for ref in self._mailbox.iter_message_ids(
-                    query=queries[index],
-                    label_ids=labels,
-                    include_spam_trash=include_spam_trash,
-                    page_size=500,
-                ):
-                    chunk.append(ref)
-                    if len(chunk) >= LIST_CHUNK:
-                        self._add_listed(chunk)
-                        chunk = []
-                if chunk:
+        listed = 0
+        for labels in label_sets:
+            chunk: list[MessageRef] = []
+            for ref in self._mailbox.iter_message_ids(
+                query=query,
+                label_ids=labels,
+                include_spam_trash=include_spam_trash,
+                page_size=500,
+            ):
+                chunk.append(ref)
+                listed += 1
+                if len(chunk) >= LIST_CHUNK:
                     self._add_listed(chunk)
-            self._progress.query_index = index + 1
-            self._checkpoint()
+                    chunk = []
+            if chunk:
+                self._add_listed(chunk)
+        return listed
+
+    def _probe_empty_chunk(self, index: int, chunk: SearchChunk) -> None:
+        """A query over several addresses listed nothing: Gmail answers some long OR queries
+        with nothing at all. List each address on its own (a probe that is empty costs one
+        call); if any finds mail, the chunk's answer was wrong and this recovered it."""
+        found = 0
+        for probe in chunk.probe_queries():
+            self._progress.query_probes += 1
+            found += self._list_query(probe)
+        if found:
+            self._progress.queries_recovered += 1
+            logger.warning(
+                "search query %d of account %s listed nothing, but its addresses' probes found "
+                "%d messages: listed address by address",
+                index,
+                self.account_id,
+                found,
+            )
 
     def _add_listed(self, refs: Sequence[MessageRef]) -> None:
         with self._uow() as uow:
@@ -350,7 +379,7 @@ class MailboxSync:
         self._options = getattr(self, "_options", None) or AccountOptions(
             self._default_lookback, None
         )
-        after = (self._clock() - timedelta(days=self._options.lookback_days)).date()
+        after = self._clock() - timedelta(days=self._options.lookback_days)
         queries = build_search_queries(list(entries), after=after) if entries else []
         self._progress.mode = "backfill"
         for query in queries:

@@ -37,6 +37,11 @@ class SyncProgress:
     skipped: int = 0
     total_estimate: int = 0
     """Messages expected to be processed in this run (known once listing is done)."""
+    query_probes: int = 0
+    """Per-address probe queries sent because a multi-address query listed nothing."""
+    queries_recovered: int = 0
+    """Queries that listed nothing although their addresses' probes found mail (silently empty
+    answers of Gmail to long OR queries); their mail was listed address by address."""
     started_at: str | None = None
     finished_at: str | None = None
     error: str | None = None

@@ -12,6 +12,25 @@ and the units admitted in any interval of length ``t`` never exceed ``burst + ra
 - :class:`LocalTokenBucket`: in memory, thread-safe; for the embedded single-process mode.
 - :class:`RedisTokenBucket`: one atomic Lua script per call, on the Redis server's own clock, so
   every worker process on every machine shares one budget per mailbox key.
+
+Google counts quota in *moving windows* (one second, one minute) and answers 429 as soon as a
+window would overflow. A bucket admits at most ``burst + rate * t`` units in any interval ``t``,
+so it stays inside a window of length ``W`` and capacity ``C`` when ``burst + rate * W <= C``:
+:func:`window_safe_bucket_params` picks such a rate (``headroom`` of the limit) and a small
+burst. A batch of 50 gets (250 units) then leaves only when the previous batch's units have left
+the window, instead of bursting into it.
+
+On top of the buckets, :class:`CombinedGate` charges several budgets in turn (the mailbox's and
+the project-wide one every worker shares), and :class:`AdaptivePacer` slows a mailbox down when
+Google refuses calls anyway (its limits change, other apps share the user's quota):
+
+- it starts below full speed (``initial``),
+- every rate-limit answer multiplies its speed by ``decrease`` and, with a ``Retry-After``,
+  pauses every call until then,
+- each ``recovery_interval_s`` without a refusal it adds ``recovery_step`` back, up to full speed.
+
+Slowing down is done by charging ``units / factor`` to the gates below, so a shared Redis bucket
+slows every worker of the mailbox alike.
 """
 
 from __future__ import annotations
@@ -24,11 +43,16 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "GMAIL_UNITS",
+    "AdaptivePacer",
+    "CombinedGate",
     "LocalTokenBucket",
+    "PacingFeedback",
     "QuotaGate",
     "RedisTokenBucket",
     "UnlimitedGate",
+    "gate_rate",
     "units_for",
+    "window_safe_bucket_params",
 ]
 
 logger = logging.getLogger(__name__)
@@ -76,6 +100,121 @@ class QuotaGate(Protocol):
     def acquire(self, units: float) -> None:
         """Block until ``units`` may be spent, then spend them."""
         ...
+
+
+@runtime_checkable
+class PacingFeedback(Protocol):
+    """A gate that learns from Google's answers (see :class:`AdaptivePacer`)."""
+
+    def rate_limited(self, retry_after: float | None = None) -> None:
+        """Google refused a call for a rate limit (``retry_after``: its hint in seconds)."""
+        ...
+
+    def succeeded(self) -> None:
+        """A call (or batch) went through without a rate-limit refusal."""
+        ...
+
+
+def gate_rate(gate: object) -> float | None:
+    """The rate (units/s) a gate admits, when it has one (buckets do; unlimited gates not)."""
+    rate = getattr(gate, "rate", None)
+    return float(rate) if isinstance(rate, int | float) else None
+
+
+def window_safe_bucket_params(
+    limit_per_s: float, *, window_s: float = 1.0, headroom: float = 0.97
+) -> tuple[float, float]:
+    """(rate, burst) of a bucket that never overflows a moving window of ``limit_per_s``.
+
+    ``rate = headroom * limit`` and ``burst = (1 - headroom) * limit * window_s`` (at least one
+    unit), so ``burst + rate * window_s`` equals the window's capacity.
+    """
+    if limit_per_s <= 0 or not 0 < headroom <= 1:
+        raise ValueError("limit must be positive and headroom in (0, 1]")
+    rate = limit_per_s * headroom
+    burst = max(1.0, (1.0 - headroom) * limit_per_s * window_s)
+    return rate, burst
+
+
+class CombinedGate:
+    """Admits a call only through every gate in turn (e.g. the mailbox's, then the project's)."""
+
+    def __init__(self, *gates: QuotaGate) -> None:
+        self.gates = gates
+
+    @property
+    def rate(self) -> float | None:
+        """The slowest gate's rate in units/s (None: unlimited)."""
+        rates = [r for r in map(gate_rate, self.gates) if r is not None]
+        return min(rates) if rates else None
+
+    def acquire(self, units: float) -> None:
+        for gate in self.gates:
+            gate.acquire(units)
+
+
+class AdaptivePacer:
+    """Adaptive speed on top of a gate (see the module docstring); thread-safe."""
+
+    def __init__(
+        self,
+        gate: QuotaGate,
+        *,
+        initial: float = 0.9,
+        floor: float = 0.05,
+        decrease: float = 0.7,
+        recovery_step: float = 0.05,
+        recovery_interval_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not 0 < floor <= initial <= 1 or not 0 < decrease < 1:
+            raise ValueError("need 0 < floor <= initial <= 1 and 0 < decrease < 1")
+        self.gate = gate
+        self.factor = initial
+        self.floor = floor
+        self.decrease = decrease
+        self.recovery_step = recovery_step
+        self.recovery_interval_s = recovery_interval_s
+        self.refusals = 0
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._paused_until = 0.0
+        self._last_change = clock()
+
+    @property
+    def rate(self) -> float | None:
+        """Units/s admitted now (the gate's rate times the current factor)."""
+        below = gate_rate(self.gate)
+        return None if below is None else below * self.factor
+
+    def acquire(self, units: float) -> None:
+        with self._lock:
+            pause = self._paused_until - self._clock()
+            factor = self.factor
+        if pause > 0:
+            self._sleep(pause)
+        self.gate.acquire(units / factor)
+
+    def rate_limited(self, retry_after: float | None = None) -> None:
+        with self._lock:
+            now = self._clock()
+            self.refusals += 1
+            self.factor = max(self.floor, self.factor * self.decrease)
+            self._last_change = now
+            if retry_after is not None and retry_after > 0:
+                self._paused_until = max(self._paused_until, now + retry_after)
+        logger.info("rate limited: pacing at %.0f%% of the quota", self.factor * 100)
+
+    def succeeded(self) -> None:
+        with self._lock:
+            if self.factor >= 1.0:
+                return
+            now = self._clock()
+            if now - self._last_change >= self.recovery_interval_s:
+                self.factor = min(1.0, self.factor + self.recovery_step)
+                self._last_change = now
 
 
 class UnlimitedGate:

@@ -1,6 +1,6 @@
 """An in-memory MailboxClient for engine tests that need exact control over the mailbox.
 
-It understands the one query form the engine sends (``{from:a to:a ...} after:YYYY/MM/DD``),
+It understands the one query form the engine sends (``{from:a to:a ...} after:EPOCH_SECONDS``),
 keeps a history log, counts body fetches per id, and can be told to fail.
 """
 

@@ -7,6 +7,12 @@ use one per worker thread), charges every call — and every inner call of a bat
 :class:`~inboxcrm.sync.quota.QuotaGate`, and retries transient failures with full-jitter
 backoff (:mod:`inboxcrm.sync.backoff`). Batches re-send only the inner calls that failed.
 
+Rate limits never fail a call by themselves: refused calls wait (``Retry-After`` honoured, at
+least one quota window) and are sent again without using up an attempt, and the gate, when it
+is a :class:`~inboxcrm.sync.quota.PacingFeedback`, is told so it slows down. "Too many
+concurrent requests" (Google runs the parts of a batch in parallel) sets the batch size to
+the parts Google did answer; it is probed one part higher only after many clean batches.
+
 Errors: ``ProviderAuthError`` (revoked/expired grant, missing scope), ``ProviderTransientError``
 (retries used up), :class:`~inboxcrm.providers.base.HistoryExpired`, ``ProviderError`` (any
 other refusal).
@@ -51,8 +57,17 @@ from inboxcrm.providers.base import (
     WatchInfo,
 )
 from inboxcrm.providers.gmail import mapping
-from inboxcrm.sync.backoff import backoff_delay, classify, http_status, retry_call
-from inboxcrm.sync.quota import QuotaGate, UnlimitedGate, units_for
+from inboxcrm.sync.backoff import (
+    RATE_LIMIT_WAIT_SECONDS,
+    backoff_delay,
+    classify,
+    http_status,
+    is_concurrency_limit,
+    is_rate_limit,
+    retry_after_seconds,
+    retry_call,
+)
+from inboxcrm.sync.quota import PacingFeedback, QuotaGate, UnlimitedGate, gate_rate, units_for
 
 __all__ = ["BATCH_SIZE", "MODIFY_CHUNK", "GmailMailbox", "GmailProvider", "gmail_batch_uri"]
 
@@ -60,6 +75,10 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 50
 """Inner calls per batch request (Google allows 100 but advises at most 50 for Gmail)."""
+BATCH_SHARE_OF_RATE = 0.2
+"""A batch costs at most this share of the per-second quota (250 units/s: 10 gets per batch)."""
+CONCURRENCY_REPROBE = 200
+"""Clean batches before a batch one part larger than the learnt concurrency is tried again."""
 MODIFY_CHUNK = 1000
 """Ids per messages.batchModify (Gmail's limit)."""
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -195,10 +214,17 @@ class GmailMailbox:
         backoff_cap: float = 32.0,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
+        rate_limit_wait_s: float = RATE_LIMIT_WAIT_SECONDS,
     ) -> None:
         self._credentials = credentials
         self._api_base = api_base.rstrip("/")
         self._quota = quota or UnlimitedGate()
+        self._pacer = self._quota if isinstance(self._quota, PacingFeedback) else None
+        self._rate_limit_wait_s = rate_limit_wait_s
+        self._batch_limit = BATCH_SIZE
+        """Inner calls per batch now: halved on "too many concurrent requests", regrown slowly."""
+        self._clean_batches = 0
+        self._concurrency_known = False
         self._attempts = attempts
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
@@ -248,6 +274,8 @@ class GmailMailbox:
             cap=self._backoff_cap,
             sleep=self._sleep,
             rand=self._rand,
+            pacer=self._pacer,
+            rate_limit_wait_s=self._rate_limit_wait_s,
         )
 
     # -- MailboxClient ----------------------------------------------------------------------
@@ -293,49 +321,103 @@ class GmailMailbox:
     ) -> list[RemoteMessage]:
         found: dict[str, RemoteMessage] = {}
         unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), BATCH_SIZE):
-            found.update(
-                self._fetch_batch(unique[start : start + BATCH_SIZE], fmt, metadata_headers)
-            )
+        start = 0
+        while start < len(unique):
+            size = self._batch_size()
+            found.update(self._fetch_batch(unique[start : start + size], fmt, metadata_headers))
+            start += size
         return [found[i] for i in unique if i in found]
 
     def _fetch_batch(
         self, ids: Sequence[str], fmt: FetchFormat, metadata_headers: Sequence[str]
     ) -> dict[str, RemoteMessage]:
+        """One batch with its retries. Rate-limited parts are retried without using up
+        attempts (for up to ``rate_limit_wait_s`` of waiting); other transient failures count."""
         results: dict[str, RemoteMessage] = {}
         pending = list(ids)
-        for attempt in range(self._attempts):
-            failures = self._run_batch(pending, fmt, metadata_headers, results)
+        counted = failures_seen = 0
+        waited = 0.0
+        while True:
+            failures: dict[str, BaseException] = {}
+            size = self._batch_size()
+            for start in range(0, len(pending), size):
+                chunk = pending[start : start + size]
+                failures.update(self._run_batch(chunk, fmt, metadata_headers, results))
             retry: list[str] = []
+            limited: list[BaseException] = []
             for message_id, error in failures.items():
                 kind = classify(error)
                 if kind == "auth":
                     raise ProviderAuthError("Gmail rejected the credentials") from error
                 if kind == "transient":
                     retry.append(message_id)
+                    if is_rate_limit(error):
+                        limited.append(error)
                 elif http_status(error) == 404:
                     logger.debug("message %s vanished before it was fetched", message_id)
                 else:
                     logger.warning(
                         "message %s could not be fetched: %s", message_id, type(error).__name__
                     )
+            self._learn_from_batch(len(pending), len(pending) - len(retry), limited)
             if not retry:
                 return results
-            if attempt == self._attempts - 1:
+            if len(limited) < len(retry):
+                counted += 1
+            if counted >= self._attempts or (limited and waited >= self._rate_limit_wait_s):
                 raise ProviderTransientError(
-                    f"{len(retry)} messages still failing after {self._attempts} attempts"
+                    f"{len(retry)} messages still failing after {failures_seen + 1} attempts"
                 )
             delay = backoff_delay(
-                attempt, base=self._backoff_base, cap=self._backoff_cap, rand=self._rand
+                failures_seen, base=self._backoff_base, cap=self._backoff_cap, rand=self._rand
             )
-            if any(http_status(failures[i]) == 429 for i in retry):
-                # The per-user quota is a moving one-second window: parts refused for it
-                # would be refused again sooner (as fast as batches are written now).
-                delay = max(delay, min(QUOTA_WINDOW_SECONDS, self._backoff_cap))
+            failures_seen += 1
+            quota_limited = [e for e in limited if not is_concurrency_limit(e)]
+            if quota_limited:
+                hints = [h for h in map(retry_after_seconds, quota_limited) if h is not None]
+                # Google's windows are moving: parts refused for them would be refused
+                # again sooner (as fast as batches are written now).
+                floor = max([QUOTA_WINDOW_SECONDS, *hints])
+                delay = max(delay, min(floor, self._backoff_cap))
+            if limited:
+                waited += delay
             logger.info("retrying %d failed batch parts in %.2fs", len(retry), delay)
             self._sleep(delay)
             pending = retry
-        return results  # pragma: no cover - the loop always returns or raises
+
+    def _batch_size(self) -> int:
+        """Inner calls for the next batch: within the concurrency learnt so far, and costing at
+        most :data:`BATCH_SHARE_OF_RATE` of a second's quota, so that batches follow one
+        another through Google's moving window instead of bursting into it."""
+        size = self._batch_limit
+        rate = gate_rate(self._quota)
+        if rate is not None:
+            size = min(size, max(1, int(rate * BATCH_SHARE_OF_RATE / units_for("messages.get"))))
+        return size
+
+    def _learn_from_batch(self, sent: int, answered: int, limited: Sequence[BaseException]) -> None:
+        """Adapt batch size (concurrency refusals) and pace (quota refusals) to the answers."""
+        concurrency = [e for e in limited if is_concurrency_limit(e)]
+        if concurrency:
+            # The parts Google answered show how many calls it runs at once for this user;
+            # stay there (probing one more only after CONCURRENCY_REPROBE clean batches).
+            self._batch_limit = max(1, min(answered, self._batch_limit - 1))
+            self._concurrency_known = True
+            self._clean_batches = 0
+            logger.info("too many concurrent requests: batches of %d now", self._batch_limit)
+        elif sent and not limited:
+            self._clean_batches += 1
+            wait = CONCURRENCY_REPROBE if self._concurrency_known else 4
+            if self._batch_limit < BATCH_SIZE and self._clean_batches >= wait:
+                self._batch_limit += 1
+                self._clean_batches = 0
+        if self._pacer is not None:
+            quota = [e for e in limited if not is_concurrency_limit(e)]
+            if quota:
+                hints = [h for h in map(retry_after_seconds, quota) if h is not None]
+                self._pacer.rate_limited(max(hints) if hints else None)
+            elif not limited:
+                self._pacer.succeeded()
 
     def _run_batch(
         self,
