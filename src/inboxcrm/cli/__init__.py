@@ -25,6 +25,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to ``app``.
     from inboxcrm.cli import (  # noqa: F401
         admin_commands,
+        audit_commands,
         bench_commands,
         demo_command,
         emulator_command,

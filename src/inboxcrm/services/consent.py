@@ -16,6 +16,7 @@ from sqlalchemy import select
 from inboxcrm.adapters.db.tenant_tables import ConsentLogRow
 from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
+from inboxcrm.services.audit import record_event
 
 __all__ = ["ConsentAction", "ConsentEntry", "consent_history", "record_consent"]
 
@@ -63,6 +64,15 @@ def record_consent(
             user_agent=(user_agent or None) and user_agent[:300],
             occurred_at=utcnow(),
         )
+    )
+    record_event(
+        uow,
+        action=f"mail_account.{action}",
+        actor_user_id=actor_user_id,
+        actor_kind="user" if actor_user_id is not None else "system",
+        target=f"mail_account:{mail_account_id}" if mail_account_id is not None else None,
+        ip=ip,
+        details={"provider": provider, "owner_user_id": user_id, "scopes": sorted(scopes)},
     )
 
 

@@ -29,6 +29,7 @@ from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.addresses import normalize_email
 from inboxcrm.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from inboxcrm.domain.roles import Role
+from inboxcrm.services.login_audit import audit_login, audit_unknown_login
 
 logger = logging.getLogger(__name__)
 
@@ -139,23 +140,30 @@ def _principal(
 
 
 def verify_login(
-    runtime: Runtime, email: str, password: str, tenant_slug: str | None = None
+    runtime: Runtime,
+    email: str,
+    password: str,
+    tenant_slug: str | None = None,
+    *,
+    ip: str | None = None,
 ) -> tuple[int, int]:
-    """Check a password; return (user id, tenant id) of the tenant to log in to."""
+    """Check a password; return (user id, tenant id) of the tenant to log in to.
+
+    Every success and failure is audited (``services.login_audit``).
+    """
     failure = AuthenticationFailed("wrong email or password")
+    wanted = tenant_slug.strip().lower() if tenant_slug else None
     try:
         canonical = normalize_email(email)
     except InvalidInput:
+        audit_unknown_login(runtime, ip=ip)
         raise failure from None
     with runtime.control_uow() as uow:
         user = uow.session.scalar(select(UserRow).where(UserRow.email == canonical))
-        if user is None or not user.is_active:
+        if user is None:
             _hasher.hash("timing-equaliser")
+            audit_unknown_login(runtime, ip=ip)
             raise failure
-        try:
-            _hasher.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            raise failure from None
         query = (
             select(TenantRow)
             .join(MembershipRow, MembershipRow.tenant_id == TenantRow.id)
@@ -163,13 +171,33 @@ def verify_login(
             .order_by(TenantRow.id)
         )
         tenants = list(uow.session.scalars(query))
-        if tenant_slug:
-            tenants = [t for t in tenants if t.slug == tenant_slug.strip().lower()]
-        if not tenants:
+        if wanted:
+            tenants = [t for t in tenants if t.slug == wanted]
+        slugs = [t.slug for t in tenants]
+        user_id = user.id
+        if not user.is_active:
+            _hasher.hash("timing-equaliser")
+            reason: str | None = "deactivated"
+        else:
+            try:
+                _hasher.verify(user.password_hash, password)
+                reason = None if tenants else "no_membership"
+            except (VerificationError, InvalidHashError):
+                reason = "wrong_password"
+        if reason is not None:
+            uow.rollback()
+            audit_login(
+                runtime, tenant_slugs=slugs, user_id=user_id, outcome="failure", ip=ip,
+                reason=reason,
+            )  # fmt: skip
+            if not slugs:
+                audit_unknown_login(runtime, ip=ip)
             raise failure
         user.last_login_at = utcnow()
         uow.commit()
-        return user.id, tenants[0].id
+        tenant_id = tenants[0].id
+    audit_login(runtime, tenant_slugs=slugs[:1], user_id=user_id, outcome="success", ip=ip)
+    return user_id, tenant_id
 
 
 def create_session(

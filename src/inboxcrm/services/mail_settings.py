@@ -15,6 +15,7 @@ Write paths (each one function, one unit of work):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +35,7 @@ from inboxcrm.domain.addresses import try_normalize_email
 from inboxcrm.domain.errors import InvalidInput, NotFound, PermissionDenied
 from inboxcrm.domain.matching import NeverLogList
 from inboxcrm.domain.roles import is_admin, require_admin
+from inboxcrm.services.audit import record_event
 from inboxcrm.services.identity import Principal
 from inboxcrm.sync import ledger
 from inboxcrm.sync.ingest import (
@@ -109,6 +111,13 @@ def update_mail_settings(
         row.mail_storage_policy = storage_policy
     if contact_autocreate is not None:
         row.contact_autocreate = contact_autocreate
+    record_event(
+        uow,
+        action="mail_settings.update",
+        actor_user_id=principal.user_id,
+        target="tenant_settings",
+        details={"storage_policy": storage_policy, "contact_autocreate": contact_autocreate},
+    )
     uow.commit()
     return MailSettings(row.mail_storage_policy, row.contact_autocreate)
 
@@ -129,6 +138,15 @@ def normalize_never_log_entry(raw: str) -> str:
     return domain
 
 
+def never_log_audit_details(entry: str) -> dict[str, Any]:
+    """What the audit log keeps of a never-log entry: a domain as is, an address only hashed
+    (the audit log is append-only, so it must hold no address an erasure would have to remove).
+    """
+    if "@" not in entry:
+        return {"domain": entry}
+    return {"address_sha256": hashlib.sha256(entry.encode()).hexdigest()[:16]}
+
+
 def list_never_log(uow: UnitOfWork) -> list[str]:
     return list(uow.session.scalars(select(NeverLogEntryRow.entry).order_by(NeverLogEntryRow.id)))
 
@@ -146,6 +164,13 @@ def add_never_log(runtime: Runtime, principal: Principal, raw_entry: str) -> int
             uow.session.add(NeverLogEntryRow(entry=entry, created_by_user_id=principal.user_id))
             uow.session.flush()
         removed = _apply_never_log(runtime, uow, tenant, NeverLogList.from_entries([entry]))
+        record_event(
+            uow,
+            action="never_log.add",
+            actor_user_id=principal.user_id,
+            target="never_log",
+            details={**never_log_audit_details(entry), "messages_removed": removed},
+        )
         uow.commit()
     logger.info("never-log entry added in tenant %s; %d messages removed", tenant, removed)
     return removed
@@ -204,6 +229,13 @@ def remove_never_log(uow: UnitOfWork, principal: Principal, raw_entry: str) -> N
         raise NotFound(f"{entry} is not on the never-log list")
     backfill = entry if "@" in entry else "@" + entry
     uow.enqueue(BACKFILL_TASK, tenant=uow.tenant, addresses=[backfill])
+    record_event(
+        uow,
+        action="never_log.remove",
+        actor_user_id=principal.user_id,
+        target="never_log",
+        details=never_log_audit_details(entry),
+    )
     uow.commit()
 
 
@@ -240,6 +272,13 @@ def set_account_sync_options(
             raise InvalidInput("lookback_days must be 1-3650", field="lookback_days")
         settings["lookback_days"] = lookback_days
     row.settings = settings
+    record_event(
+        uow,
+        action="mail_account.sync_options",
+        actor_user_id=principal.user_id,
+        target=f"mail_account:{row.id}",
+        details={"labels": settings.get("labels"), "lookback_days": settings.get("lookback_days")},
+    )
     uow.commit()
     return {"labels": settings.get("labels"), "lookback_days": settings.get("lookback_days")}
 

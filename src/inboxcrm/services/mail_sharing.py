@@ -60,6 +60,7 @@ from inboxcrm.domain.sharing import (
     parse_detail,
     parse_visibility,
 )
+from inboxcrm.services.audit import record_event
 from inboxcrm.services.identity import Principal
 
 __all__ = [
@@ -343,6 +344,13 @@ def set_account_sharing(
         row.sharing = new_visibility.value if new_visibility else None
     if detail is not KEEP:
         row.sharing_detail = new_detail.value if new_detail else None
+    record_event(
+        uow,
+        action="sharing.account",
+        actor_user_id=principal.user_id,
+        target=f"mail_account:{row.id}",
+        details={"visibility": row.sharing, "detail": row.sharing_detail},
+    )
     uow.commit()
     logger.info(
         "sharing of mail account %s in tenant %s set to %s/%s",
@@ -406,6 +414,13 @@ def set_thread_sharing(
         thread.sharing = new_visibility.value if new_visibility else None
     if detail is not KEEP:
         thread.sharing_detail = new_detail.value if new_detail else None
+    record_event(
+        uow,
+        action="sharing.thread",
+        actor_user_id=principal.user_id,
+        target=f"email_thread:{thread.id}",
+        details={"visibility": thread.sharing, "detail": thread.sharing_detail},
+    )
     uow.commit()
     logger.info(
         "sharing of email thread %s in tenant %s set to %s/%s",
@@ -436,6 +451,13 @@ def set_tenant_maximum(
         row.max_sharing = new_visibility.value if new_visibility else None
     if detail is not KEEP:
         row.max_sharing_detail = new_detail.value if new_detail else None
+    record_event(
+        uow,
+        action="sharing.tenant_maximum",
+        actor_user_id=principal.user_id,
+        target="tenant_settings",
+        details={"visibility": row.max_sharing, "detail": row.max_sharing_detail},
+    )
     uow.commit()
     logger.info(
         "mail sharing maximum of tenant %s set to %s/%s",

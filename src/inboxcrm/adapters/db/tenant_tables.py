@@ -380,3 +380,4 @@ class ConsentLogRow(TenantBase):
 
 
 # --- end of mail accounts block ---
+from inboxcrm.adapters.db import privacy_tables  # noqa: E402,F401

@@ -124,7 +124,10 @@ def login_submit(
             status_code=403,
         )
     try:
-        user_id, tenant_id = verify_login(runtime, email, password, tenant.strip() or None)
+        client_host = request.client.host if request.client else None
+        user_id, tenant_id = verify_login(
+            runtime, email, password, tenant.strip() or None, ip=client_host
+        )
     except AuthenticationFailed:
         logger.info("failed UI login")
         return _login_form(
