@@ -299,6 +299,7 @@ def _zombie(pid: int) -> bool:
 
 # -- the stored set ---------------------------------------------------------------------------
 
+
 def generate_mailbox(emulator: EmulatorHandle, size: int = MAILBOX_SIZE) -> None:
     emulator.create_user(OWNER)
     emulator.generate(OWNER, size, seed=MAILBOX_SEED, customer_fraction=CUSTOMER_FRACTION)

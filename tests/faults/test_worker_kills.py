@@ -69,8 +69,10 @@ def _kill_repeatedly(
             before = stored_count(runtime, "acme")
             # A random moment once the (restarted) worker is at work again.
             wait_until(
-                lambda b=before: stored_count(runtime, "acme") > b
-                or converged(runtime, "acme", account_id, len(clean)),
+                lambda b=before: (
+                    stored_count(runtime, "acme") > b
+                    or converged(runtime, "acme", account_id, len(clean))
+                ),
                 timeout=CONVERGE_LIMIT,
                 what="the sync to make progress after a restart",
             )
