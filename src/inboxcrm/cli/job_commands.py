@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from inboxcrm.cli import app
+
+logger = logging.getLogger(__name__)
+
+WORKER_RESTARTS = 50
+"""Times ``inboxcrm worker`` starts a worker again after an unrecoverable error (then exits)."""
+WORKER_RESTART_PAUSE_CAP = 30.0
 
 
 class Pool(StrEnum):
@@ -34,25 +42,56 @@ def worker(
         typer.Option("--beat", "-B", help="Also run the periodic scheduler (one per deployment)."),
     ] = False,
 ) -> None:
-    """Run a job worker on the configured broker (INBOXCRM_BROKER_URL, or the embedded one)."""
+    """Run a job worker on the configured broker (INBOXCRM_BROKER_URL, or the embedded one).
+
+    The worker reconnects to a broker that went away for as long as it takes; should it still
+    stop on an unrecoverable error, it is started again (with a growing pause) instead of
+    leaving the deployment without a worker. A shutdown asked for by a signal is final.
+    """
+    from celery import signals
+
     from inboxcrm.cli.context import load_settings
     from inboxcrm.jobs.celery_app import create_celery, queue_names
 
     settings = load_settings()
     celery = create_celery(settings)
     chosen = [q.strip() for q in queues.split(",") if q.strip()] if queues else queue_names()
-    celery_worker = celery.Worker(
-        concurrency=concurrency,
-        queues=chosen,
-        pool_cls=pool.value,
-        beat=beat,
-        loglevel=settings.log_level.upper(),
-        redirect_stdouts=False,
-        without_mingle=settings.embedded_jobs,
-        without_gossip=settings.embedded_jobs,
-    )
-    celery_worker.start()
-    raise typer.Exit(int(celery_worker.exitcode or 0))
+    asked_to_stop: list[object] = []
+
+    def note_shutdown(**_: object) -> None:
+        asked_to_stop.append(True)
+
+    signals.worker_shutting_down.connect(note_shutdown, weak=False)
+    exitcode = 0
+    for attempt in range(WORKER_RESTARTS + 1):
+        celery_worker = celery.Worker(
+            concurrency=concurrency,
+            queues=chosen,
+            pool_cls=pool.value,
+            beat=beat,
+            loglevel=settings.log_level.upper(),
+            redirect_stdouts=False,
+            # Broadcast chatter between workers is not used; its restart after a broker
+            # restart is where kombu's Redis transport used to fail for good.
+            without_mingle=True,
+            without_gossip=True,
+            without_heartbeat=True,
+        )
+        celery_worker.start()
+        exitcode = int(celery_worker.exitcode or 0)
+        if exitcode == 0 or asked_to_stop:
+            break
+        pause = min(WORKER_RESTART_PAUSE_CAP, 2.0**attempt)
+        logger.error(
+            "the worker stopped on an unrecoverable error (exit code %s); starting it again "
+            "in %.0f s (restart %d of %d)",
+            exitcode,
+            pause,
+            attempt + 1,
+            WORKER_RESTARTS,
+        )
+        time.sleep(pause)
+    raise typer.Exit(exitcode)
 
 
 @app.command("beat")

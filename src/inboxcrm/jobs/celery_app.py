@@ -1,10 +1,14 @@
 """``create_celery(settings)``: the Celery application of one deployment.
 
-One task code path everywhere. With ``INBOXCRM_BROKER_URL`` empty the broker is the embedded SQLite
-file ``{data_dir}/broker.sqlite3`` (``sqlite_broker``); ``sqla+<url>`` uses the same transport on
-another database; ``redis://...`` is the scale-out broker. Messages are JSON only, acknowledged
-after the task ran (a worker that dies mid-task hands the task back), one prefetched at a time, and
-every task has a time limit from the registry.
+One task code path everywhere. With ``INBOXCRM_BROKER_URL`` empty the broker is the embedded
+SQLite file ``{data_dir}/broker.sqlite3`` (``sqlite_broker``); ``sqla+<url>`` uses the same
+transport on another database; ``redis://...`` is the scale-out broker (``redis_broker``).
+Messages are JSON only, acknowledged after the task ran, one prefetched at a time, and every
+task has a time limit from the registry. On both brokers a worker keeps the messages it holds
+alive, so the task of a worker that dies (``kill -9``, a lost machine) is handed out again
+promptly: within seconds on the embedded broker, about a minute on Redis. A broker restart does
+not stop running tasks, and workers reconnect for as long as it takes (``inboxcrm worker`` also
+restarts a worker that stops on an unrecoverable error).
 """
 
 from __future__ import annotations
@@ -68,17 +72,21 @@ def create_celery(
 
     transport_options: dict[str, Any] = {}
     conf: dict[str, Any] = {}
-    longest_limit = max(
-        (s.time_limit for s in registry.tasks().values()), default=DEFAULT_TIME_LIMIT
-    )
     if settings.embedded_jobs:
         from inboxcrm.jobs.sqlite_broker import Transport
 
         conf["broker_transport"] = Transport
     elif settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
-        # A task not acknowledged within this time is handed to another worker: keep it well
-        # above the longest time limit so a slow task never runs twice at once.
-        transport_options["visibility_timeout"] = max(3600, 2 * longest_limit)
+        from inboxcrm.jobs import redis_broker
+
+        # Workers re-stamp the messages they hold (redis_broker), so a short visibility timeout
+        # hands a dead worker's task out again within about a minute, never a live one's.
+        conf["broker_transport"] = redis_broker.Transport
+        transport_options.update(
+            visibility_timeout=redis_broker.VISIBILITY_TIMEOUT,
+            unacked_restore_interval=redis_broker.RESTORE_INTERVAL,
+            unacked_restore_throttle=1,
+        )
         if key_prefix:
             transport_options["global_keyprefix"] = key_prefix
 
@@ -89,6 +97,8 @@ def create_celery(
         broker_url=broker_url_for(settings),
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
         result_backend=settings.result_backend_url or None,
         task_ignore_result=not settings.result_backend_url,
         task_serializer="json",
@@ -98,7 +108,9 @@ def create_celery(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A broker restart must not kill a running sync: it carries on, and its message (still
+        # unacknowledged in the broker) is handed out again only if its worker dies.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         task_time_limit=DEFAULT_TIME_LIMIT,

@@ -26,7 +26,9 @@ later) and the tenant database. One run:
 Every step is idempotent and committed before the next begins, so a worker killed anywhere
 resumes from the last commit: nothing is lost (pending rows stay pending), nothing duplicated
 (insert-if-absent everywhere). Provider errors propagate to the caller (the service decides:
-auth → disconnect, transient → retry later).
+auth → disconnect, transient → retry later), and so do errors of the database itself (down,
+read-only, connection lost): only a message whose own rows are refused is skipped, with the
+reason ``store_error``; mail is never given up because the database was briefly unavailable.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from inboxcrm.adapters.db.tenant_tables import EmailMessageRow, MailAccountRow
 from inboxcrm.adapters.db.types import utcnow
@@ -65,7 +67,13 @@ from inboxcrm.sync.lease import MailboxLease
 from inboxcrm.sync.progress import ProgressListener, SyncProgress
 from inboxcrm.sync.queries import SearchChunk, after_term, build_search_chunks, build_search_queries
 
-__all__ = ["SYNC_LABEL", "MailboxSync", "SyncResult", "account_sync_options"]
+__all__ = [
+    "SYNC_LABEL",
+    "MailboxSync",
+    "SyncResult",
+    "account_sync_options",
+    "database_unavailable",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +85,14 @@ FETCH_WINDOW = 20
 """Batches of pending ids read from the ledger at once (fetched one ahead of storing)."""
 LEASE_RENEW_SECONDS = 30.0
 REOPEN_REASONS = ("no_match", "no_match_headers", "never_log")
+
+
+def database_unavailable(exc: SQLAlchemyError) -> bool:
+    """True for errors of the database itself (down, read-only, locked, connection lost), as
+    opposed to one message's rows being refused: those must fail the run, never skip mail."""
+    return isinstance(exc, OperationalError | InterfaceError) or bool(
+        getattr(exc, "connection_invalidated", False)
+    )
 
 
 @dataclass
@@ -552,8 +568,10 @@ class MailboxSync:
                 self._apply_outcomes(uow, outcomes, result)
                 uow.commit()
             self._contacts_committed(True)
-        except SQLAlchemyError:
+        except SQLAlchemyError as exc:
             self._contacts_committed(False)
+            if database_unavailable(exc):
+                raise  # not this batch's fault: the run fails and the next one resumes here
             # One bad message must not block the rest: store them one by one.
             logger.warning(
                 "batch store failed for account %s; storing one by one",
@@ -585,6 +603,8 @@ class MailboxSync:
             self._contacts_committed(True)
         except SQLAlchemyError as exc:
             self._contacts_committed(False)
+            if database_unavailable(exc):
+                raise
             logger.error(
                 "message %s of account %s could not be stored: %s",
                 message.id,

@@ -50,6 +50,7 @@ __all__ = [
     "LeaseKeeper",
     "LeaseLost",
     "MailboxLease",
+    "dead_local_holder",
     "lease_facts",
     "new_holder_id",
 ]
@@ -75,7 +76,7 @@ def new_holder_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def _dead_local_holder(holder: str) -> bool:
+def dead_local_holder(holder: str) -> bool:
     """True when ``holder`` names a process of this host that no longer exists."""
     host, _, rest = holder.partition(":")
     raw_pid, _, _ = rest.partition(":")
@@ -127,7 +128,7 @@ def lease_facts(
     ).all()
     facts: dict[int, LeaseFacts] = {}
     for row in rows:
-        live = bool(row.holder) and row.expires_at > moment and not _dead_local_holder(row.holder)
+        live = bool(row.holder) and row.expires_at > moment and not dead_local_holder(row.holder)
         facts[row.mail_account_id] = LeaseFacts(
             held=live,
             holder=row.holder,
@@ -197,14 +198,14 @@ class MailboxLease:
             uow.commit()
         self.held = bool(result.rowcount)  # type: ignore[attr-defined]
         if not self.held:
-            self.held = self._take_over_dead_local_holder(now)
+            self.held = self._take_overdead_local_holder(now)
         if self.held:
             self._lost.clear()
             self._last_renewal = now
             self.follow_up = self._take_follow_up()
         return self.held
 
-    def _take_over_dead_local_holder(self, now: datetime) -> bool:
+    def _take_overdead_local_holder(self, now: datetime) -> bool:
         """Take the lease from a holder on this host whose process has died."""
         with self._uow_factory() as uow:
             holder = uow.session.scalar(
@@ -212,7 +213,7 @@ class MailboxLease:
                     MailSyncLeaseRow.mail_account_id == self.account_id
                 )
             )
-            if not holder or not _dead_local_holder(holder):
+            if not holder or not dead_local_holder(holder):
                 return False
             result = uow.session.execute(
                 update(MailSyncLeaseRow)

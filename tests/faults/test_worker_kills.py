@@ -1,0 +1,200 @@
+"""The worker killed with SIGKILL at random moments of a full sync, on the embedded broker and on
+Celery + Redis, then started again (as systemd or the embedded parent would): nothing else is
+done by hand. The queued sync is handed out again to the new worker (late acknowledgement and
+prompt redelivery, issue 7 defect 2), it takes the mailbox lease over from the dead process and
+resumes from its checkpoint; the stored set equals a clean run's.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from inboxcrm.bootstrap import Runtime
+from inboxcrm.config import Settings
+from inboxcrm.jobs.celery_app import create_celery
+from inboxcrm.jobs.queue import CeleryJobQueue
+from tests.faults.harness import (
+    CONVERGE_LIMIT,
+    OWNER,
+    ThrowawayRedis,
+    WorkerProcess,
+    clean_stored_set,
+    compare,
+    converged,
+    generate_mailbox,
+    stored_count,
+    wait_until,
+)
+from tests.fixtures.emulator import EmulatorHandle
+from tests.fixtures.web import TenantFactory
+from tests.integration.mail_accounts.conftest import GmailConnector
+from tests.integration.sync.conftest import add_customer_contacts
+
+SYNC_TASK = "inboxcrm.mail.sync_account"
+
+
+def _kill_repeatedly(
+    *,
+    runtime: Runtime,
+    settings: Settings,
+    emulator: EmulatorHandle,
+    tenants: TenantFactory,
+    gmail: GmailConnector,
+    tmp_path: Path,
+    kills: int,
+    scenario: str,
+    size: int,
+    seed: int,
+) -> None:
+    generate_mailbox(emulator, size)
+    clean = clean_stored_set(runtime, emulator)
+    rep = tenants.member("acme", "rep")
+    add_customer_contacts(runtime, "acme", emulator, OWNER)
+    account_id = gmail.connect(rep, OWNER)["account"]["id"]
+    # Slow enough that the sync is still running when each kill comes.
+    emulator.set_config(latency_ms=40.0)
+    worker = WorkerProcess(settings, tmp_path)
+    rng = random.Random(seed)
+    try:
+        worker.start()
+        CeleryJobQueue(create_celery(settings)).enqueue(
+            SYNC_TASK, tenant="acme", account_id=account_id, full=True
+        )
+        done = 0
+        for _ in range(kills):
+            before = stored_count(runtime, "acme")
+            # A random moment once the (restarted) worker is at work again.
+            wait_until(
+                lambda b=before: (
+                    stored_count(runtime, "acme") > b
+                    or converged(runtime, "acme", account_id, len(clean))
+                ),
+                timeout=CONVERGE_LIMIT,
+                what="the sync to make progress after a restart",
+            )
+            if converged(runtime, "acme", account_id, len(clean)):
+                break
+            time.sleep(rng.uniform(0.0, 1.5))
+            worker.kill()
+            done += 1
+            worker.start()
+        fault_ended = time.monotonic()
+        emulator.set_config(latency_ms=0.0)
+        wait_until(
+            lambda: converged(runtime, "acme", account_id, len(clean)),
+            timeout=CONVERGE_LIMIT,
+            what="convergence after the last kill",
+        )
+        seconds = time.monotonic() - fault_ended
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- worker log ---\n{worker.log_tail()}") from exc
+    finally:
+        worker.stop()
+    assert done == kills, f"the sync finished after {done} of {kills} kills"
+    compare(scenario, done, clean, runtime, "acme", seconds, detail=f"{worker.starts} starts")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_killed_embedded_worker_s_sync_is_handed_out_again_and_completes(
+    runtime: Runtime,
+    settings: Settings,
+    emulator: EmulatorHandle,
+    tenants: TenantFactory,
+    gmail: GmailConnector,
+    tmp_path: Path,
+) -> None:
+    """Regression (defect 2): the embedded broker deleted a message on receipt; lost for good."""
+    _kill_repeatedly(
+        runtime=runtime,
+        settings=settings,
+        emulator=emulator,
+        tenants=tenants,
+        gmail=gmail,
+        tmp_path=tmp_path,
+        kills=1,
+        scenario="embedded: 1 SIGKILL (regression)",
+        size=600,
+        seed=1,
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_killed_redis_worker_s_sync_is_handed_out_again_and_completes(
+    runtime: Runtime,
+    settings: Settings,
+    emulator: EmulatorHandle,
+    tenants: TenantFactory,
+    gmail: GmailConnector,
+    tmp_path: Path,
+    redis: ThrowawayRedis,
+) -> None:
+    """Regression (defect 2): Redis handed a dead worker's task out after an hour."""
+    on_redis = settings.model_copy(update={"broker_url": redis.url, "redis_url": redis.url})
+    _kill_repeatedly(
+        runtime=runtime,
+        settings=on_redis,
+        emulator=emulator,
+        tenants=tenants,
+        gmail=gmail,
+        tmp_path=tmp_path,
+        kills=1,
+        scenario="Celery + Redis: 1 SIGKILL (regression)",
+        size=600,
+        seed=2,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_twenty_sigkills_of_the_embedded_worker(
+    runtime: Runtime,
+    settings: Settings,
+    emulator: EmulatorHandle,
+    tenants: TenantFactory,
+    gmail: GmailConnector,
+    tmp_path: Path,
+) -> None:
+    _kill_repeatedly(
+        runtime=runtime,
+        settings=settings,
+        emulator=emulator,
+        tenants=tenants,
+        gmail=gmail,
+        tmp_path=tmp_path,
+        kills=20,
+        scenario="embedded broker: 20 SIGKILLs of the worker",
+        size=5000,
+        seed=20,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_twenty_sigkills_of_the_redis_worker(
+    runtime: Runtime,
+    settings: Settings,
+    emulator: EmulatorHandle,
+    tenants: TenantFactory,
+    gmail: GmailConnector,
+    tmp_path: Path,
+    redis: ThrowawayRedis,
+) -> None:
+    on_redis = settings.model_copy(update={"broker_url": redis.url, "redis_url": redis.url})
+    _kill_repeatedly(
+        runtime=runtime,
+        settings=on_redis,
+        emulator=emulator,
+        tenants=tenants,
+        gmail=gmail,
+        tmp_path=tmp_path,
+        kills=20,
+        scenario="Celery + Redis: 20 SIGKILLs of the worker",
+        size=5000,
+        seed=21,
+    )
