@@ -30,6 +30,7 @@ from inboxcrm.adapters.db.tenant_tables import (
 )
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.addresses import normalize_email
+from inboxcrm.sync.message_keys import claim_message_keys, dedup_key_of
 
 _serial = itertools.count(1)
 
@@ -164,6 +165,13 @@ def make_thread(uow: UnitOfWork, mail_account: MailAccountRow, **overrides: Any)
     return row
 
 
+def message_key(uow: UnitOfWork, values: dict[str, Any]) -> int:
+    """The tenant-wide identity row of a message with these column values (created if absent):
+    messages with the same Message-ID and sender share it, as colleagues' copies do."""
+    key = dedup_key_of(values)
+    return claim_message_keys(uow.session, [key])[key]
+
+
 def make_email_message(
     uow: UnitOfWork,
     *,
@@ -198,6 +206,8 @@ def make_email_message(
         "body_text": f"Body of message {n}",
     }
     values.update(overrides)
+    if "message_key_id" not in values:
+        values["message_key_id"] = message_key(uow, values)
     row = EmailMessageRow(**values)
     uow.session.add(row)
     uow.session.flush()
@@ -209,7 +219,7 @@ def make_email_message(
                 record_kind=kind,
                 record_id=record_id,
                 kind="email",
-                ref_id=row.id,
+                ref_id=row.message_key_id,
                 occurred_at=row.sent_at,
                 summary=row.subject[:300],
                 match_reason=match_reason,
@@ -250,10 +260,15 @@ def make_email_history(
         }
         for i in range(count)
     ]
+    keys = claim_message_keys(uow.session, [dedup_key_of(m) for m in messages])
+    for m in messages:
+        m["message_key_id"] = keys[dedup_key_of(m)]
     uow.session.execute(insert(EmailMessageRow), messages)
     stored = uow.session.execute(
         EmailMessageRow.__table__.select()
-        .with_only_columns(EmailMessageRow.id, EmailMessageRow.sent_at, EmailMessageRow.subject)
+        .with_only_columns(
+            EmailMessageRow.message_key_id, EmailMessageRow.sent_at, EmailMessageRow.subject
+        )
         .where(EmailMessageRow.thread_id == thread.id)
     ).all()
     uow.session.execute(

@@ -24,6 +24,7 @@ from inboxcrm.domain.roles import Role
 from inboxcrm.services.identity import Principal, create_api_token, create_user
 from inboxcrm.services.records import ContactCreate, create_contact
 from inboxcrm.services.tenants import create_tenant
+from inboxcrm.sync.message_keys import claim_message_keys, dedup_key_of
 from inboxcrm.web.app import create_app
 
 TENANT = "timeline-bench"
@@ -62,8 +63,14 @@ def _fill(uow: Any, contact_id: int, messages: int) -> None:
         }
         for i in range(messages)
     ]
+    key_ids = claim_message_keys(session, [dedup_key_of(row) for row in rows])
+    for row in rows:
+        row["message_key_id"] = key_ids[dedup_key_of(row)]
     session.execute(insert(EmailMessageRow), rows)
-    ids = [row.id for row in session.query(EmailMessageRow.id).order_by(EmailMessageRow.id)]
+    ids = [
+        row.message_key_id
+        for row in session.query(EmailMessageRow.message_key_id).order_by(EmailMessageRow.id)
+    ]
     session.execute(
         insert(ActivityRow),
         [

@@ -23,8 +23,10 @@ Choices, for robustness and speed:
   with the declared charset when it is a known text codec and actually decodes; otherwise UTF-8,
   then Windows-1252 with replacement characters. Each fallback is recorded as a defect.
 - Parts are numbered like IMAP sections (``"1"``, ``"2.1"``; a single-part message's body is
-  ``"1"``). A ``message/rfc822`` part (a forwarded mail) is an attachment; its own parts are not
-  searched for the body.
+  ``"1"``). A ``message/rfc822`` part (a forwarded mail) is an attachment whose size is that of
+  the embedded message; its own parts are not searched for the body, unless the message has no
+  body of its own (a bare forward or bounce: its body is then the first forwarded message's,
+  however deeply forwards are nested, to :data:`MAX_PART_DEPTH` levels).
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ import base64
 import binascii
 import codecs
 import html
+import io
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.generator import Generator
 from email.message import Message
 from email.parser import Parser
 from email.policy import compat32
@@ -571,6 +575,61 @@ def _payload_bytes(part: Message, defects: list[str]) -> bytes:
     return str(data).encode("utf-8", errors="replace")
 
 
+def _embedded_messages(part: Message) -> list[Message]:
+    payload = part.get_payload()
+    if part.get_content_maintype() != "message" or not isinstance(payload, list):
+        return []
+    return [m for m in payload if isinstance(m, Message)]
+
+
+def _attachment_size(part: Message, defects: list[str]) -> int:
+    """Bytes of an attachment: decoded content, or the embedded message of a message/* part."""
+    embedded = _embedded_messages(part)
+    if not embedded:
+        return len(_payload_bytes(part, defects))
+    out = io.StringIO()
+    try:
+        generator = Generator(out, mangle_from_=False, maxheaderlen=0, policy=_POLICY)
+        for message in embedded:
+            generator.flatten(message, linesep="\r\n")
+    except (RecursionError, ValueError, TypeError, LookupError, UnicodeError):
+        defects.append("EmbeddedMessageUnmeasured")
+        return 0
+    return len(out.getvalue().encode("ascii", errors="surrogateescape"))
+
+
+def _forwarded_bodies(
+    forwards: list[Message], defects: list[str], counter: list[int]
+) -> tuple[list[str], list[str]]:
+    """The text and HTML bodies of the first forwarded message that has one (nested forwards
+    followed to :data:`MAX_PART_DEPTH` levels)."""
+    pending = list(forwards)
+    for _ in range(MAX_PART_DEPTH):
+        if not pending:
+            break
+        message = pending.pop(0)
+        text_parts: list[str] = []
+        html_parts: list[str] = []
+        nested: list[Message] = []
+        for _path, part in _iter_parts(message, "", 0, defects, counter):
+            ctype = part.get_content_type()
+            if _is_body(part, ctype):
+                body = _decode_bytes(_payload_bytes(part, defects), part.get_content_charset())
+                (text_parts if ctype == "text/plain" else html_parts).append(body)
+            else:
+                nested.extend(_embedded_messages(part))
+        if text_parts or html_parts:
+            return text_parts, html_parts
+        pending = nested + pending
+    return [], []
+
+
+def _is_body(part: Message, ctype: str) -> bool:
+    if ctype not in ("text/plain", "text/html"):
+        return False
+    return _token(_header(part, "Content-Disposition")) != "attachment" and not _filename(part)
+
+
 def _collect_defects(part: Message, out: list[str]) -> None:
     for defect in getattr(part, "defects", ()):
         out.append(type(defect).__name__)
@@ -627,6 +686,7 @@ def _parse(data: bytes, internal_date: datetime | None) -> ParsedMail:
     text_parts: list[str] = []
     html_parts: list[str] = []
     attachments: list[AttachmentInfo] = []
+    forwards: list[Message] = []
     counter = [0]
     for path, part in _iter_parts(msg, "", 0, defects, counter):
         if part is not msg:
@@ -644,17 +704,20 @@ def _parse(data: bytes, internal_date: datetime | None) -> ParsedMail:
             continue
         content_id_raw = _header(part, "Content-ID")
         content_id = content_id_raw.strip().strip("<>").strip() or None if content_id_raw else None
-        payload = _payload_bytes(part, defects)
+        forwards.extend(_embedded_messages(part))
         attachments.append(
             AttachmentInfo(
                 filename=filename,
                 mime_type=ctype,
-                size=len(payload),
+                size=_attachment_size(part, defects),
                 content_id=content_id,
                 part_path=path,
                 inline=disposition == "inline" or (disposition is None and content_id is not None),
             )
         )
+
+    if not text_parts and not html_parts and forwards:
+        text_parts, html_parts = _forwarded_bodies(forwards, defects, counter)
 
     list_id_raw = first("list-id")
     return ParsedMail(

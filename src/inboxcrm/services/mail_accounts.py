@@ -40,7 +40,6 @@ from inboxcrm.adapters.db.control_tables import (
     TenantRow,
 )
 from inboxcrm.adapters.db.tenant_tables import (
-    ActivityRow,
     EmailAttachmentRow,
     EmailMessageRow,
     EmailThreadRow,
@@ -69,6 +68,7 @@ from inboxcrm.services.consent import record_consent
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.mail_quota import quota_gate_for
 from inboxcrm.services.notifications import notify
+from inboxcrm.sync.message_keys import release_message_keys
 from inboxcrm.sync.status import AccountTotals, SyncStatus, derive_status, sync_statuses
 
 __all__ = [
@@ -847,8 +847,12 @@ def purge_account_mail(uow: UnitOfWork, account_id: int) -> int:
     """
     message_ids = select(EmailMessageRow.id).where(EmailMessageRow.mail_account_id == account_id)
     session = uow.session
-    session.execute(
-        delete(ActivityRow).where(ActivityRow.kind == "email", ActivityRow.ref_id.in_(message_ids))
+    key_ids = set(
+        session.scalars(
+            select(EmailMessageRow.message_key_id)
+            .where(EmailMessageRow.mail_account_id == account_id)
+            .distinct()
+        )
     )
     session.execute(
         delete(EmailAttachmentRow).where(EmailAttachmentRow.message_id.in_(message_ids))
@@ -858,6 +862,8 @@ def purge_account_mail(uow: UnitOfWork, account_id: int) -> int:
     )
     session.execute(delete(EmailThreadRow).where(EmailThreadRow.mail_account_id == account_id))
     session.execute(delete(MailLedgerRow).where(MailLedgerRow.mail_account_id == account_id))
+    # Timeline entries go with the last copy: a colleague's copy keeps the entry on the record.
+    release_message_keys(session, key_ids)
     return _rowcount(deleted)
 
 

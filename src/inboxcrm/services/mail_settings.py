@@ -45,6 +45,7 @@ from inboxcrm.sync.ingest import (
     parse_record_key,
     parsed_from_row,
 )
+from inboxcrm.sync.message_keys import release_message_keys
 
 __all__ = [
     "AUTOCREATE_MODES",
@@ -183,6 +184,7 @@ def _apply_never_log(runtime: Runtime, uow: UnitOfWork, tenant: str, added: Neve
     secret = runtime.settings.secret_key.get_secret_value().encode("utf-8")
     book = load_address_book(session, tenant=tenant, bcc_secret=secret)
     removed = 0
+    released: set[int] = set()
     for account in session.scalars(select(MailAccountRow)).all():
         own = [account.email, *((account.settings or {}).get("send_as") or [])]
         matcher = build_matcher(book, own, never_log)
@@ -197,26 +199,25 @@ def _apply_never_log(runtime: Runtime, uow: UnitOfWork, tenant: str, added: Neve
             keep = {parse_record_key(k) for k in result.record_keys}
             links = session.scalars(
                 select(ActivityRow).where(
-                    ActivityRow.kind == ACTIVITY_KIND, ActivityRow.ref_id == row.id
+                    ActivityRow.kind == ACTIVITY_KIND, ActivityRow.ref_id == row.message_key_id
                 )
             ).all()
             for link in links:
                 if (link.record_kind, link.record_id) not in keep and link.match_reason != "thread":
                     session.delete(link)
             if not result.stored:
-                session.execute(
-                    delete(ActivityRow).where(
-                        ActivityRow.kind == ACTIVITY_KIND, ActivityRow.ref_id == row.id
-                    )
-                )
                 ledger.record_outcomes(
                     session,
                     account.id,
                     [(row.provider_message_id, "skipped", "never_log", None)],
                 )
+                released.add(row.message_key_id)
                 session.delete(row)
                 removed += 1
         session.flush()
+    # The timeline entries of a message go with its last copy (colleagues' copies are removed
+    # by the same rule in their own pass over the loop above).
+    release_message_keys(session, released)
     return removed
 
 

@@ -18,6 +18,11 @@ tenant maximum and every mailbox's choice (a tenant has few mailboxes) and gives
 pages stay full) and the detail the reader gets of each visible message. Nothing is cached across
 requests, so a changed setting applies to the next read.
 
+One email held by several colleagues' mailboxes is one timeline entry with a copy per mailbox;
+each copy is judged by its own mailbox's (and thread's) sharing. A reader sees the entry when
+any copy is visible to them, at the most permissive detail among the copies they may see (see
+:mod:`inboxcrm.services.timeline`, which also prefers the reader's own copy).
+
 Write paths (each one function, one unit of work): :func:`set_tenant_maximum` (admins),
 :func:`set_account_sharing` and :func:`set_thread_sharing` (the mailbox owner; 422 above the
 tenant maximum).
@@ -28,9 +33,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVarTuple
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from inboxcrm.adapters.db.control_tables import MembershipRow
@@ -76,13 +81,11 @@ __all__ = [
     "set_thread_sharing",
     "tenant_maximum",
     "thread_sharing",
-    "with_email_sharing",
 ]
 
 logger = logging.getLogger(__name__)
 
 EMAIL_KIND = "email"
-_Ts = TypeVarTuple("_Ts")
 
 #: Sentinel for "leave this value as it is" in the setters (None means "back to the default").
 KEEP: Any = object()
@@ -207,16 +210,23 @@ class ReadScope:
         return or_(*clauses) if clauses else false()
 
     def entry_visible(self) -> ColumnElement[bool]:
-        """An SQL condition on a timeline entry (in a query from :func:`with_email_sharing`):
-        not an email, or an email whose message still exists and this reader may see."""
-        return or_(
-            ActivityRow.kind != EMAIL_KIND,
-            and_(
-                EmailMessageRow.id.is_not(None),
+        """An SQL condition on a timeline entry (a query on ``activities``): not an email, or
+        an email of which some mailbox still holds a copy this reader may see.
+
+        An email entry points at the message's tenant-wide identity; each mailbox holding the
+        message has its own copy under its owner's sharing, and one visible copy is enough.
+        """
+        copy_visible = (
+            select(EmailMessageRow.id)
+            .join(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
+            .where(
+                EmailMessageRow.message_key_id == ActivityRow.ref_id,
                 EmailMessageRow.deleted_at.is_(None),
                 self.visible(EmailMessageRow.mail_account_id, EmailThreadRow.sharing),
-            ),
+            )
+            .exists()
         )
+        return or_(ActivityRow.kind != EMAIL_KIND, copy_visible)
 
     def detail_for(
         self, account_id: int, thread_visibility: str | None, thread_detail: str | None
@@ -229,15 +239,6 @@ class ReadScope:
             box.level, _visibility(thread_visibility), _detail(thread_detail), self.maximum
         )
         return detail_seen(box.relation, level)
-
-
-def with_email_sharing(query: Select[*_Ts]) -> Select[*_Ts]:
-    """``query`` on ``activities`` joined (outer) to each email entry's message and thread, so
-    :meth:`ReadScope.entry_visible` can filter it and the thread's sharing columns are at hand."""
-    return query.outerjoin(
-        EmailMessageRow,
-        and_(ActivityRow.kind == EMAIL_KIND, EmailMessageRow.id == ActivityRow.ref_id),
-    ).outerjoin(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
 
 
 def read_scope(uow: UnitOfWork, viewer: MailViewer) -> ReadScope:

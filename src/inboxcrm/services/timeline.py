@@ -13,6 +13,21 @@ gone), so a page still holds ``limit`` entries when that many remain; the emails
 then redacted to the detail the viewer may see (metadata: no subject, snippet, bodies or
 attachments; subject: no snippet, bodies or attachments). Other entries whose target is gone
 (a deleted note, say) are left out of the page after the scan.
+
+One email in several colleagues' mailboxes is one entry (its ``ref_id`` is the message's
+tenant-wide identity, see :mod:`inboxcrm.adapters.db.dedup_tables`), and each mailbox's copy
+keeps its owner's sharing. For each entry the page looks at the copies the viewer may see:
+
+- the entry is shown when at least one copy is visible; ``mailboxes`` lists the mailboxes of the
+  visible copies (a mailbox whose copy the viewer may not see is not named);
+- the copy shown is the viewer's own when they hold one (its ``provider_message_id`` and
+  ``thread_id`` are the ones the viewer's own Gmail knows, e.g. to reply), else the copy with
+  the most detail the viewer may see, the oldest stored copy on a tie; ``detail`` is that
+  copy's, so the most permissive detail among the visible copies. Copies of one email are the
+  same email, so showing the widest shared view reveals nothing another visible copy would not;
+- ``conversation_id`` groups the page's emails into conversations across mailboxes: threads
+  holding copies of one email are the same conversation (its value is the smallest
+  ``email_thread_id`` among them, among the page's visible copies).
 """
 
 from __future__ import annotations
@@ -31,6 +46,7 @@ from inboxcrm.adapters.db.tenant_tables import (
     EmailAttachmentRow,
     EmailMessageRow,
     EmailThreadRow,
+    MailAccountRow,
     NoteRow,
 )
 from inboxcrm.adapters.db.types import UTCDateTime
@@ -38,13 +54,7 @@ from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.errors import InvalidInput
 from inboxcrm.domain.records import ACTIVITY_KIND_RE
 from inboxcrm.domain.sharing import Detail
-from inboxcrm.services.mail_sharing import (
-    EMAIL_KIND,
-    MailViewer,
-    ReadScope,
-    read_scope,
-    with_email_sharing,
-)
+from inboxcrm.services.mail_sharing import EMAIL_KIND, MailViewer, ReadScope, read_scope
 from inboxcrm.services.pagination import (
     DEFAULT_LIMIT,
     Page,
@@ -59,6 +69,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "AttachmentInfo",
     "EmailItem",
+    "MailboxRef",
     "NoteItem",
     "TimelineEntry",
     "TimelineItem",
@@ -87,6 +98,14 @@ class AttachmentInfo:
     mime_type: str
     size: int
     content_id: str | None
+
+
+@dataclass(frozen=True)
+class MailboxRef:
+    """A mailbox holding a copy of a timeline email."""
+
+    mail_account_id: int
+    email: str
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,8 @@ class EmailItem(TimelineItem):
     own: bool = False
     thread_sharing: str | None = None
     thread_sharing_detail: str | None = None
+    mailboxes: tuple[MailboxRef, ...] = ()
+    conversation_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -179,6 +200,7 @@ _ENTRY_COLUMNS = (
 )
 _EMAIL_COLUMNS = (
     EmailMessageRow.id,
+    EmailMessageRow.message_key_id,
     EmailThreadRow.id.label("email_thread_id"),
     EmailThreadRow.sharing,
     EmailThreadRow.sharing_detail,
@@ -209,7 +231,7 @@ def _entries_statement(
         ActivityRow.deleted_at.is_(None),
     )
     if scope is not None:
-        query = with_email_sharing(query).where(scope.entry_visible())
+        query = query.where(scope.entry_visible())
     if with_kinds:
         query = query.where(ActivityRow.kind.in_(bindparam("kinds", expanding=True)))
     if with_cursor:
@@ -235,11 +257,15 @@ _MESSAGES = {
     bodies: select(*_EMAIL_COLUMNS, *(_BODY_COLUMNS if bodies else ()))
     .join(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
     .where(
-        EmailMessageRow.id.in_(bindparam("ids", expanding=True)),
+        EmailMessageRow.message_key_id.in_(bindparam("ids", expanding=True)),
         EmailMessageRow.deleted_at.is_(None),
     )
+    .order_by(EmailMessageRow.id)
     for bodies in (False, True)
 }
+_MAILBOX_ADDRESSES = select(MailAccountRow.id, MailAccountRow.email).where(
+    MailAccountRow.id.in_(bindparam("ids", expanding=True))
+)
 _ATTACHMENTS = (
     select(
         EmailAttachmentRow.id,
@@ -285,29 +311,84 @@ def _attachments_of(uow: UnitOfWork, message_ids: list[int]) -> dict[int, list[A
     return found
 
 
+@dataclass
+class _Copies:
+    """The copies of one email the viewer may see: the one to show, and where they are."""
+
+    shown: Any
+    detail: Detail
+    rank: tuple[bool, int, int]
+    account_ids: list[int]
+    thread_ids: list[int]
+
+
+def _visible_copies(
+    uow: UnitOfWork, key_ids: Collection[int], include_bodies: bool, scope: ReadScope
+) -> dict[int, _Copies]:
+    """For each message identity, its copies the viewer may see and the one to show."""
+    found = uow.session.connection().execute(_MESSAGES[include_bodies], {"ids": list(key_ids)})
+    copies: dict[int, _Copies] = {}
+    for row in found:
+        seen = scope.detail_for(row.mail_account_id, row.sharing, row.sharing_detail)
+        if seen is None:  # (the scan already left out entries with no visible copy)
+            continue
+        # Own copy first, then the most detail, then the oldest copy (rows come in id order).
+        rank = (scope.is_owner(row.mail_account_id), seen.rank, -row.id)
+        known = copies.get(row.message_key_id)
+        if known is None:
+            copies[row.message_key_id] = _Copies(
+                row, seen, rank, [row.mail_account_id], [row.email_thread_id]
+            )
+            continue
+        known.account_ids.append(row.mail_account_id)
+        known.thread_ids.append(row.email_thread_id)
+        if rank > known.rank:
+            known.shown, known.detail, known.rank = row, seen, rank
+    return copies
+
+
+def _conversations(copies: Collection[_Copies]) -> dict[int, int]:
+    """Each thread's conversation: the smallest thread id among threads sharing an email."""
+    parent: dict[int, int] = {}
+
+    def root(thread_id: int) -> int:
+        parent.setdefault(thread_id, thread_id)
+        while parent[thread_id] != thread_id:
+            parent[thread_id] = parent[parent[thread_id]]
+            thread_id = parent[thread_id]
+        return thread_id
+
+    for c in copies:
+        first = root(c.thread_ids[0])
+        for other in c.thread_ids[1:]:
+            a, b = sorted((first, root(other)))
+            parent[b] = a
+            first = a
+    return {thread_id: root(thread_id) for thread_id in list(parent)}
+
+
 def _email_items(
     uow: UnitOfWork, rows: Sequence[_EntryRow], include_bodies: bool, scope: ReadScope
 ) -> dict[int, EmailItem]:
-    ids = {r.ref_id for r in rows}
-    if not ids:
+    keys = {r.ref_id for r in rows}
+    if not keys:
         return {}
-    found = uow.session.connection().execute(_MESSAGES[include_bodies], {"ids": list(ids)})
-    messages: dict[int, Any] = {}
-    details: dict[int, Detail] = {}
-    for found_row in found:
-        seen = scope.detail_for(
-            found_row.mail_account_id, found_row.sharing, found_row.sharing_detail
+    copies = _visible_copies(uow, keys, include_bodies, scope)
+    shown = {c.shown.id: c for c in copies.values()}
+    attachments = _attachments_of(uow, [i for i, c in shown.items() if c.detail.shows_content])
+    account_ids = sorted({a for c in copies.values() for a in c.account_ids})
+    addresses: dict[int, str] = {}
+    if account_ids:
+        addresses = dict(
+            uow.session.connection().execute(_MAILBOX_ADDRESSES, {"ids": account_ids}).all()
         )
-        if seen is not None:  # (the scan already left out what the viewer may not see)
-            messages[found_row.id] = found_row
-            details[found_row.id] = seen
-    attachments = _attachments_of(uow, [i for i, d in details.items() if d.shows_content])
+    conversation = _conversations(list(copies.values()))
     items: dict[int, EmailItem] = {}
     for row in rows:
-        m = messages.get(row.ref_id)
-        if m is None:
+        c = copies.get(row.ref_id)
+        if c is None:
             continue
-        detail = details[m.id]
+        m, detail = c.shown, c.detail
         subject, content = detail.shows_subject, detail.shows_content
         own = scope.is_owner(m.mail_account_id)
         common = _common(row)
@@ -336,6 +417,10 @@ def _email_items(
             own=own,
             thread_sharing=m.sharing if own else None,
             thread_sharing_detail=m.sharing_detail if own else None,
+            mailboxes=tuple(
+                MailboxRef(a, addresses.get(a, "")) for a in sorted(dict.fromkeys(c.account_ids))
+            ),
+            conversation_id=conversation.get(m.email_thread_id, m.email_thread_id),
         )
     return items
 

@@ -17,6 +17,14 @@ Never created for:
 A created contact gets the display name the message gave the address (split into first and
 last name) and the mailbox owner as its owner. The address book of the running sync learns the
 new address at once, so the message (and later ones) link to the new contact.
+
+Creation is atomic across concurrent syncs (two colleagues' mailboxes meeting the same new
+correspondent at once): the contact's address is written with ``auto_created`` set, and a
+partial unique index allows one such row per address. The creator whose insert-if-absent of that
+row inserts nothing lost the race: it removes the contact it had just made (in its own, still
+open, transaction) and links to the winner's. Addresses people enter on records are outside the
+index, so deliberate duplicates of manual contacts stay possible; a manual record that already
+has the address is reused, as before.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from inboxcrm.adapters.db.tenant_tables import ContactRow, RecordEmailRow
 from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.domain.mail_parsing import ParsedMail
 from inboxcrm.domain.matching import MatchResult, NeverLogList
+from inboxcrm.sync.inserts import insert_if_absent
 
 __all__ = ["AUTOCREATE_MODES", "AutoCreateMode", "ContactAutoCreator", "is_unpersonal_address"]
 
@@ -158,34 +167,57 @@ class ContactAutoCreator:
                 ).where(RecordEmailRow.email.in_(addresses))
             )
         }
-        now = utcnow()
         for address in addresses:
-            key = existing.get(address)
-            if key is None:
-                first, last = _split_name(display_names.get(address), address)
-                contact = ContactRow(
-                    first_name=first,
-                    last_name=last,
-                    owner_user_id=self._owner,
-                    created_at=now,
-                    updated_at=now,
-                )
-                session.add(contact)
-                session.flush()
-                session.add(
-                    RecordEmailRow(
-                        record_kind="contact",
-                        record_id=contact.id,
-                        email=address,
-                        position=0,
-                        created_at=now,
-                    )
-                )
-                key = f"contact:{contact.id}"
-                self.created += 1
+            key = existing.get(address) or self._create_contact(
+                session, address, display_names.get(address)
+            )
             made[address] = key
             self._uncommitted.append((address, self._book.get(address)))
             self._book[address] = frozenset({*self._book.get(address, frozenset()), key})
         if made:
             session.flush()
         return made
+
+    def _create_contact(self, session: Session, address: str, display: str | None) -> str:
+        """A new contact for ``address``, or the one a concurrent creator made first."""
+        now = utcnow()
+        first, last = _split_name(display, address)
+        contact = ContactRow(
+            first_name=first,
+            last_name=last,
+            owner_user_id=self._owner,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(contact)
+        session.flush()
+        claimed = insert_if_absent(
+            session,
+            RecordEmailRow.__table__,  # type: ignore[arg-type]
+            [
+                {
+                    "record_kind": "contact",
+                    "record_id": contact.id,
+                    "email": address,
+                    "position": 0,
+                    "auto_created": True,
+                    "created_at": now,
+                }
+            ],
+            ["email"],
+            returning=["id"],
+            conflict_where="auto_created",
+        )
+        if claimed:
+            self.created += 1
+            return f"contact:{contact.id}"
+        # Another sync created the contact for this address first: use theirs.
+        session.delete(contact)
+        session.flush()
+        winner = session.execute(
+            select(RecordEmailRow.record_kind, RecordEmailRow.record_id).where(
+                RecordEmailRow.email == address, RecordEmailRow.auto_created.is_(True)
+            )
+        ).one()
+        logger.info("contact for a new address was created by a concurrent sync; reusing it")
+        return f"{winner.record_kind}:{winner.record_id}"

@@ -10,6 +10,14 @@ accounts, BCC tags), loaded once per sync run. :class:`Ingestor` handles one mai
   metadata, and one ``email`` timeline entry per (record, message) carrying the match reason and
   detail. Every insert is insert-if-absent, so a retried or concurrent batch changes nothing.
 
+Dedup across the tenant's mailboxes: each stored copy points at the message's tenant-wide
+identity (:mod:`inboxcrm.sync.message_keys`: its RFC Message-ID and sender, else a content
+hash), and timeline entries point at the identity, not at the copy. A colleague's mailbox that
+syncs the same email later stores its own copy (its owner's sharing rules apply to it) and adds
+no second entry to a record the message is already on; a record only its match links gains
+one. Thread matching looks at every copy in the thread, so a reply that only one mailbox holds
+still follows the thread onto the record.
+
 The storage policy is applied here: ``full`` keeps text and HTML bodies, ``snippet`` keeps only
 the snippet, ``metadata`` keeps neither. Message bodies are never logged.
 """
@@ -49,6 +57,7 @@ from inboxcrm.domain.matching import FREE_MAIL_DOMAINS, MatchResult, MessageMatc
 from inboxcrm.providers.base import RemoteMessage
 from inboxcrm.sync.autocreate import ContactAutoCreator
 from inboxcrm.sync.inserts import insert_if_absent
+from inboxcrm.sync.message_keys import claim_message_keys, dedup_key_of
 
 __all__ = [
     "ACTIVITY_KIND",
@@ -281,7 +290,7 @@ class Ingestor:
                 .join(EmailMessageRow, EmailMessageRow.thread_id == EmailThreadRow.id)
                 .join(
                     ActivityRow,
-                    (ActivityRow.ref_id == EmailMessageRow.id)
+                    (ActivityRow.ref_id == EmailMessageRow.message_key_id)
                     & (ActivityRow.kind == ACTIVITY_KIND),
                 )
                 .where(
@@ -471,20 +480,31 @@ class Ingestor:
             )
         )
         fresh = [item for item in items if item[0].id not in existing]
+        values = [self._message_values(m, p, r, threads[m.thread_id]) for m, p, r in fresh]
+        dedup_keys = [dedup_key_of(v) for v in values]
+        key_ids = claim_message_keys(session, dedup_keys)
+        for row_values, dedup_key in zip(values, dedup_keys, strict=True):
+            row_values["message_key_id"] = key_ids[dedup_key]
         insert_if_absent(
             session,
             EmailMessageRow.__table__,  # type: ignore[arg-type]
-            [self._message_values(m, p, r, threads[m.thread_id]) for m, p, r in fresh],
+            values,
             ["mail_account_id", "provider_message_id"],
         )
-        row_ids = dict(
-            session.execute(
-                select(EmailMessageRow.provider_message_id, EmailMessageRow.id).where(
-                    EmailMessageRow.mail_account_id == self.account_id,
-                    EmailMessageRow.provider_message_id.in_(ids),
-                )
-            ).all()
-        )
+        row_ids: dict[str, int] = {}
+        entry_refs: dict[str, int] = {}
+        for provider_id, row_id, key_id in session.execute(
+            select(
+                EmailMessageRow.provider_message_id,
+                EmailMessageRow.id,
+                EmailMessageRow.message_key_id,
+            ).where(
+                EmailMessageRow.mail_account_id == self.account_id,
+                EmailMessageRow.provider_message_id.in_(ids),
+            )
+        ):
+            row_ids[provider_id] = int(row_id)
+            entry_refs[provider_id] = int(key_id)
         attachments = [
             {
                 "message_id": row_ids[message.id],
@@ -506,7 +526,9 @@ class Ingestor:
         links: list[dict[str, object]] = []
         for message, parsed, result in items:
             sent_at = parsed.sent_at or message.internal_date or utcnow()
-            links.extend(_activity_rows(row_ids[message.id], sent_at, parsed.subject or "", result))
+            links.extend(
+                _activity_rows(entry_refs[message.id], sent_at, parsed.subject or "", result)
+            )
         insert_if_absent(
             session,
             ActivityRow.__table__,  # type: ignore[arg-type]
@@ -516,9 +538,10 @@ class Ingestor:
 
 
 def _activity_rows(
-    message_row_id: int, occurred_at: datetime, subject: str, result: MatchResult
+    message_key_id: int, occurred_at: datetime, subject: str, result: MatchResult
 ) -> list[dict[str, object]]:
-    """One timeline entry row per matched record (each record once)."""
+    """One timeline entry row per matched record (each record once), pointing at the message's
+    tenant-wide identity."""
     rows: list[dict[str, object]] = []
     seen: set[str] = set()
     now = utcnow()
@@ -533,7 +556,7 @@ def _activity_rows(
                 "record_kind": kind,
                 "record_id": record_id,
                 "kind": ACTIVITY_KIND,
-                "ref_id": message_row_id,
+                "ref_id": message_key_id,
                 "occurred_at": occurred_at,
                 "summary": summary,
                 "match_reason": match.reason,
@@ -545,13 +568,14 @@ def _activity_rows(
 
 
 def link_message(
-    session: Session, message_row_id: int, occurred_at: datetime, subject: str, result: MatchResult
+    session: Session, message_key_id: int, occurred_at: datetime, subject: str, result: MatchResult
 ) -> int:
-    """One timeline entry per matched record (insert-if-absent); returns how many were new."""
+    """One timeline entry per matched record for the message with identity ``message_key_id``
+    (insert-if-absent); returns how many were new."""
     inserted = insert_if_absent(
         session,
         ActivityRow.__table__,  # type: ignore[arg-type]
-        _activity_rows(message_row_id, occurred_at, subject, result),
+        _activity_rows(message_key_id, occurred_at, subject, result),
         ["record_kind", "record_id", "kind", "ref_id"],
         returning=["id"],
     )
@@ -631,5 +655,5 @@ def relink_stored(session: Session, ingestor: Ingestor, provider_message_ids: Se
         for row in rows:
             result = ingestor.matcher.match(parsed_from_row(row))
             if result.stored:
-                added += link_message(session, row.id, row.sent_at, row.subject, result)
+                added += link_message(session, row.message_key_id, row.sent_at, row.subject, result)
     return added

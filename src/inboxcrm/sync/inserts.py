@@ -12,7 +12,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.orm import Session
 
 __all__ = ["insert_if_absent"]
@@ -20,7 +20,11 @@ __all__ = ["insert_if_absent"]
 
 @functools.lru_cache(maxsize=256)
 def _statement(
-    dialect: str, table: Table, conflict_columns: tuple[str, ...], returning: tuple[str, ...]
+    dialect: str,
+    table: Table,
+    conflict_columns: tuple[str, ...],
+    returning: tuple[str, ...],
+    conflict_where: str | None = None,
 ) -> Any:
     """The insert-if-absent statement, built once per (dialect, table, columns)."""
     stmt: Any
@@ -34,7 +38,8 @@ def _statement(
         stmt = sqlite_insert(table)
     else:
         raise NotImplementedError(f"insert_if_absent does not support {dialect}")
-    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns))
+    where = text(conflict_where) if conflict_where is not None else None
+    stmt = stmt.on_conflict_do_nothing(index_elements=list(conflict_columns), index_where=where)
     if returning:
         stmt = stmt.returning(*(table.c[name] for name in returning))
     return stmt
@@ -47,17 +52,19 @@ def insert_if_absent(
     conflict_columns: Sequence[str],
     *,
     returning: Sequence[str] = (),
+    conflict_where: str | None = None,
 ) -> list[tuple[Any, ...]]:
     """Insert ``rows`` into ``table``, skipping any that clash on ``conflict_columns``.
 
     With ``returning``, the named columns of the rows actually inserted are returned (rows that
-    already existed are not).
+    already existed are not). ``conflict_where`` names the condition of a partial unique index
+    on ``conflict_columns`` (SQL text, e.g. ``"auto_created"``).
     """
     if not rows:
         return []
     # Parameters go separately (executemany), so the compiled statement is cached and reused.
     dialect = session.get_bind().dialect.name
-    stmt = _statement(dialect, table, tuple(conflict_columns), tuple(returning))
+    stmt = _statement(dialect, table, tuple(conflict_columns), tuple(returning), conflict_where)
     params = [dict(row) for row in rows]
     if returning:
         result = session.execute(stmt, params if len(params) > 1 else params[0])

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from tests.factories import message_key
 from tests.fixtures.emulator import EmulatorHandle
 from tests.fixtures.web import Member
 
@@ -122,14 +123,16 @@ def add_mail(runtime: Runtime, tenant: str, account_id: int, count: int) -> None
         uow.session.add(thread)
         uow.session.flush()
         for i in range(count):
-            message = EmailMessageRow(
-                mail_account_id=account_id,
-                thread_id=thread.id,
-                provider_message_id=f"m{account_id}-{i}",
-                sent_at=now,
-                direction="inbound",
-                subject=f"hello {i}",
-            )
+            values = {
+                "mail_account_id": account_id,
+                "thread_id": thread.id,
+                "provider_message_id": f"m{account_id}-{i}",
+                "message_id_header": f"<m{account_id}-{i}@example.org>",
+                "sent_at": now,
+                "direction": "inbound",
+                "subject": f"hello {i}",
+            }
+            message = EmailMessageRow(**values, message_key_id=message_key(uow, values))
             uow.session.add(message)
             uow.session.flush()
             uow.session.add(EmailAttachmentRow(message_id=message.id, filename="a.pdf"))
@@ -138,7 +141,7 @@ def add_mail(runtime: Runtime, tenant: str, account_id: int, count: int) -> None
                     record_kind="contact",
                     record_id=1,
                     kind="email",
-                    ref_id=message.id,
+                    ref_id=message.message_key_id,
                     occurred_at=now,
                 )
             )

@@ -162,7 +162,7 @@ def stored_mail(runtime: Runtime, tenant: str) -> StoredMail:
 
     with runtime.tenant_uow(tenant) as uow:
         messages = uow.session.execute(
-            select(EmailMessageRow.id, EmailMessageRow.provider_message_id)
+            select(EmailMessageRow.message_key_id.label("id"), EmailMessageRow.provider_message_id)
         ).all()
         links = uow.session.execute(
             select(

@@ -276,3 +276,49 @@ def test_snippet_and_html_to_text() -> None:
     assert "quoted" not in snippet
     assert len(snippet) <= 41 and snippet.endswith("…")
     assert html_to_text("<style>p{}</style><p>A &amp; B</p><br>C").split() == ["A", "&", "B", "C"]
+
+
+def _forward_chain(depth: int, innermost: bytes) -> bytes:
+    """``depth`` levels of a bare forward (message/rfc822 as the whole body) around a mail."""
+    message = innermost
+    for level in range(depth):
+        message = (
+            f"From: fwd{level}@relay.example\r\nSubject: Fwd {level}\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: message/rfc822\r\n\r\n"
+        ).encode() + message
+    return message
+
+
+_INNERMOST = (
+    b"From: origin@customer.example\r\nSubject: The original\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\nThe original question, forwarded.\r\n"
+)
+
+
+def test_a_20_deep_forward_keeps_the_outer_body_and_real_sizes() -> None:
+    embedded = _forward_chain(19, _INNERMOST)
+    pdf = b"%PDF-1.4 " + b"x" * 4000
+    raw = (
+        b"From: carol@customer.example\r\nTo: rep@acme.example\r\nSubject: See below\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=outer\r\n\r\n"
+        b"--outer\r\nContent-Type: text/plain\r\n\r\nThe outer body.\r\n"
+        b"--outer\r\nContent-Type: application/pdf; name=quote.pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(pdf) + b"--outer\r\n"
+        b"Content-Type: message/rfc822\r\n\r\n" + embedded + b"\r\n--outer--\r\n"
+    )
+    parsed = parse_message(raw)
+    assert parsed.text_body == "The outer body."
+    sizes = {a.mime_type: a.size for a in parsed.attachments}
+    assert sizes["application/pdf"] == len(pdf)
+    assert 0.95 * len(embedded) <= sizes["message/rfc822"] <= 1.05 * len(embedded) + 10
+
+
+def test_a_bare_20_deep_forward_gets_the_forwarded_body() -> None:
+    raw = _forward_chain(20, _INNERMOST)
+    parsed = parse_message(raw)
+    assert parsed.subject == "Fwd 19"
+    assert (parsed.text_body or "").strip() == "The original question, forwarded."
+    (forward,) = parsed.attachments
+    assert forward.mime_type == "message/rfc822"
+    embedded = raw.split(b"\r\n\r\n", 1)[1]
+    assert 0.95 * len(embedded) <= forward.size <= 1.05 * len(embedded) + 10

@@ -52,6 +52,7 @@ class FakeMailbox:
     revoked: bool = False
     fail_after_fetches: int | None = None
     watches: int = 0
+    id_prefix: str = "m"
 
     # -- test control ------------------------------------------------------------------------
 
@@ -59,7 +60,7 @@ class FakeMailbox:
         self, raw: bytes, *, thread_id: str | None = None, labels: Sequence[str] = ("INBOX",)
     ) -> str:
         self.history_id += 7
-        msg_id = f"m{len(self.messages) + 1:05d}"
+        msg_id = f"{self.id_prefix}{len(self.messages) + 1:05d}"
         self.messages[msg_id] = FakeMessage(
             msg_id,
             thread_id or msg_id,

@@ -151,7 +151,7 @@ def test_incremental_fetches_only_matching_bodies_and_links_replies_by_thread(wo
         reasons = dict(
             uow.session.execute(
                 select(EmailMessageRow.provider_message_id, ActivityRow.match_reason).join(
-                    ActivityRow, ActivityRow.ref_id == EmailMessageRow.id
+                    ActivityRow, ActivityRow.ref_id == EmailMessageRow.message_key_id
                 )
             ).all()
         )

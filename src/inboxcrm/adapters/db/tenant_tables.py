@@ -25,6 +25,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -89,12 +91,25 @@ class LeadRow(_RecordColumns, TenantBase):
 
 
 class RecordEmailRow(TenantBase):
-    """One email address of a Lead, Contact or Account, in canonical form for matching."""
+    """One email address of a Lead, Contact or Account, in canonical form for matching.
+
+    ``auto_created`` marks the address of a contact that contact auto-creation made from mail:
+    at most one such row per address (a partial unique index), so two mailboxes syncing the same
+    correspondent at once create one contact. Addresses people enter are never constrained:
+    duplicates of manual records are allowed deliberately.
+    """
 
     __tablename__ = "record_emails"
     __table_args__ = (
         UniqueConstraint("record_kind", "record_id", "email"),
         Index("ix_record_emails_email", "email"),
+        Index(
+            "uq_record_emails_auto_created_email",
+            "email",
+            unique=True,
+            sqlite_where=text("auto_created"),
+            postgresql_where=text("auto_created"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -102,6 +117,7 @@ class RecordEmailRow(TenantBase):
     record_id: Mapped[int]
     email: Mapped[str] = mapped_column(String(320))
     position: Mapped[int] = mapped_column(default=0)
+    auto_created: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -144,7 +160,9 @@ class ActivityRow(TenantBase):
     """One entry on a record's timeline, pointing at the thing it shows (``kind`` + ``ref_id``).
 
     The unique constraint makes "exactly one timeline entry per item per record" a database rule,
-    whatever retries or concurrent sync runs do.
+    whatever retries or concurrent sync runs do. For ``email`` entries ``ref_id`` is the
+    message's tenant-wide identity (``email_message_keys.id``), not one mailbox's copy, so the
+    rule holds across colleagues' mailboxes too.
     """
 
     __tablename__ = "activities"
@@ -226,6 +244,11 @@ class EmailMessageRow(TenantBase):
     mail_account_id: Mapped[int] = mapped_column(ForeignKey("mail_accounts.id", ondelete="CASCADE"))
     thread_id: Mapped[int] = mapped_column(
         ForeignKey("email_threads.id", ondelete="CASCADE"), index=True
+    )
+    # The message's tenant-wide identity (adapters.db.dedup_tables): every mailbox's copy of one
+    # email points at the same key, and its timeline entries point at the key.
+    message_key_id: Mapped[int] = mapped_column(
+        ForeignKey("email_message_keys.id", ondelete="RESTRICT"), index=True
     )
     provider_message_id: Mapped[str] = mapped_column(String(100))
     message_id_header: Mapped[str | None] = mapped_column(String(998))
@@ -380,4 +403,5 @@ class ConsentLogRow(TenantBase):
 
 
 # --- end of mail accounts block ---
+from inboxcrm.adapters.db import dedup_tables  # noqa: E402,F401
 from inboxcrm.adapters.db import privacy_tables  # noqa: E402,F401

@@ -9,6 +9,11 @@ email item's ``detail`` says what the caller sees of it (``metadata``: ``subject
 ``snippet`` are null, ``summary`` empty and ``attachments`` empty; ``subject``: snippet and
 attachments withheld; ``everything``). ``own`` marks mail of the caller's own mailboxes;
 ``email_thread_id`` is the id for ``/api/v1/email-threads/{id}/sharing``.
+
+An email held by several colleagues' mailboxes is one item; ``mailboxes`` names the mailboxes
+whose copy the caller may see (see :mod:`inboxcrm.services.timeline` for which copy is shown).
+The published schema is a ``oneOf`` with a discriminator on ``kind``: ``email``, ``note``, or
+the common fields for any other kind.
 """
 
 from __future__ import annotations
@@ -34,9 +39,17 @@ KindFilter = Annotated[
 ]
 
 
+#: Entry kinds other than email and note that the published schema names (the "other" branch
+#: accepts any kind but these two, so every item matches exactly one branch).
+OTHER_KINDS = ("meeting", "call", "tracking", "draft", "sync_notice")
+_OWN_BRANCH_KINDS = ["email", "note"]
+
+
 class TimelineItemOut(BaseModel):
+    """An entry of a kind without fields of its own (meeting, tracking, ...)."""
+
     id: int
-    kind: str
+    kind: Annotated[str, Field(json_schema_extra={"not": {"enum": _OWN_BRANCH_KINDS}})]
     occurred_at: datetime
     summary: str
     match_reason: str | None
@@ -53,11 +66,24 @@ class AttachmentOut(BaseModel):
     content_id: str | None
 
 
+class MailboxOut(BaseModel):
+    """A mailbox holding a copy of the email (one the caller may see)."""
+
+    mail_account_id: int
+    email: str
+
+
 class EmailItemOut(TimelineItemOut):
-    """An email message; ``thread_id`` is the provider's (Gmail's) thread id."""
+    """An email message, once per record however many colleagues' mailboxes hold it.
+
+    The provider ids (``provider_message_id``, ``thread_id``: the provider's thread id) and
+    ``mail_account_id`` are those of the caller's own copy when they hold one, else of the copy
+    they may see in most detail; ``mailboxes`` lists every mailbox whose copy the caller may see.
+    """
 
     model_config = ConfigDict(populate_by_name=True)
 
+    kind: Literal["email"]
     mail_account_id: int
     provider_message_id: str
     thread_id: str
@@ -74,9 +100,11 @@ class EmailItemOut(TimelineItemOut):
     email_thread_id: int
     detail: Literal["metadata", "subject", "everything"]
     own: bool
+    mailboxes: list[MailboxOut]
 
 
 class NoteItemOut(TimelineItemOut):
+    kind: Literal["note"]
     body: str
     author_user_id: int | None
 
@@ -94,7 +122,23 @@ TimelineEntryOut = Annotated[
 ]
 
 
+def _with_kind_discriminator(schema: dict[str, Any]) -> None:
+    """Publish the union of ``items`` with an OpenAPI discriminator on ``kind``.
+
+    The branches already exclude each other by ``kind`` (``email``, ``note``, any other), so a
+    plain JSON Schema validator finds exactly one; the discriminator tells OpenAPI tools which.
+    """
+    union = schema["properties"]["items"]["items"]
+    # The branches in TimelineEntryOut's order (pydantic rewrites these refs, strings included).
+    email_ref, note_ref, other_ref = (branch["$ref"] for branch in union["oneOf"])
+    mapping = {"email": email_ref, "note": note_ref}
+    mapping.update(dict.fromkeys(OTHER_KINDS, other_ref))
+    union["discriminator"] = {"propertyName": "kind", "mapping": mapping}
+
+
 class TimelinePageOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_with_kind_discriminator)
+
     items: list[TimelineEntryOut]
     next_cursor: str | None
 
@@ -130,6 +174,9 @@ def _item_out(item: timeline.TimelineEntry) -> EmailItemOut | NoteItemOut | Time
             email_thread_id=item.email_thread_id,
             detail=item.detail.value,
             own=item.own,
+            mailboxes=[
+                MailboxOut(mail_account_id=m.mail_account_id, email=m.email) for m in item.mailboxes
+            ],
         )
     if isinstance(item, timeline.NoteItem):
         return NoteItemOut(**_common(item), body=item.body, author_user_id=item.author_user_id)

@@ -1,7 +1,8 @@
 """A page of a record's timeline arranged for display: email threads grouped, notes as they are.
 
-The timeline service returns entries newest first. On screen, the emails of one thread that fall
-on the same page become one collapsible group, placed where its newest message is, with its
+The timeline service returns entries newest first. On screen, the emails of one conversation
+(one thread, or the threads of colleagues' mailboxes that hold the same messages) that fall on
+the same page become one collapsible group, placed where its newest message is, with its
 messages in reading order (oldest first) inside.
 
 Colleagues' mail arrives already redacted to what the viewer may see (``EmailItem.detail``);
@@ -99,12 +100,14 @@ DisplayEntry = ThreadGroup | NoteEntry | OtherEntry
 def group_timeline(items: list[TimelineEntry]) -> list[DisplayEntry]:
     """Arrange one timeline page for display (see the module docstring)."""
     out: list[DisplayEntry] = []
-    threads: dict[int, ThreadGroup] = {}  # by inboxcrm's thread id: one per mailbox
+    # By conversation: the threads of colleagues' mailboxes that hold the same email are one.
+    threads: dict[int, ThreadGroup] = {}
     for item in items:
         if isinstance(item, EmailItem):
-            group = threads.get(item.email_thread_id)
+            key = item.conversation_id or item.email_thread_id
+            group = threads.get(key)
             if group is None:
-                group = threads[item.email_thread_id] = ThreadGroup(item.thread_id)
+                group = threads[key] = ThreadGroup(item.thread_id)
                 out.append(group)
             group.emails.append(item)
         elif isinstance(item, NoteItem):

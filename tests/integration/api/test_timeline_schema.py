@@ -1,0 +1,110 @@
+"""Real timeline responses validate against the schema published at /openapi.json.
+
+The page's ``items`` are a ``oneOf`` (email, note, any other kind) with a discriminator on
+``kind``. jsonschema ignores the OpenAPI ``discriminator`` keyword, so this also proves that the
+branches exclude each other by themselves: every item matches exactly one.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import jsonschema
+import pytest
+from fastapi.testclient import TestClient
+
+from inboxcrm.adapters.db.tenant_tables import ActivityRow
+from inboxcrm.bootstrap import Runtime
+from tests.factories import BASE_TIME, make_contact, make_email_message, make_note
+from tests.fixtures.web import TenantFactory
+
+
+def _page_validator(client: TestClient) -> jsonschema.Draft202012Validator:
+    document = client.get("/openapi.json").json()
+    operation = document["paths"]["/api/v1/contacts/{id}/timeline"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    return jsonschema.Draft202012Validator(
+        {**schema, "components": document["components"]},
+    )
+
+
+def _items_schema(client: TestClient) -> dict[str, Any]:
+    document = client.get("/openapi.json").json()
+    union: dict[str, Any] = document["components"]["schemas"]["TimelinePageOut"]["properties"][
+        "items"
+    ]["items"]
+    return union
+
+
+def test_a_page_of_email_note_and_other_items_validates(
+    client: TestClient, tenants: TenantFactory, runtime: Runtime
+) -> None:
+    h = tenants.member("acme").headers
+    with runtime.tenant_uow("acme") as uow:
+        contact = make_contact(uow, emails=["buyer@customer.example"])
+        make_email_message(
+            uow,
+            link_to=[("contact", contact.id)],
+            attachments=[{"filename": "q.pdf", "mime_type": "application/pdf", "size": 9}],
+            sent_at=BASE_TIME,
+        )
+        make_note(uow, ("contact", contact.id), body="Call back", created_at=BASE_TIME)
+        uow.session.add(
+            ActivityRow(
+                record_kind="contact",
+                record_id=contact.id,
+                kind="meeting",
+                ref_id=1,
+                occurred_at=BASE_TIME - timedelta(days=1),
+                summary="Kick-off",
+            )
+        )
+        uow.commit()
+    response = client.get(f"/api/v1/contacts/{contact.id}/timeline", headers=h)
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert sorted(i["kind"] for i in page["items"]) == ["email", "meeting", "note"]
+    validator = _page_validator(client)
+    errors = [e.message for e in validator.iter_errors(page)]
+    assert errors == []
+
+
+def test_each_kind_matches_exactly_one_branch(client: TestClient) -> None:
+    union = _items_schema(client)
+    assert union["discriminator"]["propertyName"] == "kind"
+    assert union["discriminator"]["mapping"]["email"].endswith("/EmailItemOut")
+    assert union["discriminator"]["mapping"]["note"].endswith("/NoteItemOut")
+    document = client.get("/openapi.json").json()
+    branches = [
+        jsonschema.Draft202012Validator({**ref, "components": document["components"]})
+        for ref in union["oneOf"]
+    ]
+    common = {
+        "id": 1,
+        "occurred_at": "2025-03-01T09:00:00Z",
+        "summary": "",
+        "match_reason": None,
+        "match_detail": None,
+    }
+    note = {**common, "kind": "note", "body": "hi", "author_user_id": None}
+    meeting = {**common, "kind": "meeting"}
+    assert [b.is_valid(note) for b in branches] == [False, True, False]
+    assert [b.is_valid(meeting) for b in branches] == [False, False, True]
+
+
+@pytest.mark.parametrize("kind", ["email", "note"])
+def test_the_other_branch_refuses_the_kinds_with_their_own(client: TestClient, kind: str) -> None:
+    document = client.get("/openapi.json").json()
+    other = jsonschema.Draft202012Validator(
+        {"$ref": "#/components/schemas/TimelineItemOut", "components": document["components"]}
+    )
+    item = {
+        "id": 1,
+        "kind": kind,
+        "occurred_at": "2025-03-01T09:00:00Z",
+        "summary": "",
+        "match_reason": None,
+        "match_detail": None,
+    }
+    assert not other.is_valid(item)
