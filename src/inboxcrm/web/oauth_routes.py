@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from inboxcrm.domain.errors import InboxCrmError
 from inboxcrm.services.identity import Principal, resolve_session
-from inboxcrm.services.mail_accounts import CALLBACK_PATH, complete_gmail_authorization
+from inboxcrm.services.mail_connect import CALLBACK_PATH, complete_gmail_authorization
 from inboxcrm.web.api.mail_accounts import MailAccountOut, client_ip
 from inboxcrm.web.deps import SESSION_COOKIE, RuntimeDep
 from inboxcrm.web.problems import problem_response
