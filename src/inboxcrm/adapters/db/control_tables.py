@@ -137,3 +137,4 @@ class MailboxRouteRow(ControlBase):
 
 
 # --- end of mail accounts block ---
+from inboxcrm.adapters.db import throttle_tables  # noqa: E402,F401
