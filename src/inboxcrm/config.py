@@ -117,12 +117,23 @@ class Settings(BaseSettings):
                 raise ValueError("INBOXCRM_FERNET_KEYS must be set in production")
             if self.image_proxy_allowed_endpoints.strip():
                 raise ValueError("INBOXCRM_IMAGE_PROXY_ALLOWED_ENDPOINTS is for tests only")
+            if self.push_enabled and not self.push_service_account.strip():
+                raise ValueError(
+                    "INBOXCRM_PUSH_SERVICE_ACCOUNT must be set in production when push is enabled "
+                    "(INBOXCRM_PUSH_AUDIENCE): it is the only account whose Pub/Sub tokens are "
+                    "accepted at /hooks/gmail/push"
+                )
         return self
 
     @property
     def fernet_key_list(self) -> list[str]:
         """Fernet keys, newest first."""
         return [k.strip() for k in self.fernet_keys.get_secret_value().split(",") if k.strip()]
+
+    @property
+    def push_enabled(self) -> bool:
+        """True when Gmail push notifications are accepted at ``/hooks/gmail/push``."""
+        return bool(self.push_audience.strip())
 
     @property
     def embedded_jobs(self) -> bool:

@@ -3,10 +3,21 @@
 Modules log with ``logger = logging.getLogger(__name__)`` and %-style arguments. Tenant and
 account ids travel in ``extra={"tenant": ..., "account": ...}``. Never log a token, password or
 message body; the redaction filter is a second line of defence, not a licence.
+
+Two filters, installed on every handler we configure, including uvicorn's own (see
+:func:`uvicorn_log_config`, which ``serve`` and ``demo`` pass to uvicorn):
+
+- :class:`RedactingFilter` formats the message once and strips anything that looks like a
+  credential (bearer tokens, ``token=``/``password=`` pairs, Google token shapes).
+- Both redact the URLs of sensitive routes wherever they appear: the whole query string of the
+  OAuth callback (``code``, ``state``) and the token of tracking links (``/t/o/<token>``,
+  ``/t/c/<token>``). :class:`AccessLogFilter` does that for uvicorn's access log lines, whose
+  formatter needs the record's arguments kept as a tuple, so it rewrites the arguments in place.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -23,8 +34,29 @@ _SECRET_PATTERNS = [
 ]
 
 
+#: Routes whose query string carries one-time secrets (the OAuth callback's code and state).
+SENSITIVE_QUERY_PATHS = ("/oauth/google/callback",)
+#: Route prefixes whose next path segment (and query) is a bearer secret: tracking tokens.
+SENSITIVE_TOKEN_PREFIXES = ("/t/o/", "/t/c/")
+REDACTED = "[redacted]"
+
+_QUERY_ROUTE = re.compile(
+    "(" + "|".join(re.escape(p) for p in SENSITIVE_QUERY_PATHS) + r")\?[^\s\"'<>]*"
+)
+_TOKEN_ROUTE = re.compile(
+    "(" + "|".join(re.escape(p) for p in SENSITIVE_TOKEN_PREFIXES) + r")[^\s\"'<>]+"
+)
+
+
+def redact_sensitive_urls(text: str) -> str:
+    """Hide the query of sensitive routes and the tokens of tracking links inside ``text``."""
+    text = _QUERY_ROUTE.sub(lambda m: m.group(1) + "?" + REDACTED, text)
+    return _TOKEN_ROUTE.sub(lambda m: m.group(1) + REDACTED, text)
+
+
 def redact(text: str) -> str:
     """Replace anything that looks like a credential in ``text`` with a marker."""
+    text = redact_sensitive_urls(text)
     for pattern in _SECRET_PATTERNS:
         if pattern.groups:
             text = pattern.sub(lambda m: m.group(1) + "[redacted]", text)
@@ -44,6 +76,43 @@ class RedactingFilter(logging.Filter):
         record.msg = redact(message)
         record.args = None
         return True
+
+
+class AccessLogFilter(logging.Filter):
+    """Redacts sensitive URLs in a record's arguments, keeping them a tuple (uvicorn's access
+    formatter unpacks ``(client, method, path, http_version, status)``).
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in args)
+        elif isinstance(args, dict):
+            record.args = {k: redact(v) if isinstance(v, str) else v for k, v in args.items()}
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
+    """uvicorn's default logging configuration with our redaction on its handlers.
+
+    The access handler gets :class:`AccessLogFilter` (its formatter needs the arguments), the
+    default (error) handler gets :class:`RedactingFilter`.
+    """
+    from uvicorn.config import LOGGING_CONFIG
+
+    config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {
+        "inboxcrm_redact": {"()": RedactingFilter},
+        "inboxcrm_access_redact": {"()": AccessLogFilter},
+    }
+    config["handlers"]["default"]["filters"] = ["inboxcrm_redact"]
+    config["handlers"]["access"]["filters"] = ["inboxcrm_access_redact"]
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        if name in config["loggers"]:
+            config["loggers"][name]["level"] = level.upper()
+    return config
 
 
 class JsonFormatter(logging.Formatter):

@@ -26,11 +26,8 @@ from inboxcrm.config import Settings
 from inboxcrm.domain.roles import Role
 from inboxcrm.emulator import EmulatorControl
 from inboxcrm.services.identity import Principal, create_user
-from inboxcrm.services.mail_accounts import (
-    complete_gmail_authorization,
-    open_mailbox,
-    start_gmail_authorization,
-)
+from inboxcrm.services.mail_accounts import open_mailbox
+from inboxcrm.services.mail_connect import complete_gmail_authorization, start_gmail_authorization
 from inboxcrm.services.mail_sync import sync_account
 from inboxcrm.services.records import ContactCreate, create_contact
 from inboxcrm.services.tenants import create_tenant
@@ -91,8 +88,9 @@ def run(
             create_contact(uow, principal, ContactCreate(last_name=address, emails=[address]))
     consent = httpx.get(start_gmail_authorization(runtime, principal), follow_redirects=False)
     query = parse_qs(urlsplit(consent.headers["location"]).query)
+    browser = Principal(user.id, user.email, "", 1, TENANT, Role.OWNER, "session")
     connected = complete_gmail_authorization(
-        runtime, state=query["state"][0], code=query["code"][0]
+        runtime, state=query["state"][0], code=query["code"][0], session_principal=browser
     )
     account_id = connected.account.id
     control.reset_counters(mailbox_email)

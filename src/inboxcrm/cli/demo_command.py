@@ -93,9 +93,15 @@ def _wait_until_up(url: str, seconds: float = 30.0) -> None:
     raise RuntimeError(f"the web server did not come up at {url}")
 
 
-def _connect_gmail(public_url: str, token: str) -> None:
-    """Connect the demo user's Gmail through the real OAuth flow (the emulator auto-consents)."""
+def _connect_gmail(public_url: str, token: str, session_id: str) -> None:
+    """Connect the demo user's Gmail through the real OAuth flow (the emulator auto-consents).
+
+    The flow starts with the API token; like every connect flow it must finish in a browser
+    signed in as that user, so the callback carries the demo user's session cookie.
+    """
     import httpx
+
+    from inboxcrm.web.deps import SESSION_COOKIE
 
     headers = {"Authorization": f"Bearer {token}"}
     response = httpx.post(
@@ -110,7 +116,10 @@ def _connect_gmail(public_url: str, token: str) -> None:
             if hop.status_code not in (301, 302, 303, 307) or "location" not in hop.headers:
                 break
             location = hop.headers["location"]
-            hop = browser.get(location, headers={"Accept": "application/json"})
+            headers = {"Accept": "application/json"}
+            if location.startswith(public_url + "/"):
+                headers["Cookie"] = f"{SESSION_COOKIE}={session_id}"
+            hop = browser.get(location, headers=headers)
             if location.startswith(public_url + "/oauth/google/callback"):
                 break
     if hop.status_code >= 400:
@@ -139,9 +148,14 @@ def demo(
     from inboxcrm.domain.roles import Role
     from inboxcrm.emulator import EmulatorConfig, start_emulator
     from inboxcrm.jobs.embedded import start_embedded_jobs
-    from inboxcrm.logging_setup import configure_logging
+    from inboxcrm.logging_setup import configure_logging, uvicorn_log_config
     from inboxcrm.services.demo_data import seed_demo_records
-    from inboxcrm.services.identity import Principal, create_api_token, create_user
+    from inboxcrm.services.identity import (
+        Principal,
+        create_api_token,
+        create_session,
+        create_user,
+    )
     from inboxcrm.services.tenants import create_tenant, get_tenant
     from inboxcrm.web.app import create_app
 
@@ -202,17 +216,26 @@ def demo(
         seeded = seed_demo_records(uow, principal, people)
     customers = [p for p in people if p.get("customer")]
     token = create_api_token(runtime, tenant_slug=DEMO_TENANT, email=DEMO_EMAIL, name="demo")
+    session_id, _ = create_session(
+        runtime, user.id, tenant.id, ip="127.0.0.1", user_agent="inboxcrm demo set-up"
+    )
 
     jobs = start_embedded_jobs(settings)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host=host, port=port, log_level="warning")
+        uvicorn.Config(
+            create_app(runtime),
+            host=host,
+            port=port,
+            log_level="warning",
+            log_config=uvicorn_log_config("WARNING"),
+        )
     )
     ticker = _NewMailTicker(emulator.control, customers, new_mail_every)
 
     def after_start() -> None:
         try:
             _wait_until_up(public_url)
-            _connect_gmail(public_url, token)
+            _connect_gmail(public_url, token, session_id)
         except Exception as exc:
             console.print(f"[red]demo set-up failed:[/red] {exc}")
             return

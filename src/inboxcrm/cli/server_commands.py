@@ -23,6 +23,7 @@ def serve(
     import uvicorn
 
     from inboxcrm.bootstrap import build_runtime
+    from inboxcrm.logging_setup import uvicorn_log_config
     from inboxcrm.services.tenants import upgrade_all_tenants
     from inboxcrm.web.app import create_app
 
@@ -42,6 +43,7 @@ def serve(
             host=host or settings.host,
             port=port or settings.port,
             log_level=settings.log_level.lower(),
+            log_config=uvicorn_log_config(settings.log_level),
         )
     finally:
         if jobs is not None:

@@ -29,6 +29,13 @@ from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.addresses import normalize_email
 from inboxcrm.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from inboxcrm.domain.roles import Role
+from inboxcrm.services.auth_throttle import (
+    account_key,
+    clear_keys,
+    ensure_not_locked,
+    ip_key,
+    record_failure,
+)
 from inboxcrm.services.login_audit import audit_login, audit_unknown_login
 
 logger = logging.getLogger(__name__)
@@ -149,13 +156,32 @@ def verify_login(
 ) -> tuple[int, int]:
     """Check a password; return (user id, tenant id) of the tenant to log in to.
 
-    Every success and failure is audited (``services.login_audit``).
+    Throttled per submitted account and per client IP (see ``services.auth_throttle``):
+    raises ``TooManyAttempts`` (429) while either is locked, before the password is looked
+    at; a wrong email, password or tenant all raise the same AuthenticationFailed. Every
+    success and failure is audited (``services.login_audit``).
     """
+    account = account_key(email)
+    keys = [account, *ip_key("login_ip", ip)]
+    ensure_not_locked(runtime, keys)
+    try:
+        found = _check_password(runtime, email, password, tenant_slug, ip=ip)
+    except AuthenticationFailed:
+        record_failure(runtime, keys)
+        raise
+    clear_keys(runtime, [account])
+    return found
+
+
+def _check_password(
+    runtime: Runtime, email: str, password: str, tenant_slug: str | None, *, ip: str | None
+) -> tuple[int, int]:
     failure = AuthenticationFailed("wrong email or password")
     wanted = tenant_slug.strip().lower() if tenant_slug else None
     try:
         canonical = normalize_email(email)
     except InvalidInput:
+        _hasher.hash("timing-equaliser")
         audit_unknown_login(runtime, ip=ip)
         raise failure from None
     with runtime.control_uow() as uow:

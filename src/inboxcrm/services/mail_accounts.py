@@ -1,14 +1,14 @@
-"""Mail accounts: connect Gmail (OAuth 2.0 + PKCE), list, sync on demand, disconnect, purge.
+"""Mail accounts: list, sync on demand, open a mailbox, disconnect, purge, rotate keys.
 
-The write paths, each one function:
+Connecting (the OAuth 2.0 + PKCE flow and its callback) lives in
+:mod:`inboxcrm.services.mail_connect`, the mailbox routes that push notifications follow in
+:mod:`inboxcrm.services.mailbox_routes`. The write paths here, each one function:
 
-- :func:`start_gmail_authorization` → the consent URL; a one-time state row (control plane)
-  remembers tenant, user and the encrypted PKCE verifier for 10 minutes.
-- :func:`complete_gmail_authorization` (the OAuth callback) → tokens stored Fernet-encrypted
-  in the tenant's ``mail_accounts``, a consent-log entry, the mailbox route, the first full
-  sync queued.
 - :func:`request_account_sync`, :func:`disconnect_mail_account` (stop watch, revoke at Google,
-  tokens deleted at once, mail purged after ``settings.account_purge_days``).
+  tokens deleted at once, mail purged after ``settings.account_purge_days``). When another
+  tenant still holds the same mailbox, the Gmail watch is left running and the grant is not
+  revoked at Google (one watch serves every tenant's copy, and Google revokes the app's whole
+  grant for the Google account): this tenant's tokens are still deleted at once.
 - :func:`mark_account_revoked`: the sync engine calls it when Google refuses the grant; the
   account is disconnected and its owner notified exactly once.
 - :func:`purge_due_accounts`, :func:`rotate_stored_tokens` (``inboxcrm keys rotate``).
@@ -19,9 +19,7 @@ Tokens are decrypted only in memory, right before use, and never logged.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,15 +28,9 @@ from typing import Any, cast
 import google.auth.transport.requests
 from google.auth import exceptions as auth_exceptions
 from sqlalchemy import CursorResult, delete, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import object_session
 
-from inboxcrm.adapters.db.control_tables import (
-    MailboxRouteRow,
-    MembershipRow,
-    OAuthStateRow,
-    TenantRow,
-)
+from inboxcrm.adapters.db.control_tables import OAuthStateRow, TenantRow
 from inboxcrm.adapters.db.tenant_tables import (
     EmailAttachmentRow,
     EmailMessageRow,
@@ -51,36 +43,37 @@ from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.adapters.token_vault import TokenDecryptError, TokenVault, vault_for
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.config import Settings
-from inboxcrm.domain.addresses import try_normalize_email
 from inboxcrm.domain.errors import (
     Conflict,
-    InboxCrmError,
     NotFound,
     ProviderAuthError,
     ProviderError,
     ProviderTransientError,
 )
-from inboxcrm.domain.roles import Role, can_write, is_admin, require_write
+from inboxcrm.domain.roles import is_admin, require_write
 from inboxcrm.providers.base import MailboxClient
 from inboxcrm.providers.gmail import oauth
 from inboxcrm.providers.gmail.client import GmailProvider
 from inboxcrm.services.consent import record_consent
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.mail_quota import quota_gate_for
+from inboxcrm.services.mailbox_routes import (
+    GMAIL,
+    drop_route,
+    find_mailbox_route,
+    find_mailbox_routes,
+    mailbox_held_elsewhere,
+)
 from inboxcrm.services.notifications import notify
 from inboxcrm.sync.message_keys import release_message_keys
 from inboxcrm.sync.status import AccountTotals, SyncStatus, derive_status, sync_statuses
 
 __all__ = [
-    "CALLBACK_PATH",
     "GMAIL",
-    "STATE_LIFETIME",
     "SYNC_TASK",
-    "ConnectedAccount",
     "MailAccount",
-    "OAuthCallbackError",
     "TokenRotationReport",
-    "complete_gmail_authorization",
+    "account_view",
     "disconnect_mail_account",
     "find_mailbox_route",
     "find_mailbox_routes",
@@ -92,35 +85,36 @@ __all__ = [
     "purge_due_accounts",
     "quota_gate_for",
     "request_account_sync",
+    "reset_sync_state",
     "rotate_stored_tokens",
-    "start_gmail_authorization",
 ]
 
 logger = logging.getLogger(__name__)
 
-GMAIL = "gmail"
-CALLBACK_PATH = "/oauth/google/callback"
-STATE_LIFETIME = timedelta(minutes=10)
 SYNC_TASK = "inboxcrm.mail.sync_account"
 _REFRESH_MARGIN = timedelta(minutes=2)
 _ERROR_MAX = 500
 
+#: Names that moved to :mod:`inboxcrm.services.mail_connect`; still importable from here.
+_MOVED_TO_CONNECT = frozenset(
+    {
+        "CALLBACK_PATH",
+        "STATE_LIFETIME",
+        "ConnectedAccount",
+        "OAuthCallbackError",
+        "complete_gmail_authorization",
+        "redirect_uri_for",
+        "start_gmail_authorization",
+    }
+)
 
-# -- errors -------------------------------------------------------------------------------------
 
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_CONNECT:
+        from inboxcrm.services import mail_connect
 
-class OAuthCallbackError(InboxCrmError):
-    """The OAuth callback cannot complete a connection (the user should start again)."""
-
-    code = "oauth_callback_failed"
-    status = 400
-
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None):
-        super().__init__(message)
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
+        return getattr(mail_connect, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # -- views --------------------------------------------------------------------------------------
@@ -154,15 +148,6 @@ class MailAccount:
     messages_skipped: int = 0
 
 
-@dataclass(frozen=True)
-class ConnectedAccount:
-    """What a completed OAuth callback produced."""
-
-    tenant: str
-    account: MailAccount
-    created: bool
-
-
 @dataclass
 class TokenRotationReport:
     tenants: int = 0
@@ -176,7 +161,7 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def _view(row: MailAccountRow, status: SyncStatus | None = None) -> MailAccount:
+def account_view(row: MailAccountRow, status: SyncStatus | None = None) -> MailAccount:
     """The account as shown, its sync status derived from facts (see ``sync.status``)."""
     if status is None:
         session = object_session(row)
@@ -209,270 +194,12 @@ def _view(row: MailAccountRow, status: SyncStatus | None = None) -> MailAccount:
     )
 
 
-def _sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
 def _rowcount(result: Any) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
-def redirect_uri_for(settings: Settings) -> str:
-    """Where Google sends the browser back: ``{public_url}/oauth/google/callback``."""
-    return settings.public_url.rstrip("/") + CALLBACK_PATH
-
-
-# -- connect ------------------------------------------------------------------------------------
-
-
-def start_gmail_authorization(runtime: Runtime, principal: Principal) -> str:
-    """The Google consent URL for the caller; remembers the one-time state for 10 minutes."""
-    require_write(principal.role)
-    settings = runtime.settings
-    state = secrets.token_urlsafe(32)
-    redirect_uri = redirect_uri_for(settings)
-    url, code_verifier = oauth.authorization_request(settings, redirect_uri, state)
-    now = utcnow()
-    with runtime.control_uow() as uow:
-        uow.session.execute(delete(OAuthStateRow).where(OAuthStateRow.expires_at < now))
-        uow.session.add(
-            OAuthStateRow(
-                state_hash=_sha256(state),
-                provider=GMAIL,
-                tenant_id=principal.tenant_id,
-                user_id=principal.user_id,
-                via=principal.via,
-                code_verifier_enc=vault_for(settings).encrypt(code_verifier),
-                redirect_uri=redirect_uri,
-                created_at=now,
-                expires_at=now + STATE_LIFETIME,
-            )
-        )
-        uow.commit()
-    logger.info(
-        "Gmail authorization started by user %s in tenant %s",
-        principal.user_id,
-        principal.tenant_slug,
-    )
-    return url
-
-
-@dataclass(frozen=True)
-class _ConsumedState:
-    tenant_slug: str
-    user_id: int
-    code_verifier: str
-    redirect_uri: str
-
-
-def _consume_state(
-    runtime: Runtime, state: str, session_principal: Principal | None
-) -> _ConsumedState:
-    """Check and use up the one-time state (a second use, or a late one, is refused)."""
-    if not state or len(state) > 200:
-        raise OAuthCallbackError(
-            "the sign-in link is not valid; start Connect Gmail again", code="oauth_state_invalid"
-        )
-    now = utcnow()
-    with runtime.control_uow() as uow:
-        row = uow.session.scalar(
-            select(OAuthStateRow).where(OAuthStateRow.state_hash == _sha256(state))
-        )
-        if row is None:
-            raise OAuthCallbackError(
-                "the sign-in link is not valid; start Connect Gmail again",
-                code="oauth_state_invalid",
-            )
-        if row.used_at is not None:
-            raise OAuthCallbackError(
-                "this sign-in link was already used; start Connect Gmail again",
-                code="oauth_state_used",
-            )
-        if row.expires_at <= now:
-            raise OAuthCallbackError(
-                "the sign-in link expired (it is valid for 10 minutes); start Connect Gmail again",
-                code="oauth_state_expired",
-            )
-        if row.via == "session" and (
-            session_principal is None
-            or session_principal.user_id != row.user_id
-            or session_principal.tenant_id != row.tenant_id
-        ):
-            raise OAuthCallbackError(
-                "finish connecting in the browser where you are signed in to inboxcrm",
-                code="oauth_session_mismatch",
-                status=403,
-            )
-        verifier_enc, redirect_uri, user_id = row.code_verifier_enc, row.redirect_uri, row.user_id
-        used = uow.session.execute(  # one use only; the verifier is not kept after it
-            update(OAuthStateRow)
-            .where(OAuthStateRow.id == row.id, OAuthStateRow.used_at.is_(None))
-            .values(used_at=now, code_verifier_enc=b"")
-        )
-        if _rowcount(used) != 1:
-            raise OAuthCallbackError(
-                "this sign-in link was already used; start Connect Gmail again",
-                code="oauth_state_used",
-            )
-        member = uow.session.execute(
-            select(TenantRow.slug, TenantRow.status, MembershipRow.role)
-            .join(MembershipRow, MembershipRow.tenant_id == TenantRow.id)
-            .where(TenantRow.id == row.tenant_id, MembershipRow.user_id == row.user_id)
-        ).first()
-        uow.commit()
-    if member is None or member.status != "active" or not can_write(Role(member.role)):
-        raise OAuthCallbackError(
-            "you may no longer connect mail accounts in this organisation",
-            code="oauth_not_allowed",
-            status=403,
-        )
-    try:
-        verifier = vault_for(runtime.settings).decrypt(verifier_enc)
-    except TokenDecryptError as exc:
-        raise OAuthCallbackError(
-            "the sign-in link is not valid; start Connect Gmail again", code="oauth_state_invalid"
-        ) from exc
-    return _ConsumedState(
-        tenant_slug=member.slug,
-        user_id=user_id,
-        code_verifier=verifier,
-        redirect_uri=redirect_uri,
-    )
-
-
-def _exchange(runtime: Runtime, consumed: _ConsumedState, code: str) -> oauth.GrantedTokens:
-    try:
-        return oauth.exchange_code(
-            runtime.settings, consumed.redirect_uri, code, consumed.code_verifier
-        )
-    except oauth.ScopeMismatch as exc:
-        raise OAuthCallbackError(
-            "Google granted a different set of permissions than inboxcrm needs (read, send and "
-            "label mail, and your email address); connect again and leave every box ticked",
-            code="oauth_scope_mismatch",
-        ) from exc
-    except ProviderTransientError:
-        raise
-    except ProviderAuthError as exc:
-        raise OAuthCallbackError(
-            "Google did not accept the sign-in (the code may have expired); "
-            "start Connect Gmail again",
-            code="oauth_code_rejected",
-        ) from exc
-
-
-def complete_gmail_authorization(
-    runtime: Runtime,
-    *,
-    state: str,
-    code: str | None,
-    error: str | None = None,
-    session_principal: Principal | None = None,
-    ip: str | None = None,
-    user_agent: str | None = None,
-) -> ConnectedAccount:
-    """Finish a connection from Google's callback; see the module docstring.
-
-    Raises :class:`OAuthCallbackError` (denied consent, bad/expired/used state, scope mismatch,
-    rejected code), Conflict (the mailbox is connected by another user of the tenant),
-    ProviderTransientError (Google unreachable).
-    """
-    consumed = _consume_state(runtime, state, session_principal)
-    if error:
-        if error == "access_denied":
-            raise OAuthCallbackError(
-                "you declined access at Google, so no mailbox was connected",
-                code="oauth_access_denied",
-            )
-        raise OAuthCallbackError(
-            "Google could not complete the sign-in; start Connect Gmail again",
-            code="oauth_provider_error",
-        )
-    if not code:
-        raise OAuthCallbackError(
-            "Google's answer carried no authorization code; start Connect Gmail again",
-            code="oauth_code_missing",
-        )
-    granted = _exchange(runtime, consumed, code)
-    slug = consumed.tenant_slug
-    try:
-        view, created = _store_grant(runtime, consumed, granted, ip, user_agent)
-    except IntegrityError:  # the same mailbox was connected concurrently: update that row
-        view, created = _store_grant(runtime, consumed, granted, ip, user_agent)
-    _put_route(runtime, slug, GMAIL, granted.email, view.id)
-    logger.info(
-        "mail account %s (%s) %s for user %s in tenant %s",
-        view.id,
-        granted.email,
-        "connected" if created else "reconnected",
-        consumed.user_id,
-        slug,
-    )
-    return ConnectedAccount(tenant=slug, account=view, created=created)
-
-
-def _store_grant(
-    runtime: Runtime,
-    consumed: _ConsumedState,
-    granted: oauth.GrantedTokens,
-    ip: str | None,
-    user_agent: str | None,
-) -> tuple[MailAccount, bool]:
-    """Create or update the account row with the new tokens; log consent; queue the sync."""
-    vault = vault_for(runtime.settings)
-    slug = consumed.tenant_slug
-    with runtime.tenant_uow(slug) as uow:
-        row = uow.session.scalar(
-            select(MailAccountRow)
-            .where(MailAccountRow.provider == GMAIL, MailAccountRow.email == granted.email)
-            .with_for_update()
-        )
-        created = row is None
-        if row is None:
-            row = MailAccountRow(user_id=consumed.user_id, provider=GMAIL, email=granted.email)
-            uow.session.add(row)
-        elif row.user_id != consumed.user_id:
-            if row.status != "disconnected":
-                raise Conflict(
-                    f"{granted.email} is already connected by another user of this organisation"
-                )
-            # Another user's disconnected mailbox: its mail is due for deletion anyway; delete
-            # it now so the new owner never sees the previous owner's synced mail.
-            purge_account_mail(uow, row.id)
-            _reset_sync_state(row)
-            row.user_id = consumed.user_id
-        if row.provider_subject and row.provider_subject != granted.subject:
-            _reset_sync_state(row)  # a different Google account now answers for this address
-        refresh_enc = vault.encrypt_optional(granted.refresh_token)
-        row.status = "connected"
-        row.provider_subject = granted.subject
-        row.access_token_enc = vault.encrypt(granted.access_token)
-        if refresh_enc is not None or created:
-            row.refresh_token_enc = refresh_enc
-        row.token_expiry = granted.expiry
-        row.scopes = list(granted.scopes)
-        row.last_error = None
-        row.disconnected_at = None
-        row.purge_after = None
-        uow.session.flush()
-        record_consent(
-            uow,
-            user_id=consumed.user_id,
-            actor_user_id=consumed.user_id,
-            mail_account_id=row.id,
-            provider=GMAIL,
-            account_email=granted.email,
-            action="connect",
-            scopes=granted.scopes,
-            ip=ip,
-            user_agent=user_agent,
-        )
-        uow.enqueue(SYNC_TASK, tenant=slug, account_id=row.id, full=True)
-        uow.commit()
-        return _view(row), created
-
-
-def _reset_sync_state(row: MailAccountRow) -> None:
+def reset_sync_state(row: MailAccountRow) -> None:
+    """Forget a mailbox's sync progress (its next sync is a full one)."""
     row.history_id = None
     row.watch_expiration = None
     row.last_full_sync_at = None
@@ -480,77 +207,6 @@ def _reset_sync_state(row: MailAccountRow) -> None:
     row.sync_phase = "idle"
     row.sync_progress = {}
     row.last_error = None
-
-
-# -- mailbox routes (control plane) -------------------------------------------------------------
-
-
-def _tenant_id(uow: UnitOfWork, slug: str) -> int:
-    tenant_id = uow.session.scalar(select(TenantRow.id).where(TenantRow.slug == slug))
-    if tenant_id is None:
-        raise NotFound(f"no tenant {slug!r}")
-    return tenant_id
-
-
-def _put_route(runtime: Runtime, slug: str, provider: str, email: str, account_id: int) -> None:
-    with runtime.control_uow() as uow:
-        tenant_id = _tenant_id(uow, slug)
-        route = uow.session.scalar(
-            select(MailboxRouteRow).where(
-                MailboxRouteRow.provider == provider,
-                MailboxRouteRow.email == email,
-                MailboxRouteRow.tenant_id == tenant_id,
-            )
-        )
-        if route is None:
-            uow.session.add(
-                MailboxRouteRow(
-                    provider=provider, email=email, tenant_id=tenant_id, account_id=account_id
-                )
-            )
-        else:
-            route.account_id = account_id
-        uow.commit()
-
-
-def _drop_route(runtime: Runtime, slug: str, provider: str, email: str) -> None:
-    with runtime.control_uow() as uow:
-        tenant_id = _tenant_id(uow, slug)
-        uow.session.execute(
-            delete(MailboxRouteRow).where(
-                MailboxRouteRow.provider == provider,
-                MailboxRouteRow.email == email,
-                MailboxRouteRow.tenant_id == tenant_id,
-            )
-        )
-        uow.commit()
-
-
-def find_mailbox_routes(
-    runtime: Runtime, email: str, provider: str = GMAIL
-) -> list[tuple[str, int]]:
-    """Every (tenant slug, account id) with ``email`` connected, most recent connection first."""
-    canonical = try_normalize_email(email)
-    if canonical is None:
-        return []
-    with runtime.control_uow() as uow:
-        rows = uow.session.execute(
-            select(TenantRow.slug, MailboxRouteRow.account_id)
-            .join(TenantRow, TenantRow.id == MailboxRouteRow.tenant_id)
-            .where(
-                MailboxRouteRow.provider == provider,
-                MailboxRouteRow.email == canonical,
-                TenantRow.status == "active",
-            )
-            .order_by(MailboxRouteRow.id.desc())
-        ).all()
-    return [(slug, account_id) for slug, account_id in rows]
-
-
-def find_mailbox_route(runtime: Runtime, email: str) -> tuple[str, int] | None:
-    """The (tenant slug, account id) a push notification for Gmail ``email`` belongs to."""
-    routes = find_mailbox_routes(runtime, email)
-    return routes[0] if routes else None
 
 
 # -- reading and syncing ------------------------------------------------------------------------
@@ -576,11 +232,11 @@ def list_mail_accounts(uow: UnitOfWork, principal: Principal) -> list[MailAccoun
         query = query.where(MailAccountRow.user_id == principal.user_id)
     rows = list(uow.session.scalars(query))
     statuses = sync_statuses(uow.session, rows)
-    return [_view(row, statuses[row.id]) for row in rows]
+    return [account_view(row, statuses[row.id]) for row in rows]
 
 
 def get_mail_account(uow: UnitOfWork, principal: Principal, account_id: int) -> MailAccount:
-    return _view(_load_for(uow, principal, account_id))
+    return account_view(_load_for(uow, principal, account_id))
 
 
 def request_account_sync(
@@ -594,7 +250,7 @@ def request_account_sync(
     uow.enqueue(SYNC_TASK, tenant=uow.tenant, account_id=row.id, full=full)
     uow.commit()
     logger.info("sync (full=%s) of mail account %s queued in tenant %s", full, row.id, uow.tenant)
-    return _view(row)
+    return account_view(row)
 
 
 # -- opening a mailbox --------------------------------------------------------------------------
@@ -703,7 +359,7 @@ def disconnect_mail_account(
     with runtime.tenant_uow(slug) as uow:
         row = _load_for(uow, principal, account_id, lock=True)
         if row.status == "disconnected" and row.refresh_token_enc is None:
-            return _view(row)
+            return account_view(row)
         try:
             access_token = vault_for(settings).decrypt_optional(row.access_token_enc)
             refresh_token = vault_for(settings).decrypt_optional(row.refresh_token_enc)
@@ -726,11 +382,19 @@ def disconnect_mail_account(
             user_agent=user_agent,
         )
         uow.commit()
-        view = _view(row)
-    _drop_route(runtime, slug, view.provider, view.email)
-    if had_watch and (access_token or refresh_token):
+        view = account_view(row)
+    drop_route(runtime, slug, view.provider, view.email)
+    shared = mailbox_held_elsewhere(runtime, slug, view.provider, view.email)
+    if had_watch and not shared and (access_token or refresh_token):
         _stop_watch_quietly(runtime, access_token, refresh_token, expiry, scopes, view)
-    if refresh_token or access_token:
+    if shared:
+        # Google revokes the app's whole grant for that Google account, which would cut off
+        # every other tenant holding this mailbox; their copies keep syncing.
+        logger.info(
+            "mail account %s: mailbox still connected in another tenant; watch and grant kept",
+            view.id,
+        )
+    elif refresh_token or access_token:
         _revoke_quietly(settings, refresh_token or access_token or "", view)
     logger.info(
         "mail account %s disconnected by user %s in tenant %s", view.id, principal.user_id, slug
@@ -829,7 +493,7 @@ def mark_account_revoked(runtime: Runtime, tenant: str, account_id: int, reason:
         )
         uow.commit()
         provider, email = row.provider, row.email
-    _drop_route(runtime, tenant, provider, email)
+    drop_route(runtime, tenant, provider, email)
     logger.warning(
         "mail account %s in tenant %s disconnected: the provider refused its grant",
         account_id,
@@ -899,7 +563,7 @@ def purge_due_accounts(runtime: Runtime, now: datetime | None = None) -> int:
                 )
                 for row in due:
                     messages = purge_account_mail(uow, row.id)
-                    _reset_sync_state(row)
+                    reset_sync_state(row)
                     row.purge_after = None
                     uow.commit()
                     purged += 1

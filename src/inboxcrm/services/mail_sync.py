@@ -390,26 +390,28 @@ def _watch_after_full_sync(
         uow.commit()
 
 
-def handle_push(runtime: Runtime, email: str, history_id: int) -> tuple[str, int] | None:
-    """Queue an incremental sync for the mailbox ``email``; returns its (tenant, account id).
+def handle_push(runtime: Runtime, email: str, history_id: int) -> list[tuple[str, int]]:
+    """Queue an incremental sync of every tenant's account holding mailbox ``email``.
 
-    Unknown mailboxes return None (the caller acknowledges anyway). A notification whose
-    history id the account has already reached queues nothing.
+    Returns the (tenant, account id) routes the notification reached (empty for an unknown
+    mailbox: the caller acknowledges anyway). The same mailbox connected in several tenants
+    fans out to all of them, so none falls back to polling. An account that has already
+    reached the notification's history id, or is not connected, queues nothing.
     """
-    from inboxcrm.services.mail_accounts import find_mailbox_route
+    from inboxcrm.services.mailbox_routes import find_mailbox_routes
 
-    route = find_mailbox_route(runtime, email)
-    if route is None:
+    routes = find_mailbox_routes(runtime, email)
+    if not routes:
         logger.info("push for a mailbox with no route (history %s); acknowledged", history_id)
-        return None
-    tenant, account_id = route
-    account = _account(runtime, tenant, account_id)
-    if account is None or account.status != "connected":
-        return None
-    if account.history_id is not None and account.history_id >= history_id:
-        return route
-    runtime.jobs.enqueue(SYNC_TASK, tenant=tenant, account_id=account_id, full=False)
-    return route
+        return []
+    for tenant, account_id in routes:
+        account = _account(runtime, tenant, account_id)
+        if account is None or account.status != "connected":
+            continue
+        if account.history_id is not None and account.history_id >= history_id:
+            continue
+        runtime.jobs.enqueue(SYNC_TASK, tenant=tenant, account_id=account_id, full=False)
+    return routes
 
 
 def connected_accounts(

@@ -10,7 +10,7 @@ from inboxcrm.bootstrap import Runtime
 from inboxcrm.providers.gmail.oauth import endpoints_for
 from inboxcrm.web.health import health_router
 from inboxcrm.web.problems import install_problem_handlers
-from inboxcrm.web.security_headers import SecurityHeadersMiddleware, origin_of
+from inboxcrm.web.security_headers import SecurityHeadersMiddleware, hsts_wanted, origin_of
 from inboxcrm.web.static_files import STATIC_DIR
 
 
@@ -34,7 +34,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     install_problem_handlers(app)
     consent_origin = origin_of(endpoints_for(runtime.settings).auth_uri)
-    app.add_middleware(SecurityHeadersMiddleware, form_targets=[consent_origin])
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        form_targets=[consent_origin],
+        https=hsts_wanted(runtime.settings.public_url),
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health_router)
     app.include_router(api_router, prefix="/api/v1")

@@ -4,6 +4,9 @@ Authentication: ``Authorization: Bearer <api token>`` for the API, or the sessio
 the UI login. Requests authenticated by the cookie must prove CSRF on every unsafe method, with the
 ``X-CSRF-Token`` header or a ``csrf_token`` form field matching the session's token. Bearer requests
 carry no ambient authority, so they need no CSRF token.
+
+Wrong bearer tokens are throttled per client IP (``services.auth_throttle``): after too many,
+that IP gets 429 with ``Retry-After`` instead of 401 until its lock expires.
 """
 
 from __future__ import annotations
@@ -18,6 +21,12 @@ from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.errors import AuthenticationFailed, PermissionDenied
 from inboxcrm.domain.roles import require_admin, require_write
+from inboxcrm.services.auth_throttle import (
+    TooManyAttempts,
+    ip_key,
+    locally_locked,
+    record_failure,
+)
 from inboxcrm.services.identity import Principal, resolve_api_token, resolve_session
 
 SESSION_COOKIE = "icrm_session"
@@ -41,8 +50,13 @@ def principal_from_request(request: Request, runtime: Runtime) -> Principal | No
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("use 'Authorization: Bearer <token>'")
+        keys = ip_key("token_ip", request.client.host if request.client else None)
+        locally_locked(runtime, keys)
         principal = resolve_api_token(runtime, token.strip())
         if principal is None:
+            locked = record_failure(runtime, keys)
+            if locked is not None:
+                raise TooManyAttempts(locked)
             raise AuthenticationFailed("the API token is not valid")
         return principal
     session_id = request.cookies.get(SESSION_COOKIE)

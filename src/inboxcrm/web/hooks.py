@@ -2,8 +2,10 @@
 
 The request must carry Google's OIDC bearer token for our push subscription: RS256 signature
 checked against ``settings.push_jwks_url``, audience ``settings.push_audience``, issuer Google,
-and (when configured) the push service account. Anything else is a 401 problem document.
-A valid notification queues an incremental sync of the mailbox and is acknowledged with 204;
+a verified ``email`` claim always, and the push service account when configured (production
+refuses to start without one, see ``config``). Anything else is a 401 problem document.
+A valid notification queues an incremental sync of the mailbox in every tenant that holds it
+(see ``services.mailbox_routes``) and is acknowledged with 204;
 a notification for a mailbox we do not know is acknowledged too (Pub/Sub would otherwise retry
 it for days) and logged.
 """
@@ -47,7 +49,7 @@ async def gmail_push(request: Request, runtime: RuntimeDep) -> Response:
     if len(body) > MAX_PUSH_BODY:
         return Response(status_code=413)
     notice = parse_push_body(body)
-    route = await run_in_threadpool(handle_push, runtime, notice.email, notice.history_id)
-    if route is None:
+    routes = await run_in_threadpool(handle_push, runtime, notice.email, notice.history_id)
+    if not routes:
         logger.info("push for an unknown mailbox acknowledged (history %s)", notice.history_id)
     return Response(status_code=204)

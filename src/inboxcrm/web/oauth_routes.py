@@ -1,7 +1,9 @@
 """``GET /oauth/google/callback``: where Google sends the browser back after consent.
 
-The one-time ``state`` identifies who asked (tenant and user), so this works whether the flow
-was started from a login session or with an API token. Browsers are redirected to
+The one-time ``state`` identifies who asked (tenant and user); the callback completes only in a
+login session of that user (see ``services.mail_connect``), whether the flow was started from
+the UI or with an API token. Unknown states count against the client IP (``oauth_ip``
+throttle: 429 with ``Retry-After`` once locked). Browsers are redirected to
 ``/setup/email``; clients sending ``Accept: application/json`` get JSON (or a problem document).
 """
 
@@ -16,8 +18,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from inboxcrm.domain.errors import InboxCrmError
+from inboxcrm.services.auth_throttle import (
+    TooManyAttempts,
+    ensure_not_locked,
+    ip_key,
+    record_failure,
+)
 from inboxcrm.services.identity import Principal, resolve_session
-from inboxcrm.services.mail_accounts import CALLBACK_PATH, complete_gmail_authorization
+from inboxcrm.services.mail_connect import CALLBACK_PATH, complete_gmail_authorization
 from inboxcrm.web.api.mail_accounts import MailAccountOut, client_ip
 from inboxcrm.web.deps import SESSION_COOKIE, RuntimeDep
 from inboxcrm.web.problems import problem_response
@@ -48,13 +56,15 @@ def _session_principal(request: Request, runtime: RuntimeDep) -> Principal | Non
 
 
 def _failure(request: Request, exc: InboxCrmError) -> Response:
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else None
     if _wants_json(request):
-        return problem_response(exc.status, exc.code, exc.message)
+        return problem_response(exc.status, exc.code, exc.message, headers=headers)
     title = "Gmail was not connected"
     page = _ERROR_PAGE.format(
         title=html.escape(title), detail=html.escape(exc.message), back=SETUP_EMAIL_PATH
     )
-    return HTMLResponse(page, status_code=exc.status)
+    return HTMLResponse(page, status_code=exc.status, headers=headers)
 
 
 @oauth_router.get(CALLBACK_PATH)
@@ -65,18 +75,25 @@ def google_callback(
     code: Annotated[str | None, Query(max_length=2000)] = None,
     error: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
+    ip = client_ip(request)
+    keys = ip_key("oauth_ip", ip)
     try:
+        ensure_not_locked(runtime, keys)
         connected = complete_gmail_authorization(
             runtime,
             state=state,
             code=code,
             error=error,
             session_principal=_session_principal(request, runtime),
-            ip=client_ip(request),
+            ip=ip,
             user_agent=request.headers.get("user-agent"),
         )
     except InboxCrmError as exc:
         logger.info("OAuth callback refused: %s", exc.code)
+        if exc.code == "oauth_state_invalid":  # guessing states: count it against the IP
+            locked = record_failure(runtime, keys)
+            if locked is not None:
+                exc = TooManyAttempts(locked)
         return _failure(request, exc)
     if _wants_json(request):
         return JSONResponse(

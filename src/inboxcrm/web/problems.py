@@ -73,6 +73,9 @@ def _jsonable_errors(errors: Any) -> list[dict[str, Any]]:
 async def _inboxcrm_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InboxCrmError)
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    retry_after = getattr(exc, "retry_after", None)
+    if isinstance(retry_after, int):
+        headers = {"Retry-After": str(retry_after)}
     return problem_response(exc.status, exc.code, exc.message, headers=headers, field=exc.field)
 
 

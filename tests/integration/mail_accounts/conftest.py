@@ -30,6 +30,8 @@ from inboxcrm.adapters.token_vault import vault_for
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.config import Settings
 from inboxcrm.emulator.control_client import shared_ssl_context
+from inboxcrm.services.identity import create_session, verify_login
+from inboxcrm.web.deps import SESSION_COOKIE
 
 
 @pytest.fixture
@@ -47,18 +49,45 @@ class Consent:
 
 
 class GmailConnector:
-    """Drives "Connect Gmail" for a member through the API and the emulator's consent form."""
+    """Drives "Connect Gmail" for a member through the API and the emulator's consent form.
+
+    The flow starts with the member's API token; the callback then arrives, like Google's
+    redirect, in a browser: by default one signed in as the member who started the flow
+    (``callback(..., signed_in_as=other)`` or ``browser_session=False`` for the other cases).
+    """
 
     def __init__(self, client: TestClient, emulator: EmulatorHandle) -> None:
         self.client = client
         self.emulator = emulator
         self.http = httpx.Client(timeout=30, verify=shared_ssl_context())
+        self._starters: dict[str, Member] = {}
+        self._sessions: dict[tuple[str, str], str] = {}
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.client.app.state.runtime  # type: ignore[attr-defined]
+        return runtime
 
     def authorize(self, member: Member) -> str:
         response = self.client.post("/api/v1/mail-accounts/gmail/authorize", headers=member.headers)
         assert response.status_code == 200, response.text
         url: str = response.json()["authorization_url"]
+        self._starters[dict(parse_qsl(urlsplit(url).query))["state"]] = member
         return url
+
+    def session_cookie(self, member: Member) -> dict[str, str]:
+        """A ``Cookie`` header of a login session of ``member`` (signed in through the UI's
+        own password check and session store)."""
+        key = (member.tenant, member.email)
+        if key not in self._sessions:
+            user_id, tenant_id = verify_login(
+                self.runtime, member.email, member.password, member.tenant
+            )
+            session_id, _ = create_session(
+                self.runtime, user_id, tenant_id, ip="127.0.0.1", user_agent="test browser"
+            )
+            self._sessions[key] = session_id
+        return {"Cookie": f"{SESSION_COOKIE}={self._sessions[key]}"}
 
     def consent(
         self, authorization_url: str, email: str, *, decision: str = "allow", **overrides: str
@@ -77,8 +106,18 @@ class GmailConnector:
             callback=f"{location.path}?{location.query}", params=dict(parse_qsl(location.query))
         )
 
-    def callback(self, consent: Consent, *, json: bool = True) -> httpx.Response:
+    def callback(
+        self,
+        consent: Consent,
+        *,
+        json: bool = True,
+        signed_in_as: Member | None = None,
+        browser_session: bool = True,
+    ) -> httpx.Response:
         headers = {"Accept": "application/json"} if json else {"Accept": "text/html"}
+        member = signed_in_as or self._starters.get(consent.params.get("state", ""))
+        if browser_session and member is not None:
+            headers.update(self.session_cookie(member))
         return self.client.get(consent.callback, headers=headers, follow_redirects=False)
 
     def connect(self, member: Member, email: str) -> dict[str, Any]:

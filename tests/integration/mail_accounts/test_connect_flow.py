@@ -216,7 +216,8 @@ def test_auto_consent_flow_connects_without_a_form(
     assert answer.status_code == 302
     location = urlsplit(answer.headers["location"])
     response = gmail.client.get(
-        f"{location.path}?{location.query}", headers={"Accept": "application/json"}
+        f"{location.path}?{location.query}",
+        headers={"Accept": "application/json", **gmail.session_cookie(rep)},
     )
     assert response.status_code == 200
     assert response.json()["account"]["email"] == "demo@example.com"

@@ -137,4 +137,4 @@ class MailboxRouteRow(ControlBase):
 
 
 # --- end of mail accounts block ---
-from inboxcrm.adapters.db import staff_tables  # noqa: E402,F401
+from inboxcrm.adapters.db import staff_tables, throttle_tables  # noqa: E402,F401

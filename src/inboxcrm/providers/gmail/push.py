@@ -1,8 +1,9 @@
 """Gmail push notifications delivered by Pub/Sub to ``/hooks/gmail/push``.
 
 :func:`verify_push_token` checks the request's OIDC bearer token (RS256 signature against the
-configured JWKS or x509 certs URL, audience, issuer, expiry, optionally the push service
-account); :func:`parse_push_body` extracts the mailbox address and history id.
+configured JWKS or x509 certs URL, audience, issuer, expiry, a verified ``email`` always, and
+the push service account when one is configured: required in production, see ``config``);
+:func:`parse_push_body` extracts the mailbox address and history id.
 
 The certificates are fetched through a small in-process cache (keyed by URL, kept for the
 response's ``Cache-Control: max-age`` within [60 s, 1 h], five minutes when absent) and fetched
@@ -169,7 +170,8 @@ def verify_push_token(
     """The verified claims of a push request's bearer token, or :class:`PushTokenError`.
 
     ``reason`` of the error: missing, malformed, bad_signature, wrong_audience, expired,
-    wrong_issuer, wrong_account, certs_unavailable.
+    wrong_issuer, unverified_email (no ``email`` claim, or ``email_verified`` not true: checked
+    always), wrong_account (not ``service_account``, when given), certs_unavailable.
     """
     if not audience:
         raise ValueError("a push audience must be configured")
@@ -196,9 +198,14 @@ def verify_push_token(
         accepted_issuers.add("accounts.google.com")
     if claims.get("iss") not in accepted_issuers:
         raise PushTokenError("wrong_issuer", "push token rejected: wrong issuer")
-    if service_account is not None and (
-        claims.get("email") != service_account or claims.get("email_verified") not in (True, "true")
+    # Pub/Sub signs for a service account; an unverified or absent email is never trusted,
+    # whether or not one account is pinned (any Google-signed token would pass otherwise).
+    if not isinstance(claims.get("email"), str) or claims.get("email_verified") not in (
+        True,
+        "true",
     ):
+        raise PushTokenError("unverified_email", "push token rejected: email not verified")
+    if service_account is not None and claims["email"].lower() != service_account.lower():
         raise PushTokenError("wrong_account", "push token rejected: wrong service account")
     return claims
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from inboxcrm.services import mail_accounts, notifications
+from inboxcrm.services import mail_accounts, mail_connect, notifications
 from inboxcrm.web.api.pages import PageOut
 from inboxcrm.web.api.params import DEFAULT_LIMIT, Cursor, Limit, ResourceId
 from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow, WriterPrincipal
@@ -87,7 +87,7 @@ def client_ip(request: Request) -> str | None:
 @accounts_router.post("/gmail/authorize", response_model=AuthorizationOut)
 def authorize_gmail(principal: WriterPrincipal, runtime: RuntimeDep) -> AuthorizationOut:
     """Start connecting a Gmail account: send the user's browser to ``authorization_url``."""
-    url = mail_accounts.start_gmail_authorization(runtime, principal)
+    url = mail_connect.start_gmail_authorization(runtime, principal)
     return AuthorizationOut(authorization_url=url)
 
 

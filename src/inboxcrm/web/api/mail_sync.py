@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from inboxcrm.services import mail_settings
+from inboxcrm.web.api.params import PathId, StrictDigits
 from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow
 
 __all__ = ["router"]
@@ -48,12 +49,12 @@ class LedgerOut(BaseModel):
 
 @router.get("/mail-accounts/{account_id}/ledger", response_model=LedgerOut)
 def get_ledger(
-    account_id: int,
+    account_id: PathId,
     principal: CurrentPrincipal,
     uow: TenantUow,
     outcome: Annotated[Literal["pending", "stored", "skipped"] | None, Query()] = None,
     cursor: Annotated[str | None, Query(max_length=20, pattern=r"^\d+$")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, StrictDigits, Query(ge=1, le=500)] = 100,
 ) -> LedgerOut:
     summary, entries = mail_settings.account_ledger(
         uow, principal, account_id, outcome=outcome, after_id=int(cursor or 0), limit=limit
@@ -95,7 +96,7 @@ class SyncOptionsOut(BaseModel):
 
 @router.patch("/mail-accounts/{account_id}/sync-options", response_model=SyncOptionsOut)
 def patch_sync_options(
-    account_id: int, body: SyncOptionsIn, principal: CurrentPrincipal, uow: TenantUow
+    account_id: PathId, body: SyncOptionsIn, principal: CurrentPrincipal, uow: TenantUow
 ) -> SyncOptionsOut:
     sent = body.model_fields_set
     result = mail_settings.set_account_sync_options(

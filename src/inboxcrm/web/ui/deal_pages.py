@@ -13,7 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
@@ -22,6 +22,7 @@ from inboxcrm.domain.errors import InvalidInput, NotFound
 from inboxcrm.domain.records import DEAL_STAGES, DEAL_STATUSES
 from inboxcrm.services import deals as deal_service
 from inboxcrm.services import records as record_service
+from inboxcrm.web.api.params import PathId
 from inboxcrm.web.deps import CurrentPrincipal, TenantUow, WriterPrincipal
 from inboxcrm.web.ui.page_routes import page_router
 from inboxcrm.web.ui.record_forms import FormState, PostedForm, errors_from, form_texts
@@ -29,7 +30,7 @@ from inboxcrm.web.ui.rendering import render
 
 router = page_router()
 
-DealId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+DealId = PathId
 BOARD_LIMIT = 600
 _FIELDS = (
     "name",

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from inboxcrm.services import notifications as notification_service
+from inboxcrm.web.api.params import PathId
 from inboxcrm.web.deps import CurrentPrincipal, TenantUow
 from inboxcrm.web.ui.page_routes import page_router
 from inboxcrm.web.ui.rendering import render
@@ -36,7 +37,7 @@ def notifications_page(
 def mark_read(
     principal: CurrentPrincipal,
     uow: TenantUow,
-    notification_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    notification_id: PathId,
 ) -> Response:
     notification_service.mark_notification_read(uow, principal.user_id, notification_id)
     return RedirectResponse("/notifications", status_code=303)

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ValidationError
 
@@ -36,6 +36,7 @@ from inboxcrm.services import timeline as timeline_service
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.mail_sharing import MailViewer, mail_viewer
 from inboxcrm.services.pagination import Page
+from inboxcrm.web.api.params import PathId
 from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow, WriterPrincipal
 from inboxcrm.web.ui.page_routes import page_router
 from inboxcrm.web.ui.record_forms import (
@@ -53,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 router = page_router()
 
-RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RecordId = PathId
 SearchText = Annotated[str, Query(max_length=200)]
 CursorText = Annotated[str, Query(max_length=500)]
 LIST_PAGE_SIZE = 25

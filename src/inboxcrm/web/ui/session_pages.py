@@ -3,7 +3,9 @@
 The login form is protected against login CSRF with a double-submit cookie: ``GET /login`` sets a
 random token in an HttpOnly, SameSite=Strict cookie scoped to ``/login`` and repeats it in a hidden
 field; the POST must carry both, equal. A wrong email, password or tenant all get the same answer,
-so the form does not reveal which accounts exist.
+so the form does not reveal which accounts exist. Sign-ins are throttled per submitted account and
+per client IP: while locked, the form answers 429 with ``Retry-After``, for unknown and known
+accounts alike (see ``services.auth_throttle``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi import Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
 from inboxcrm.domain.errors import AuthenticationFailed
+from inboxcrm.services.auth_throttle import TooManyAttempts
 from inboxcrm.services.identity import SESSION_LIFETIME, create_session, end_session, verify_login
 from inboxcrm.web.deps import (
     CSRF_FIELD,
@@ -123,11 +126,24 @@ def login_submit(
             next_path=next_path,
             status_code=403,
         )
+    client = request.client
     try:
-        client_host = request.client.host if request.client else None
         user_id, tenant_id = verify_login(
-            runtime, email, password, tenant.strip() or None, ip=client_host
+            runtime, email, password, tenant.strip() or None, ip=client.host if client else None
         )
+    except TooManyAttempts as exc:
+        logger.info("UI login refused: throttled")
+        locked = _login_form(
+            request,
+            runtime,
+            error=f"Too many sign-in attempts. Try again in {exc.retry_after} seconds.",
+            email=email,
+            tenant=tenant,
+            next_path=next_path,
+            status_code=429,
+        )
+        locked.headers["Retry-After"] = str(exc.retry_after)
+        return locked
     except AuthenticationFailed:
         logger.info("failed UI login")
         return _login_form(
@@ -139,7 +155,6 @@ def login_submit(
             next_path=next_path,
             status_code=401,
         )
-    client = request.client
     session_id, _ = create_session(
         runtime,
         user_id,

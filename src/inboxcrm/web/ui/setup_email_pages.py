@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Path, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -38,9 +38,10 @@ from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.errors import InvalidInput
 from inboxcrm.domain.roles import is_admin
 from inboxcrm.domain.sharing import Detail, Visibility
-from inboxcrm.services import mail_accounts, mail_settings, mail_sharing
+from inboxcrm.services import mail_accounts, mail_connect, mail_settings, mail_sharing
 from inboxcrm.services.identity import Principal
 from inboxcrm.web.api.mail_accounts import client_ip
+from inboxcrm.web.api.params import PathId, StrictDigits
 from inboxcrm.web.deps import (
     AdminPrincipal,
     CurrentPrincipal,
@@ -59,7 +60,7 @@ logger = logging.getLogger(__name__)
 router = page_router()
 
 SETUP_EMAIL = "/setup/email"
-AccountId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+AccountId = PathId
 
 RUNNING_PHASES = frozenset({"listing", "fetching", "labelling", "incremental"})
 POLL_RUNNING_S = 2
@@ -308,7 +309,7 @@ def accounts_fragment(
 
 @router.post(SETUP_EMAIL + "/connect")
 def connect_gmail(principal: WriterPrincipal, runtime: RuntimeDep) -> Response:
-    url = mail_accounts.start_gmail_authorization(runtime, principal)
+    url = mail_connect.start_gmail_authorization(runtime, principal)
     return RedirectResponse(url, status_code=303)
 
 
@@ -407,7 +408,7 @@ def ledger_page(
     uow: TenantUow,
     account_id: AccountId,
     outcome: Annotated[str, Query(max_length=10)] = "skipped",
-    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    after: Annotated[int, StrictDigits, Query(ge=0, le=2**62)] = 0,
 ) -> Response:
     account = mail_accounts.get_mail_account(uow, principal, account_id)
     if outcome not in LEDGER_OUTCOMES:

@@ -17,7 +17,7 @@ from inboxcrm.adapters.db.audit_triggers import (
 )
 
 revision: str = "0401"
-down_revision: str | None = "0101"
+down_revision: str | None = "0301"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

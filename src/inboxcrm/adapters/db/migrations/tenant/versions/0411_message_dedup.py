@@ -22,7 +22,7 @@ import inboxcrm.adapters.db.types
 from inboxcrm.domain.message_keys import message_dedup_key
 
 revision: str = "0411"
-down_revision: str | None = "0301"
+down_revision: str | None = "0401"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
