@@ -375,3 +375,4 @@ class ConsentLogRow(TenantBase):
 
 
 # --- end of mail accounts block ---
+from inboxcrm.adapters.db import sending_tables  # noqa: E402,F401
