@@ -361,13 +361,11 @@ def _tracked_bodies(
 ) -> tuple[str, str]:
     issued = int(time.time())
     base = ports.public_url.rstrip("/")
-    links: list[str] = []
+    links: dict[str, int] = {}
 
     def link_url(target: str) -> str:
-        links.append(target)
-        token = ports.signer.click_token(
-            ports.tenant, row.id, recipient, issued, len(links) - 1, target
-        )
+        index = links.setdefault(target, len(links))
+        token = ports.signer.click_token(ports.tenant, row.id, recipient, issued, index, target)
         return f"{base}/t/c/{token}"
 
     text = rewrite_text_links(row.body_text or "", link_url)

@@ -24,11 +24,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import quote
 
 __all__ = [
     "TrackingClaim",
     "TrackingSigner",
     "is_trackable_url",
+    "location_for",
     "rewrite_html_links",
     "rewrite_text_links",
     "text_to_html",
@@ -60,6 +62,11 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def location_for(url: str) -> str:
+    """``url`` as an HTTP ``Location`` value: non-ASCII characters percent-encoded (UTF-8)."""
+    return quote(url, safe="!#$%&'()*+,-./:;=?@[]_~")
 
 
 def is_trackable_url(url: str) -> bool:

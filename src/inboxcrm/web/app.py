@@ -12,6 +12,7 @@ from inboxcrm.web.health import health_router
 from inboxcrm.web.problems import install_problem_handlers
 from inboxcrm.web.security_headers import SecurityHeadersMiddleware, origin_of
 from inboxcrm.web.static_files import STATIC_DIR
+from inboxcrm.web.tracking_routes import install_tracking
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -34,6 +35,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     install_problem_handlers(app)
     consent_origin = origin_of(endpoints_for(runtime.settings).auth_uri)
     app.add_middleware(SecurityHeadersMiddleware, form_targets=[consent_origin])
+    install_tracking(app, runtime)  # /t/o/ and /t/c/: in front of every other layer
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health_router)
     app.include_router(api_router, prefix="/api/v1")

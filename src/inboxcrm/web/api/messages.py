@@ -8,13 +8,14 @@ documents naming the field; a message over Gmail's 35 MiB is a 413.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from inboxcrm.services import sending
+from inboxcrm.services import sending, tracking
 from inboxcrm.services.sending_input import MessageEdit, MessageRequest
 from inboxcrm.web.api.params import ResourceId
 from inboxcrm.web.deps import CurrentPrincipal, TenantUow, WriterPrincipal
@@ -28,6 +29,16 @@ router = APIRouter(prefix="/messages", tags=["messages"])
 class RecordOut(BaseModel):
     type: str
     id: int
+
+
+class TrackingOut(BaseModel):
+    """Counted (human) opens and clicks, and the fetches recognised as machines."""
+
+    opens: int
+    clicks: int
+    proxy_opens: int
+    scanner_opens: int
+    scanner_clicks: int
 
 
 class MessageOut(BaseModel):
@@ -58,9 +69,12 @@ class MessageOut(BaseModel):
     draft_id: int | None
     created_at: datetime
     sent_at: datetime | None
+    tracking: TrackingOut | None = None
 
 
-def message_out(view: sending.OutboundView) -> MessageOut:
+def message_out(
+    view: sending.OutboundView, summary: tracking.TrackingSummary | None = None
+) -> MessageOut:
     return MessageOut(
         id=view.id,
         status=view.status,
@@ -85,6 +99,7 @@ def message_out(view: sending.OutboundView) -> MessageOut:
         draft_id=view.draft_id,
         created_at=view.created_at,
         sent_at=view.sent_at,
+        tracking=TrackingOut(**asdict(summary)) if summary is not None else None,
     )
 
 
@@ -98,7 +113,8 @@ def create_message(
 
 @router.get("/{id}", response_model=MessageOut, response_model_by_alias=True)
 def read_message(principal: CurrentPrincipal, uow: TenantUow, message_id: ResourceId) -> MessageOut:
-    return message_out(sending.get_outbound(uow, principal, message_id))
+    view = sending.get_outbound(uow, principal, message_id)
+    return message_out(view, tracking.tracking_summary(uow, view.id) if view.track else None)
 
 
 @router.post("/{id}/retry", response_model=MessageOut, response_model_by_alias=True)
