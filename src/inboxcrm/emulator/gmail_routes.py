@@ -47,6 +47,10 @@ BODY_FORMATS = frozenset({"full", "raw", "attachment"})
 HISTORY_TYPES = ("messageAdded", "messageDeleted", "labelAdded", "labelRemoved")
 WATCH_TTL_MS = 7 * 24 * 3600 * 1000
 _TOPIC = re.compile(r"projects/[^/]+/topics/[^/]+\Z")
+MAX_SEND_BYTES = 35 * 1024 * 1024
+"""messages.send mediaUpload maxSize (36700160 in the discovery document)."""
+MAX_JSON_SEND_BYTES = 5 * 1024 * 1024
+"""A JSON ``raw`` body larger than this is refused: big messages go through /upload."""
 
 
 def decode_raw(value: Any) -> bytes:
@@ -394,7 +398,16 @@ class GmailRoutes:
         return decode_raw(body.get("raw")), body
 
     def messages_send(self, ctx: ApiContext, req: Request, m: re.Match[str]) -> Response:
+        if not req.path.startswith("/upload/") and len(req.body) > MAX_JSON_SEND_BYTES:
+            raise ApiError(
+                413,
+                "Request payload size exceeds the limit: 5242880 bytes. "
+                "Use the /upload/ endpoint for large messages.",
+                reason="uploadTooLarge",
+            )
         raw, meta = self._incoming(ctx, req)
+        if len(raw) > MAX_SEND_BYTES:
+            raise ApiError(413, "Message too large", reason="uploadTooLarge")
         mailbox = self._mailbox(ctx)
         with self.state.lock:
             raw = prepare_sent(raw, mailbox, self.state.clock.now_ms())

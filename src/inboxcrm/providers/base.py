@@ -180,6 +180,10 @@ class MailboxClient(Protocol):
         """The content of one attachment."""
         ...
 
+    def find_sent(self, message_id_header: str) -> MessageRef | None:
+        """The mailbox's message with this RFC 5322 Message-ID, if there is one."""
+        ...
+
 
 C_contra = TypeVar("C_contra", contravariant=True)
 

@@ -12,6 +12,7 @@ from inboxcrm.web.health import health_router
 from inboxcrm.web.problems import install_problem_handlers
 from inboxcrm.web.security_headers import SecurityHeadersMiddleware, hsts_wanted, origin_of
 from inboxcrm.web.static_files import STATIC_DIR
+from inboxcrm.web.tracking_routes import install_tracking
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -39,6 +40,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         form_targets=[consent_origin],
         https=hsts_wanted(runtime.settings.public_url),
     )
+    install_tracking(app, runtime)  # /t/o/ and /t/c/: in front of every other layer
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(health_router)
     app.include_router(api_router, prefix="/api/v1")

@@ -403,4 +403,4 @@ class ConsentLogRow(TenantBase):
 
 
 # --- end of mail accounts block ---
-from inboxcrm.adapters.db import dedup_tables, privacy_tables  # noqa: E402,F401
+from inboxcrm.adapters.db import dedup_tables, privacy_tables, sending_tables  # noqa: E402,F401

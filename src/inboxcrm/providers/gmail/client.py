@@ -25,7 +25,9 @@ through google-api-python-client.
 
 ``messages.send`` is not idempotent: it is retried only after answers that prove the message
 was not accepted (429 and 403 rate limits); after a 5xx or a timeout the caller gets a
-``ProviderTransientError`` and decides (a duplicate send is worse than a late one).
+``ProviderTransientError`` and decides (a duplicate send is worse than a late one): the sending
+service asks :meth:`GmailMailbox.find_sent` (by Message-ID) before it sends again. Messages over
+a few MB go through the upload endpoint (multipart), up to Gmail's 35 MiB.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import httplib2
 from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
+from googleapiclient.http import MediaInMemoryUpload
 
 from inboxcrm.domain.errors import ProviderAuthError, ProviderError, ProviderTransientError
 from inboxcrm.providers.base import (
@@ -82,6 +85,10 @@ CONCURRENCY_REPROBE = 200
 MODIFY_CHUNK = 1000
 """Ids per messages.batchModify (Gmail's limit)."""
 DEFAULT_TIMEOUT_SECONDS = 60.0
+UPLOAD_THRESHOLD = 4 * 1024 * 1024
+"""Raw messages larger than this go through the upload endpoint instead of a JSON ``raw``."""
+MAX_SEND_BYTES = 35 * 1024 * 1024
+"""Gmail's limit for a sent message (messages.send mediaUpload maxSize)."""
 QUOTA_WINDOW_SECONDS = 1.0
 """Gmail's per-user quota window: parts refused with 429 wait at least this (capped) long."""
 
@@ -555,17 +562,14 @@ class GmailMailbox:
             )
 
     def send(self, raw: bytes, *, thread_id: str | None = None) -> MessageRef:
-        body: dict[str, Any] = {"raw": mapping.b64url_encode(raw)}
-        if thread_id:
-            body["threadId"] = thread_id
+        """messages.send of ``raw``; over :data:`UPLOAD_THRESHOLD` bytes through the upload
+        endpoint (``/upload/gmail/v1/users/me/messages/send``, multipart), up to 35 MiB."""
+        if len(raw) > MAX_SEND_BYTES:
+            raise ProviderError(f"the message is {len(raw)} bytes; Gmail accepts at most 35 MiB")
         for attempt in range(self._attempts):
             self._quota.acquire(units_for("messages.send"))
             try:
-                data = (
-                    self._users.messages()
-                    .send(userId="me", body=body)
-                    .execute(http=self._http, num_retries=0)
-                )
+                data = self._send_request(raw, thread_id).execute(http=self._http, num_retries=0)
             except Exception as exc:
                 kind = classify(exc)
                 rejected_before_processing = http_status(exc) in (403, 429) and kind == "transient"
@@ -576,15 +580,45 @@ class GmailMailbox:
                         )
                     )
                     continue
+                status = http_status(exc)
+                where = f" (HTTP {status})" if status else f" ({type(exc).__name__})"
                 if kind == "auth":
                     raise ProviderAuthError("Gmail rejected the credentials") from exc
                 if kind == "transient":
                     raise ProviderTransientError(
-                        "Gmail send failed; the message may or may not have been sent"
+                        f"Gmail send failed{where}; the message may or may not have been sent"
                     ) from exc
-                raise ProviderError(f"Gmail send refused: HTTP {http_status(exc)}") from exc
+                raise ProviderError(f"Gmail refused the message{where}") from exc
             return mapping.message_ref_from_json(data)
         raise ProviderTransientError("Gmail send rate-limited")  # pragma: no cover
+
+    def _send_request(self, raw: bytes, thread_id: str | None) -> Any:
+        messages = self._users.messages()
+        if len(raw) <= UPLOAD_THRESHOLD:
+            body: dict[str, Any] = {"raw": mapping.b64url_encode(raw)}
+            if thread_id:
+                body["threadId"] = thread_id
+            return messages.send(userId="me", body=body)
+        metadata: dict[str, Any] = {"threadId": thread_id} if thread_id else {}
+        media = MediaInMemoryUpload(raw, mimetype="message/rfc822", resumable=False)
+        request = messages.send(userId="me", body=metadata, media_body=media)
+        # The client keeps the discovery document's scheme and path for uploads (it swaps only
+        # the host for api_endpoint): put the upload path under ``api_base`` as it is.
+        _, sep, upload_path = str(request.uri).partition("/upload/")
+        if sep:
+            request.uri = f"{self._api_base}/upload/{upload_path}"
+        return request
+
+    def find_sent(self, message_id_header: str) -> MessageRef | None:
+        """The message whose Message-ID is ``message_id_header`` (``rfc822msgid:``), if any.
+
+        How a retry after an ambiguous failure (5xx, timeout) learns whether Gmail had in fact
+        accepted the message, so that it is never sent twice.
+        """
+        query = "rfc822msgid:" + message_id_header.strip("<>")
+        for ref in self.iter_message_ids(query=query, include_spam_trash=True, page_size=10):
+            return ref
+        return None
 
     def get_attachment(self, message_id: str, attachment_id: str) -> bytes:
         data = self._call(

@@ -26,3 +26,6 @@ api_router.include_router(mail_sharing.router)
 from inboxcrm.web.api import audit_log  # noqa: E402  (the tenant's audit log, admins)
 
 api_router.include_router(audit_log.router)
+from inboxcrm.web.api import messages  # noqa: E402  (compose, reply, send, retry)
+
+api_router.include_router(messages.router)
