@@ -94,6 +94,16 @@ def test_redirects_within_the_allowed_host_are_followed_up_to_the_hop_limit(
     assert len([p for p, _ in image_servers.images.requests if p == "/loop"]) == 4
 
 
+def test_credentials_in_an_image_url_are_refused_even_for_an_allowed_host(
+    reader: Reader, image_servers: ImageServers
+) -> None:
+    host = image_servers.images.endpoint
+    for url in (f"http://user:secret@{host}/cat.png", f"http://user@{host}/cat.png"):
+        response = reader.fetch(url)
+        assert response.status_code == 403 and _refused(response), url
+    assert image_servers.images.requests == []
+
+
 def _internal_notations(port: int) -> list[str]:
     return [
         f"http://127.0.0.1:{port}/",
