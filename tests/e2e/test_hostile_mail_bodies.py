@@ -46,6 +46,8 @@ from tests.fixtures.web import Member, TenantFactory
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 MIN_CORPUS = 300
+BLOCKED_SCREENSHOT = "/tmp/inboxcrm-remote-images-blocked.png"
+LOADED_SCREENSHOT = "/tmp/inboxcrm-remote-images-loaded.png"
 _VIEWPORT = {"width": 1280, "height": 1600}
 _INSTRUMENT_URL = "inboxcrm-xss-instrumentation.js"
 _INSTRUMENT = (
@@ -400,6 +402,7 @@ def test_load_images_fetches_remote_images_only_through_the_proxy(
     mail_body = page.locator(f"#mail-body-{message_id}")
     assert "2 remote images blocked" in mail_body.inner_text()
     assert image_servers.images.requests == []
+    page.screenshot(path=BLOCKED_SCREENSHOT)
 
     mail_body.locator("button.load-images").click()
     logo = page.locator(f"#mail-body-{message_id} img[alt=logo]")
@@ -407,6 +410,7 @@ def test_load_images_fetches_remote_images_only_through_the_proxy(
     page.wait_for_function("el => el.complete && el.naturalWidth === 2", arg=logo.element_handle())
     page.wait_for_load_state("networkidle")
     assert page.locator(f"#mail-body-{message_id} .remote-images").count() == 0
+    page.screenshot(path=LOADED_SCREENSHOT)
 
     proxied = [u for u in watch.allowed_requests if urlsplit(u).path == "/image-proxy"]
     assert len(proxied) == 2
