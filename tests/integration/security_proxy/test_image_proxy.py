@@ -311,3 +311,15 @@ def test_the_test_allowance_is_refused_in_production_and_must_be_ip_port() -> No
     for bad in ("localhost:80", "10.0.0.0/8", "127.0.0.1", "*:80"):
         with pytest.raises(ValueError, match="ip:port"):
             Settings(image_proxy_allowed_endpoints=bad)
+
+
+def test_proxy_variables_of_the_environment_are_not_used(
+    reader: Reader, image_servers: ImageServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forward proxy would resolve and connect by itself, past the address check."""
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, image_servers.internal.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert reader.fetch(image_servers.images.url + "/cat.png").content == PNG
+    assert image_servers.internal.requests == []
