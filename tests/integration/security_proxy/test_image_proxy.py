@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from inboxcrm.adapters.image_fetcher import (
     FetchLimits,
     ImageTargetRefused,
+    ImageUpstreamError,
     fetch_image,
 )
 from inboxcrm.bootstrap import Runtime
@@ -92,6 +93,16 @@ def test_redirects_within_the_allowed_host_are_followed_up_to_the_hop_limit(
     loop = reader.fetch(image_servers.images.url + "/loop")
     assert loop.status_code == 403 and _refused(loop)
     assert len([p for p, _ in image_servers.images.requests if p == "/loop"]) == 4
+
+
+def test_credentials_in_an_image_url_are_refused_even_for_an_allowed_host(
+    reader: Reader, image_servers: ImageServers
+) -> None:
+    host = image_servers.images.endpoint
+    for url in (f"http://user:secret@{host}/cat.png", f"http://user@{host}/cat.png"):
+        response = reader.fetch(url)
+        assert response.status_code == 403 and _refused(response), url
+    assert image_servers.images.requests == []
 
 
 def _internal_notations(port: int) -> list[str]:
@@ -301,3 +312,97 @@ def test_the_test_allowance_is_refused_in_production_and_must_be_ip_port() -> No
     for bad in ("localhost:80", "10.0.0.0/8", "127.0.0.1", "*:80"):
         with pytest.raises(ValueError, match="ip:port"):
             Settings(image_proxy_allowed_endpoints=bad)
+
+
+def test_proxy_variables_of_the_environment_are_not_used(
+    reader: Reader, image_servers: ImageServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forward proxy would resolve and connect by itself, past the address check."""
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, image_servers.internal.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert reader.fetch(image_servers.images.url + "/cat.png").content == PNG
+    assert image_servers.internal.requests == []
+
+
+def _self_signed(directory: Any, name: str) -> tuple[str, str]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_https_keeps_the_name_for_tls_and_verifies_the_certificate(tmp_path: Any) -> None:
+    """Connecting to the checked address must not weaken TLS: the server name sent is the
+    URL's, and an untrusted certificate fails the fetch."""
+    import socket
+    import ssl
+    import threading
+
+    cert, key = _self_signed(tmp_path, "images.test")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+
+    def record_name(_sock: Any, name: str | None, _ctx: Any) -> None:
+        names.append(name)
+
+    context.sni_callback = record_name
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(10)
+    port = listener.getsockname()[1]
+
+    def serve_one() -> None:
+        try:
+            conn, _ = listener.accept()
+            with conn, context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(4096)  # reached only if the client accepted the certificate
+                head = f"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {len(PNG)}"
+                tls.sendall(head.encode() + b"\r\nConnection: close\r\n\r\n" + PNG)
+        except (OSError, ssl.SSLError):
+            pass  # the client rejects our certificate: the handshake fails here too
+
+    server = threading.Thread(target=serve_one, daemon=True)
+    server.start()
+    limits = FetchLimits(allowed_endpoints=frozenset({("127.0.0.1", port)}), timeout_s=5.0)
+    try:
+        with pytest.raises(ImageUpstreamError):
+            fetch_image(
+                f"https://images.test:{port}/cat.png",
+                limits,
+                resolve=_CountingResolver(["127.0.0.1"]),
+            )
+    finally:
+        server.join(timeout=10)
+        listener.close()
+    assert names == ["images.test"]

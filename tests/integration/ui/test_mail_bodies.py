@@ -14,7 +14,12 @@ from fastapi.testclient import TestClient
 
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.web.image_proxy import PROXY_PATH
-from inboxcrm.web.ui.mail_html import clean_mail_html, remote_image_url, sanitize_mail_html
+from inboxcrm.web.ui.mail_html import (
+    MAX_PROXIED_IMAGES,
+    clean_mail_html,
+    remote_image_url,
+    sanitize_mail_html,
+)
 from tests.factories import make_contact, make_email_message, make_mail_account
 from tests.fixtures.web import TenantFactory
 from tests.integration.ui.ui_session import sign_in
@@ -118,6 +123,13 @@ def test_remote_images_are_blocked_and_counted_and_only_proxied_when_asked() -> 
     assert proxied.html.count(f'src="{PROXY_PATH}?u=') == 2
     assert "example.net" not in proxied.html
     assert "relative.png" not in proxied.html  # the mail's own relative URLs stay out
+
+
+def test_one_body_routes_a_bounded_number_of_images_through_the_proxy() -> None:
+    many = "".join(f'<img src="https://t.example/{n}.gif">' for n in range(MAX_PROXIED_IMAGES + 25))
+    proxied = clean_mail_html(many, proxy_image=lambda url: f"{PROXY_PATH}?u={url[-6:]}")
+    assert proxied.remote_images == MAX_PROXIED_IMAGES + 25
+    assert proxied.html.count("src=") == MAX_PROXIED_IMAGES
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ mail was read, so they are blocked by default: their ``src`` is dropped and coun
 (:attr:`SafeMailHtml.remote_images`, which the page uses to offer "Load images"). Only when the
 reader asks, the caller passes ``proxy_image``, which turns a remote URL into a signed URL of
 inboxcrm's own image proxy (:mod:`inboxcrm.web.image_proxy`); the browser then never contacts
-the remote host itself.
+the remote host itself. At most :data:`MAX_PROXIED_IMAGES` images of one body go through the
+proxy (the rest stay blocked), so one mail cannot make the server fetch without bound.
 
 URLs are judged the way a browser reads them: leading and trailing spaces and control
 characters are ignored and tabs and newlines inside removed before the scheme is read, so
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 import nh3
 
 __all__ = [
+    "MAX_PROXIED_IMAGES",
     "ImageProxy",
     "SafeMailHtml",
     "clean_mail_html",
@@ -57,6 +59,8 @@ _ATTRIBUTES = {
 _CONTENT_DROPPED = {"script", "style", "head", "title", "noscript", "template", "iframe", "object"}
 _SAFE_IMAGE_RE = re.compile(r"^data:image/(png|gif|jpe?g|webp);base64,[A-Za-z0-9+/=\s]+$", re.I)
 _LINK_SCHEMES = {"http", "https", "mailto", "tel"}
+#: Remote images of one body that "Load images" routes through the proxy; later ones stay blocked.
+MAX_PROXIED_IMAGES = 50
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
 _TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
@@ -114,7 +118,9 @@ def _image_source(value: str) -> str | None:
     if remote is None or state is None:
         return None
     state.remote_images += 1
-    return state.proxy_image(remote) if state.proxy_image is not None else None
+    if state.proxy_image is None or state.remote_images > MAX_PROXIED_IMAGES:
+        return None
+    return state.proxy_image(remote)
 
 
 def _filter_attribute(element: str, attribute: str, value: str) -> str | None:
