@@ -172,6 +172,14 @@ def test_tenant_b_sees_and_changes_nothing_of_tenant_a_on_any_route(
         f"\ntenant sweep: {len(pairs)} route x method pairs, {requests} requests, "
         f"{len(leaks)} leaks"
     )
+    app = client.app
+    app.openapi_schema = None  # type: ignore[attr-defined]
+    documented = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()  # type: ignore[attr-defined]
+        for method in operations
+    }
+    assert documented <= pairs, documented - pairs  # every OpenAPI operation was swept
     assert leaks == []
     assert server_errors == []
     assert _snapshot(runtime, "tenant-a") == before

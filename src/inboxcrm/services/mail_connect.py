@@ -283,9 +283,12 @@ def complete_gmail_authorization(
 ) -> ConnectedAccount:
     """Finish a connection from Google's callback; see the module docstring.
 
-    Raises :class:`OAuthCallbackError` (denied consent, bad/expired/used state, scope mismatch,
-    rejected code), Conflict (the mailbox is connected by another user of the tenant),
-    ProviderTransientError (Google unreachable).
+    ``session_principal`` is the principal of the browser's login session (``via ==
+    "session"``); it must be the user who started the flow, in that tenant.
+
+    Raises :class:`OAuthCallbackError` (no or another user's session, denied consent,
+    bad/expired/used state, scope mismatch, rejected code), Conflict (the mailbox is connected
+    by another user of the tenant), ProviderTransientError (Google unreachable).
     """
     consumed = _consume_state(runtime, state, session_principal)
     if error:

@@ -34,7 +34,7 @@ from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.addresses import try_normalize_email
 from inboxcrm.domain.errors import InvalidInput, NotFound, PermissionDenied
 from inboxcrm.domain.matching import NeverLogList
-from inboxcrm.domain.roles import is_admin, require_admin
+from inboxcrm.domain.roles import is_admin, require_admin, require_write
 from inboxcrm.services.audit import record_event
 from inboxcrm.services.identity import Principal
 from inboxcrm.sync import ledger
@@ -258,7 +258,11 @@ def set_account_sync_options(
     lookback_days: int | None = None,
     clear_labels: bool = False,
 ) -> dict[str, Any]:
-    """Per-account label choice (None keeps it; ``clear_labels`` → default) and look-back."""
+    """Per-account label choice (None keeps it; ``clear_labels`` → default) and look-back.
+
+    A change to what is synced is a write: read-only members may not make it.
+    """
+    require_write(principal.role)
     row = _own_account(uow, principal, account_id)
     settings = dict(row.settings or {})
     if clear_labels:

@@ -2,7 +2,8 @@
 
 Connecting is two steps: ``POST /mail-accounts/gmail/authorize`` returns the Google consent URL;
 Google then sends the browser to ``/oauth/google/callback`` (see ``web.oauth_routes``), which
-stores the account for the user who asked for the URL.
+stores the account for the user who asked for the URL, and only in a browser where that user is
+signed in to inboxcrm (an API client hands the URL to its user, who finishes it signed in).
 """
 
 from __future__ import annotations
@@ -86,7 +87,11 @@ def client_ip(request: Request) -> str | None:
 
 @accounts_router.post("/gmail/authorize", response_model=AuthorizationOut)
 def authorize_gmail(principal: WriterPrincipal, runtime: RuntimeDep) -> AuthorizationOut:
-    """Start connecting a Gmail account: send the user's browser to ``authorization_url``."""
+    """Start connecting a Gmail account: send the user's browser to ``authorization_url``.
+
+    The callback completes only in a browser signed in to inboxcrm as the calling user; a
+    consent link opened by anyone else connects nothing.
+    """
     url = mail_connect.start_gmail_authorization(runtime, principal)
     return AuthorizationOut(authorization_url=url)
 

@@ -1,0 +1,235 @@
+"""Role checks inside one tenant: every write route and every role, expected status written once.
+
+:data:`WRITE_ROUTES` holds, per write route of the app (API and UI), who may use it and the
+status a permitted, well-formed request gets; :func:`expected` derives each role's expected
+status from that one line (403 for a role below the route's bar). Each role acts on its own
+freshly made records, mailbox and notification, so every request is one that would succeed
+for a permitted role. A write route that is missing from the table fails the test, so a new
+route is classified when it is added.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from inboxcrm.adapters.db.tenant_tables import NeverLogEntryRow
+from inboxcrm.bootstrap import Runtime
+from inboxcrm.services.notifications import notify
+from tests.factories import (
+    make_account,
+    make_contact,
+    make_deal,
+    make_lead,
+    make_mail_account,
+    make_note,
+    make_thread,
+)
+from tests.fixtures.web import Member, TenantFactory
+from tests.security.routes import app_routes
+
+ROLES = ("owner", "admin", "manager", "rep", "read-only")
+RANK = {"read-only": 0, "rep": 1, "manager": 2, "admin": 3, "owner": 4}
+BAR = {"member": 0, "writer": 1, "admin": 3}
+
+
+@dataclass(frozen=True)
+class Rule:
+    who: str  # member | writer | admin
+    status: int  # what a permitted, well-formed request gets
+    json: dict[str, Any] | None = None
+    form: dict[str, str] | None = None
+
+
+LEAD = {"last_name": "New", "status": "new"}
+DEAL_FORM = {
+    "name": "A deal",
+    "stage": "qualification",
+    "status": "open",
+    "currency": "USD",
+    "account_id": "{account}",
+}
+# Ids (0 in JSON, "{account}"/"{entry}" in forms) are filled from the acting role's objects.
+WRITE_ROUTES: dict[tuple[str, str], Rule] = {
+    ("POST", "/api/v1/leads"): Rule("writer", 201, json={"last_name": "New"}),
+    ("PATCH", "/api/v1/leads/{id}"): Rule("writer", 200, json={"last_name": "Renamed"}),
+    ("DELETE", "/api/v1/leads/{id}"): Rule("writer", 204),
+    ("POST", "/api/v1/contacts"): Rule("writer", 201, json={"last_name": "New"}),
+    ("PATCH", "/api/v1/contacts/{id}"): Rule("writer", 200, json={"last_name": "Renamed"}),
+    ("DELETE", "/api/v1/contacts/{id}"): Rule("writer", 204),
+    ("POST", "/api/v1/accounts"): Rule("writer", 201, json={"name": "New Co"}),
+    ("PATCH", "/api/v1/accounts/{id}"): Rule("writer", 200, json={"name": "Renamed Co"}),
+    ("DELETE", "/api/v1/accounts/{id}"): Rule("writer", 204),
+    ("POST", "/api/v1/deals"): Rule("writer", 201, json={"name": "New deal", "account_id": 0}),
+    ("PATCH", "/api/v1/deals/{id}"): Rule("writer", 200, json={"name": "Renamed deal"}),
+    ("DELETE", "/api/v1/deals/{id}"): Rule("writer", 204),
+    ("POST", "/api/v1/notes"): Rule(
+        "writer", 201, json={"record_kind": "contact", "record_id": 0, "body": "hi"}
+    ),
+    ("PATCH", "/api/v1/notes/{id}"): Rule("writer", 200, json={"body": "edited"}),
+    ("DELETE", "/api/v1/notes/{id}"): Rule("writer", 204),
+    ("POST", "/api/v1/mail-accounts/gmail/authorize"): Rule("writer", 200),
+    ("POST", "/api/v1/mail-accounts/{id}/sync"): Rule("writer", 202),
+    ("DELETE", "/api/v1/mail-accounts/{id}"): Rule("writer", 200),
+    ("POST", "/api/v1/notifications/{id}/read"): Rule("member", 200),
+    ("PATCH", "/api/v1/mail-accounts/{account_id}/sync-options"): Rule(
+        "writer", 200, json={"lookback_days": 30}
+    ),
+    ("PATCH", "/api/v1/mail-settings"): Rule("admin", 200, json={"storage_policy": "full"}),
+    ("POST", "/api/v1/mail-settings/never-log"): Rule(
+        "admin", 201, json={"entry": "blocked.example"}
+    ),
+    ("DELETE", "/api/v1/mail-settings/never-log/{entry}"): Rule("admin", 204),
+    ("PATCH", "/api/v1/mail-accounts/{id}/sharing"): Rule(
+        "writer", 200, json={"visibility": "private"}
+    ),
+    ("PATCH", "/api/v1/email-threads/{id}/sharing"): Rule(
+        "writer", 200, json={"visibility": "private"}
+    ),
+    ("PATCH", "/api/v1/mail-settings/sharing"): Rule("admin", 200, json={"visibility": "team"}),
+    ("POST", "/logout"): Rule("member", 303),
+    ("POST", "/leads"): Rule("writer", 303, form=LEAD),
+    ("POST", "/leads/{record_id}/edit"): Rule("writer", 303, form=LEAD),
+    ("POST", "/leads/{record_id}/delete"): Rule("writer", 303),
+    ("POST", "/leads/{record_id}/notes"): Rule("writer", 303, form={"body": "hi"}),
+    ("POST", "/contacts"): Rule("writer", 303, form={"last_name": "New"}),
+    ("POST", "/contacts/{record_id}/edit"): Rule("writer", 303, form={"last_name": "Renamed"}),
+    ("POST", "/contacts/{record_id}/delete"): Rule("writer", 303),
+    ("POST", "/contacts/{record_id}/notes"): Rule("writer", 303, form={"body": "hi"}),
+    ("POST", "/accounts"): Rule("writer", 303, form={"name": "New Co"}),
+    ("POST", "/accounts/{record_id}/edit"): Rule("writer", 303, form={"name": "Renamed Co"}),
+    ("POST", "/accounts/{record_id}/delete"): Rule("writer", 303),
+    ("POST", "/accounts/{record_id}/notes"): Rule("writer", 303, form={"body": "hi"}),
+    ("POST", "/notes/{note_id}/delete"): Rule("writer", 303),
+    ("POST", "/email-threads/{thread_id}/sharing"): Rule(
+        "writer", 303, form={"visibility": "private"}
+    ),
+    ("POST", "/deals"): Rule("writer", 303, form=DEAL_FORM),
+    ("POST", "/deals/{deal_id}/edit"): Rule("writer", 303, form=DEAL_FORM),
+    ("POST", "/deals/{deal_id}/stage"): Rule("writer", 303, form={"stage": "proposal"}),
+    ("POST", "/deals/{deal_id}/delete"): Rule("writer", 303),
+    ("POST", "/notifications/{notification_id}/read"): Rule("member", 303),
+    ("POST", "/setup/email/connect"): Rule("writer", 303),
+    ("POST", "/setup/email/{account_id}/sync"): Rule("writer", 303),
+    ("POST", "/setup/email/{account_id}/disconnect"): Rule("writer", 303),
+    ("POST", "/setup/email/{account_id}/options"): Rule(
+        "writer", 303, form={"lookback_days": "30"}
+    ),
+    ("POST", "/setup/email/{account_id}/sharing"): Rule(
+        "writer", 303, form={"visibility": "private"}
+    ),
+    ("POST", "/setup/email/settings"): Rule("admin", 303, form={"storage_policy": "full"}),
+    ("POST", "/setup/email/never-log"): Rule("admin", 303, form={"entry": "blocked2.example"}),
+    ("POST", "/setup/email/never-log/remove"): Rule("admin", 303, form={"entry": "{entry}"}),
+    ("POST", "/setup/email/sharing"): Rule("admin", 303, form={"visibility": "team"}),
+}
+#: Write routes outside the role model: they authenticate by other means.
+NOT_ROLE_CHECKED = {("POST", "/hooks/gmail/push"), ("POST", "/login")}
+
+
+def _why(text: str) -> str:
+    """The problem detail, or the error messages of a re-rendered form."""
+    found = re.findall(r'class="[^"]*(?:error|problem)[^"]*"[^>]*>([^<]+)<', text)
+    return "; ".join(found)[:300] if found else text[:200]
+
+
+def expected(rule: Rule, role: str) -> int:
+    return rule.status if RANK[role] >= BAR[rule.who] else 403
+
+
+def _own_objects(runtime: Runtime, tenant: str, user_id: int, n: int) -> dict[str, Any]:
+    with runtime.tenant_uow(tenant) as uow:
+        account = make_account(uow)
+        contact = make_contact(uow, account_id=account.id)
+        lead = make_lead(uow)
+        deal = make_deal(uow, account_id=account.id)
+        note = make_note(uow, ("contact", contact.id), author_user_id=user_id)
+        mailbox = make_mail_account(uow, user_id=user_id, email=f"box{n}@acme.example")
+        thread = make_thread(uow, mailbox)
+        uow.session.add(NeverLogEntryRow(entry=f"gone{n}.example", created_by_user_id=user_id))
+        notice = notify(uow, user_id, "info", "hello")
+        uow.commit()
+        return {
+            "account": account.id,
+            "contact": contact.id,
+            "lead": lead.id,
+            "deal": deal.id,
+            "note": note.id,
+            "mailbox": mailbox.id,
+            "thread": thread.id,
+            "notification": notice.id,
+            "entry": f"gone{n}.example",
+        }
+
+
+def _url(path: str, ids: dict[str, Any]) -> str:
+    resource = path.removeprefix("/api/v1").lstrip("/").split("/")[0]
+    by_resource = {
+        "leads": ids["lead"],
+        "contacts": ids["contact"],
+        "accounts": ids["account"],
+        "deals": ids["deal"],
+        "notes": ids["note"],
+        "mail-accounts": ids["mailbox"],
+        "email-threads": ids["thread"],
+        "notifications": ids["notification"],
+        "setup": ids["mailbox"],
+    }
+    value = by_resource.get(resource, 1)
+    for name in ("{id}", "{record_id}", "{account_id}"):
+        path = path.replace(name, str(value))
+    return (
+        path.replace("{note_id}", str(ids["note"]))
+        .replace("{deal_id}", str(ids["deal"]))
+        .replace("{thread_id}", str(ids["thread"]))
+        .replace("{notification_id}", str(ids["notification"]))
+        .replace("{entry}", str(ids["entry"]))
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_every_write_route_answers_each_role_as_written(
+    client: TestClient, tenants: TenantFactory, runtime: Runtime
+) -> None:
+    members: dict[str, Member] = {role: tenants.member("acme", role) for role in ROLES}
+    app_writes = {
+        (method, route.path)
+        for route in app_routes(client.app)  # type: ignore[arg-type]
+        for method in route.methods - {"GET", "HEAD", "OPTIONS"}
+    }
+    assert app_writes - NOT_ROLE_CHECKED == set(WRITE_ROUTES), "classify new write routes"
+
+    mismatches: list[str] = []
+    cells = 0
+    for role, member in members.items():
+        user_id = int(client.get("/api/v1/me", headers=member.headers).json()["user_id"])
+        for (method, path), rule in WRITE_ROUTES.items():
+            ids = _own_objects(runtime, "acme", user_id, cells)
+            url = _url(path, ids)
+            kwargs: dict[str, Any] = {"headers": member.headers, "follow_redirects": False}
+            if rule.json is not None:
+                body = dict(rule.json)
+                if body.get("record_id") == 0:
+                    body["record_id"] = ids["contact"]
+                if body.get("account_id") == 0:
+                    body["account_id"] = ids["account"]
+                kwargs["json"] = body
+            if rule.form is not None:
+                kwargs["data"] = {
+                    k: v.replace("{entry}", ids["entry"]).replace("{account}", str(ids["account"]))
+                    for k, v in rule.form.items()
+                }
+            answer = client.request(method, url, **kwargs)
+            cells += 1
+            want = expected(rule, role)
+            if answer.status_code != want:
+                mismatches.append(
+                    f"{role:9} {method} {path}: {answer.status_code} != {want} "
+                    f"{_why(answer.text) if answer.status_code != 303 else ''}"
+                )
+    print(f"\nrole matrix: {len(WRITE_ROUTES)} write routes x {len(ROLES)} roles = {cells} cells")
+    assert mismatches == [], "\n".join(mismatches)
