@@ -14,7 +14,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -73,8 +73,16 @@ def _account_row(runtime: Runtime, tenant: str, account_id: int) -> MailAccountR
 
 
 @contextmanager
-def refused_writes(runtime: Runtime, tenant: str, *, after: str, count: int) -> Iterator[Any]:
-    """The tenant database refuses ``count`` writes, starting with the first ``after`` statement.
+def refused_writes(
+    runtime: Runtime,
+    tenant: str,
+    *,
+    after: str,
+    count: int,
+    active: Callable[[], bool] | None = None,
+) -> Iterator[Any]:
+    """The tenant database refuses ``count`` writes, starting with the first ``after`` statement
+    (or, with ``active``, every write while ``active()`` is true).
 
     The refusal is raised where the driver would raise it (as SQLAlchemy's OperationalError of
     a read-only database), so every layer above sees what a real refusal looks like.
@@ -87,6 +95,11 @@ def refused_writes(runtime: Runtime, tenant: str, *, after: str, count: int) -> 
     ) -> None:
         head = statement.lstrip().upper()
         if not head.startswith(("INSERT", "UPDATE", "DELETE")):
+            return
+        if active is not None:
+            if active():
+                state["refused"] += 1
+                raise OperationalError(statement, None, Exception("database is read-only"))
             return
         if not state["armed"] and head.startswith(after.upper()):
             state["armed"] = True
