@@ -41,6 +41,7 @@ from tests.integration.sync.conftest import (
     emulator_mailbox,
     stored_mail,
 )
+from tests.integration.ui.ui_session import sign_in
 
 OWNER = "rep@acme-sales.example"
 SYNC_TASK = "inboxcrm.mail.sync_account"
@@ -276,6 +277,17 @@ def test_status_comes_from_the_lease_the_last_run_and_the_stored_rows(
     assert shown["messages_stored"] == full.stored  # the account's total, not the last run's
     assert shown["sync_state"] == "synced" and shown["sync_phase"] == "done"
     assert shown["sync_status"]["totals"]["stored"] == full.stored
+    # Setup → Email says the same (issue 15 item 3): the last run's counts and the totals.
+    sign_in(client, rep)
+    fragment = client.get("/setup/email/accounts").text
+    row = fragment[fragment.index(f'id="account-{account_id}"') :]
+    assert "Last run: 0 scanned · 0 stored · 0 skipped" in row
+    conversations = shown["sync_status"]["totals"]["conversations"]
+    assert conversations > 0
+    assert (
+        f'In total: <span class="total-stored">{full.stored}</span> stored in '
+        f"{conversations} conversations" in row
+    )
 
     # A worker is killed in the middle of a run: progress says "fetching", the lease names a
     # process of this host that no longer exists.
