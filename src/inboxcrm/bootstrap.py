@@ -71,6 +71,8 @@ def build_runtime(settings: Settings, *, jobs: JobSink | None = None) -> Runtime
             cache_size=settings.tenant_engine_cache_size,
             pool_size=settings.tenant_pool_size,
             max_overflow=settings.tenant_max_overflow,
+            connections_total=settings.tenant_connections_total,
+            idle_seconds=settings.tenant_connection_idle_seconds,
         ),
         jobs=jobs if jobs is not None else LazyJobQueue(settings),
     )

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     tenant_engine_cache_size: int = 64
     tenant_pool_size: int = 2
     tenant_max_overflow: int = 3
+    tenant_connections_total: int = 20
+    """Open connections to tenant databases one process may hold, over all tenants."""
+    tenant_connection_idle_seconds: float = 60.0
+    """A tenant's pooled connections are closed after this long without use."""
 
     # Jobs: empty means the embedded broker (no server); redis://... at scale.
     broker_url: str = ""

@@ -347,6 +347,15 @@ def converged(runtime: Runtime, tenant: str, account_id: int, expected: int) -> 
     )
 
 
+def sync_running(runtime: Runtime, tenant: str, account_id: int) -> bool:
+    """A live run holds the mailbox's lease (see ``sync.status``)."""
+    from inboxcrm.sync.lease import lease_facts
+
+    with runtime.tenant_uow(tenant) as uow:
+        facts = lease_facts(uow.session, [account_id]).get(account_id)
+    return facts is not None and facts.held
+
+
 # -- figures ----------------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from tests.faults.harness import (
     compare,
     converged,
     generate_mailbox,
-    stored_count,
+    sync_running,
     wait_until,
 )
 from tests.fixtures.emulator import EmulatorHandle
@@ -66,19 +66,19 @@ def _kill_repeatedly(
         )
         done = 0
         for _ in range(kills):
-            before = stored_count(runtime, "acme")
-            # A random moment once the (restarted) worker is at work again.
+            # A random moment of a running sync: once the (restarted) worker holds the mailbox.
             wait_until(
-                lambda b=before: (
-                    stored_count(runtime, "acme") > b
+                lambda: (
+                    sync_running(runtime, "acme", account_id)
                     or converged(runtime, "acme", account_id, len(clean))
                 ),
                 timeout=CONVERGE_LIMIT,
-                what="the sync to make progress after a restart",
+                what="the sync to run again after a restart",
+                step=0.05,
             )
             if converged(runtime, "acme", account_id, len(clean)):
                 break
-            time.sleep(rng.uniform(0.0, 1.5))
+            time.sleep(rng.uniform(0.1, 1.5))
             worker.kill()
             done += 1
             worker.start()

@@ -1,9 +1,15 @@
 """``inboxcrm demo``: the whole product on one machine, with a Google emulator as its Gmail.
 
-It starts fresh every time: SQLite databases under ``var/demo`` (or INBOXCRM_DATA_DIR), the
-embedded job worker, the Google API emulator with a generated mailbox, a demo tenant and user,
-CRM records for the mailbox's customers, the user's Gmail connected through the real OAuth flow,
-and new customer mail arriving every few seconds, which reaches the timelines through push.
+It starts fresh every time: SQLite databases in a directory of its own (``var/demo``, or
+``--dir``; never ``INBOXCRM_DATA_DIR``, which may hold a real deployment's data), the embedded
+job worker, the Google API emulator with a generated mailbox, a demo tenant and user, CRM records
+for the mailbox's customers, the user's Gmail connected through the real OAuth flow, and new
+customer mail arriving every few seconds, which reaches the timelines through push.
+
+The demo marks the directory it creates (``DEMO_MARKER``) and clears, at the next start, only a
+directory bearing that mark: a directory that exists without it is refused, never deleted.
+Everything it starts (emulator, worker process, web server, mail ticker) is stopped on every
+way out: Ctrl-C, a failed set-up (the demo then exits with an error), or a crash.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import random
 import shutil
 import threading
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -28,6 +35,33 @@ DEMO_TENANT = "demo"
 DEMO_EMAIL = "alex@northwind-traders.example"
 DEMO_PASSWORD = "demo-password"
 PUSH_AUDIENCE = "inboxcrm-demo-push"
+DEMO_MARKER = ".inboxcrm-demo"
+"""The file that marks a directory as the demo's own (so the demo may clear it)."""
+DEFAULT_DEMO_DIR = Path("var/demo")
+
+
+class DemoDirectoryRefused(RuntimeError):
+    """The chosen directory exists and is not one the demo created: it is left alone."""
+
+
+def prepare_demo_directory(path: Path) -> Path:
+    """A fresh, empty demo directory at ``path``: created and marked, or cleared if marked.
+
+    Raises :class:`DemoDirectoryRefused` for an existing, non-empty directory without the mark.
+    """
+    path = path.expanduser().resolve()
+    if path.exists():
+        marker = path / DEMO_MARKER
+        if not path.is_dir() or (any(path.iterdir()) and not marker.is_file()):
+            raise DemoDirectoryRefused(
+                f"{path} exists and was not created by `inboxcrm demo`; choose another "
+                "directory with --dir (nothing was deleted)"
+            )
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    (path / DEMO_MARKER).write_text("created by `inboxcrm demo`; cleared at its next start\n")
+    return path
+
 
 _SUBJECTS = (
     "Question about our renewal",
@@ -139,8 +173,36 @@ def demo(
     new_mail_every: Annotated[
         float, typer.Option(help="Seconds between new demo emails (0 = none).")
     ] = 8.0,
+    directory: Annotated[
+        Path,
+        typer.Option(
+            "--dir", help="The demo's own data directory (created, and cleared at each start)."
+        ),
+    ] = DEFAULT_DEMO_DIR,
 ) -> None:
     """Run the demo: embedded mode, Google emulator, demo tenant with Gmail connected."""
+    from inboxcrm.logging_setup import configure_logging
+
+    try:
+        data_dir = prepare_demo_directory(directory)
+    except DemoDirectoryRefused as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    configure_logging(os.environ.get("INBOXCRM_LOG_LEVEL", "WARNING"))
+    with ExitStack() as stack:
+        failed = _run_demo(stack, data_dir, host, port, messages, new_mail_every)
+    if failed:
+        console.print(f"[red]demo set-up failed:[/red] {failed}")
+        raise typer.Exit(1)
+
+
+def _run_demo(
+    stack: ExitStack, data_dir: Path, host: str, port: int, messages: int, new_mail_every: float
+) -> str | None:
+    """Start everything, registering each stop on ``stack`` as soon as it started.
+
+    Returns why the set-up failed, or None after a normal stop (Ctrl-C).
+    """
     import uvicorn
 
     from inboxcrm.bootstrap import build_runtime
@@ -148,7 +210,7 @@ def demo(
     from inboxcrm.domain.roles import Role
     from inboxcrm.emulator import EmulatorConfig, start_emulator
     from inboxcrm.jobs.embedded import start_embedded_jobs
-    from inboxcrm.logging_setup import configure_logging, uvicorn_log_config
+    from inboxcrm.logging_setup import uvicorn_log_config
     from inboxcrm.services.demo_data import seed_demo_records
     from inboxcrm.services.identity import (
         Principal,
@@ -159,12 +221,7 @@ def demo(
     from inboxcrm.services.tenants import create_tenant, get_tenant
     from inboxcrm.web.app import create_app
 
-    data_dir = Path(os.environ.get("INBOXCRM_DATA_DIR", "var/demo")).resolve()
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
     public_url = f"http://{host}:{port}"
-    configure_logging(os.environ.get("INBOXCRM_LOG_LEVEL", "WARNING"))
-
     console.print(f"starting the Google API emulator with {messages} generated messages ...")
     emulator = start_emulator(
         EmulatorConfig(
@@ -175,6 +232,7 @@ def demo(
             push_audience=PUSH_AUDIENCE,
         )
     )
+    stack.callback(emulator.stop)
     settings = Settings(
         data_dir=data_dir,
         database_url="",
@@ -191,6 +249,7 @@ def demo(
         quota_units_per_second=250.0,
     )
     runtime = build_runtime(settings)
+    stack.callback(runtime.close)
     runtime.upgrade_control_plane()
     create_tenant(runtime, DEMO_TENANT, "Northwind Traders (demo)")
     user = create_user(
@@ -221,6 +280,7 @@ def demo(
     )
 
     jobs = start_embedded_jobs(settings)
+    stack.callback(jobs.stop)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(runtime),
@@ -231,13 +291,16 @@ def demo(
         )
     )
     ticker = _NewMailTicker(emulator.control, customers, new_mail_every)
+    stack.callback(ticker.stopping.set)
+    failure: list[str] = []
 
     def after_start() -> None:
         try:
             _wait_until_up(public_url)
             _connect_gmail(public_url, token, session_id)
         except Exception as exc:
-            console.print(f"[red]demo set-up failed:[/red] {exc}")
+            failure.append(str(exc) or type(exc).__name__)
+            server.should_exit = True  # a half-started demo is no demo: stop it all
             return
         console.print(
             "\n[bold green]inboxcrm demo is running[/bold green]\n"
@@ -249,6 +312,7 @@ def demo(
             f"{seeded.leads} leads, {seeded.deals} deals; Gmail connected, first sync running\n"
             f"  emulator  {emulator.url} (Google APIs; new customer mail every "
             f"{new_mail_every:g} s)\n"
+            f"  files     {data_dir}\n"
             "  stop      Ctrl-C (the demo starts fresh next time)\n"
         )
         if new_mail_every > 0:
@@ -257,8 +321,6 @@ def demo(
     threading.Thread(target=after_start, name="demo-setup", daemon=True).start()
     try:
         server.run()
-    finally:
-        ticker.stopping.set()
-        jobs.stop()
-        emulator.stop()
-        runtime.close()
+    except SystemExit as exc:  # uvicorn exits when it cannot listen (port taken)
+        failure.append(f"the web server could not start on {host}:{port} (exit code {exc.code})")
+    return failure[0] if failure else None

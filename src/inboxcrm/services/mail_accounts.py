@@ -301,11 +301,12 @@ def open_mailbox(runtime: Runtime, tenant: str, account_id: int) -> MailboxClien
         refresh_token=refresh_token,
         expiry=expiry,
         scopes=scopes or oauth.SCOPES,
+        # Every refresh, here or deep inside a long sync, is stored at once.
+        on_refresh=lambda fresh: _store_refreshed(runtime, tenant, account_id, vault, fresh),
     )
     stale = access_token is None or expiry is None or expiry <= utcnow() + _REFRESH_MARGIN
     if stale and refresh_token:
         _refresh(credentials)
-        _store_refreshed(runtime, tenant, account_id, vault, credentials)
     quota = quota_gate_for(settings, provider, email)
     return GmailProvider(settings.google_api_base).open_mailbox(credentials, quota=quota)
 
@@ -318,11 +319,15 @@ def _store_refreshed(
         return
     expiry = getattr(credentials, "expiry", None)
     aware = expiry.replace(tzinfo=UTC) if isinstance(expiry, datetime) else None
+    values: dict[str, Any] = {"access_token_enc": vault.encrypt(str(token)), "token_expiry": aware}
+    rotated = getattr(credentials, "refresh_token", None)
+    if rotated:  # Google may hand out a new refresh token with a refresh: keep the newest
+        values["refresh_token_enc"] = vault.encrypt(str(rotated))
     with runtime.tenant_uow(tenant) as uow:
         uow.session.execute(
             update(MailAccountRow)
             .where(MailAccountRow.id == account_id, MailAccountRow.status != "disconnected")
-            .values(access_token_enc=vault.encrypt(str(token)), token_expiry=aware)
+            .values(**values)
         )
         uow.commit()
     logger.debug("access token of mail account %s refreshed in tenant %s", account_id, tenant)

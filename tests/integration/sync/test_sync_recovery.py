@@ -14,7 +14,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -41,6 +41,7 @@ from tests.integration.sync.conftest import (
     emulator_mailbox,
     stored_mail,
 )
+from tests.integration.ui.ui_session import sign_in
 
 OWNER = "rep@acme-sales.example"
 SYNC_TASK = "inboxcrm.mail.sync_account"
@@ -73,8 +74,16 @@ def _account_row(runtime: Runtime, tenant: str, account_id: int) -> MailAccountR
 
 
 @contextmanager
-def refused_writes(runtime: Runtime, tenant: str, *, after: str, count: int) -> Iterator[Any]:
-    """The tenant database refuses ``count`` writes, starting with the first ``after`` statement.
+def refused_writes(
+    runtime: Runtime,
+    tenant: str,
+    *,
+    after: str,
+    count: int,
+    active: Callable[[], bool] | None = None,
+) -> Iterator[Any]:
+    """The tenant database refuses ``count`` writes, starting with the first ``after`` statement
+    (or, with ``active``, every write while ``active()`` is true).
 
     The refusal is raised where the driver would raise it (as SQLAlchemy's OperationalError of
     a read-only database), so every layer above sees what a real refusal looks like.
@@ -87,6 +96,11 @@ def refused_writes(runtime: Runtime, tenant: str, *, after: str, count: int) -> 
     ) -> None:
         head = statement.lstrip().upper()
         if not head.startswith(("INSERT", "UPDATE", "DELETE")):
+            return
+        if active is not None:
+            if active():
+                state["refused"] += 1
+                raise OperationalError(statement, None, Exception("database is read-only"))
             return
         if not state["armed"] and head.startswith(after.upper()):
             state["armed"] = True
@@ -263,6 +277,17 @@ def test_status_comes_from_the_lease_the_last_run_and_the_stored_rows(
     assert shown["messages_stored"] == full.stored  # the account's total, not the last run's
     assert shown["sync_state"] == "synced" and shown["sync_phase"] == "done"
     assert shown["sync_status"]["totals"]["stored"] == full.stored
+    # Setup → Email says the same (issue 15 item 3): the last run's counts and the totals.
+    sign_in(client, rep)
+    fragment = client.get("/setup/email/accounts").text
+    row = fragment[fragment.index(f'id="account-{account_id}"') :]
+    assert "Last run: 0 scanned · 0 stored · 0 skipped" in row
+    conversations = shown["sync_status"]["totals"]["conversations"]
+    assert conversations > 0
+    assert (
+        f'In total: <span class="total-stored">{full.stored}</span> stored in '
+        f"{conversations} conversations" in row
+    )
 
     # A worker is killed in the middle of a run: progress says "fetching", the lease names a
     # process of this host that no longer exists.

@@ -25,7 +25,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -284,6 +284,30 @@ def exchange_code(
     )
 
 
+class RefreshReportingCredentials(Credentials):
+    """Credentials that report every successful refresh to ``on_refresh``.
+
+    The Google clients refresh wherever they meet an expired token: before a call, on a 401
+    inside ``AuthorizedHttp``, in a batch part. Reporting from ``refresh`` itself is the one
+    place that sees all of them, so the caller can store each new token (and a rotated refresh
+    token) at once, and a later session does not pay a 401 and a refresh again.
+    """
+
+    def __init__(
+        self, *args: Any, on_refresh: Callable[[Credentials], None] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self._on_refresh = on_refresh
+
+    def refresh(self, request: Any) -> None:
+        super().refresh(request)  # type: ignore[no-untyped-call]
+        if self._on_refresh is not None:
+            try:
+                self._on_refresh(self)
+            except Exception:  # storing must never break the call that needed the token
+                logger.warning("a refreshed access token could not be stored", exc_info=True)
+
+
 def credentials_from_tokens(
     settings: Settings,
     *,
@@ -291,13 +315,17 @@ def credentials_from_tokens(
     refresh_token: str | None,
     expiry: datetime | None = None,
     scopes: Sequence[str] = SCOPES,
+    on_refresh: Callable[[Credentials], None] | None = None,
 ) -> Credentials:
-    """google-auth Credentials that refresh themselves at the configured token endpoint."""
+    """google-auth Credentials that refresh themselves at the configured token endpoint.
+
+    ``on_refresh`` is called with the credentials after every successful refresh.
+    """
     naive_expiry = None
     if expiry is not None:  # google-auth compares against a naive UTC clock
         aware = expiry if expiry.tzinfo else expiry.replace(tzinfo=UTC)
         naive_expiry = aware.astimezone(UTC).replace(tzinfo=None)
-    return Credentials(  # type: ignore[no-untyped-call]
+    return RefreshReportingCredentials(
         token=access_token,
         refresh_token=refresh_token,
         token_uri=endpoints_for(settings).token_uri,
@@ -305,6 +333,7 @@ def credentials_from_tokens(
         client_secret=settings.google_client_secret.get_secret_value(),
         scopes=list(scopes),
         expiry=naive_expiry,
+        on_refresh=on_refresh,
     )
 
 
