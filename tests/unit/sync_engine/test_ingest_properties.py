@@ -207,6 +207,8 @@ def tenant(runtime: Runtime) -> tuple[str, list[tuple[str, int]]]:
     return slug, [("account", company.id), ("contact", carol.id), ("contact", dave.id)]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 @settings(
     max_examples=25,
     deadline=None,
