@@ -254,8 +254,13 @@ _ENTRIES = {
     for after in (False, True)
 }
 _MESSAGES = {
-    bodies: select(*_EMAIL_COLUMNS, *(_BODY_COLUMNS if bodies else ()))
+    bodies: select(
+        *_EMAIL_COLUMNS,
+        MailAccountRow.email.label("mailbox_email"),
+        *(_BODY_COLUMNS if bodies else ()),
+    )
     .join(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
+    .join(MailAccountRow, MailAccountRow.id == EmailMessageRow.mail_account_id)
     .where(
         EmailMessageRow.message_key_id.in_(bindparam("ids", expanding=True)),
         EmailMessageRow.deleted_at.is_(None),
@@ -263,9 +268,6 @@ _MESSAGES = {
     .order_by(EmailMessageRow.id)
     for bodies in (False, True)
 }
-_MAILBOX_ADDRESSES = select(MailAccountRow.id, MailAccountRow.email).where(
-    MailAccountRow.id.in_(bindparam("ids", expanding=True))
-)
 _ATTACHMENTS = (
     select(
         EmailAttachmentRow.id,
@@ -318,7 +320,7 @@ class _Copies:
     shown: Any
     detail: Detail
     rank: tuple[bool, int, int]
-    account_ids: list[int]
+    mailboxes: dict[int, str]  # mail account id -> address, of the visible copies
     thread_ids: list[int]
 
 
@@ -337,10 +339,10 @@ def _visible_copies(
         known = copies.get(row.message_key_id)
         if known is None:
             copies[row.message_key_id] = _Copies(
-                row, seen, rank, [row.mail_account_id], [row.email_thread_id]
+                row, seen, rank, {row.mail_account_id: row.mailbox_email}, [row.email_thread_id]
             )
             continue
-        known.account_ids.append(row.mail_account_id)
+        known.mailboxes[row.mail_account_id] = row.mailbox_email
         known.thread_ids.append(row.email_thread_id)
         if rank > known.rank:
             known.shown, known.detail, known.rank = row, seen, rank
@@ -376,12 +378,6 @@ def _email_items(
     copies = _visible_copies(uow, keys, include_bodies, scope)
     shown = {c.shown.id: c for c in copies.values()}
     attachments = _attachments_of(uow, [i for i, c in shown.items() if c.detail.shows_content])
-    account_ids = sorted({a for c in copies.values() for a in c.account_ids})
-    addresses: dict[int, str] = {}
-    if account_ids:
-        addresses = dict(
-            uow.session.connection().execute(_MAILBOX_ADDRESSES, {"ids": account_ids}).all()
-        )
     conversation = _conversations(list(copies.values()))
     items: dict[int, EmailItem] = {}
     for row in rows:
@@ -417,9 +413,7 @@ def _email_items(
             own=own,
             thread_sharing=m.sharing if own else None,
             thread_sharing_detail=m.sharing_detail if own else None,
-            mailboxes=tuple(
-                MailboxRef(a, addresses.get(a, "")) for a in sorted(dict.fromkeys(c.account_ids))
-            ),
+            mailboxes=tuple(MailboxRef(a, c.mailboxes[a]) for a in sorted(c.mailboxes)),
             conversation_id=conversation.get(m.email_thread_id, m.email_thread_id),
         )
     return items

@@ -311,11 +311,12 @@ class Ingestor:
         """Split ``metadata`` messages into ids worth fetching in full and skip outcomes."""
         thread_keys = self.thread_record_keys(session, [m.thread_id for m in messages])
         wanted: list[str] = []
-        skipped: list[Outcome] = []
+        skipped: dict[str, Outcome] = {}
+        unmatched: list[tuple[RemoteMessage, ParsedMail]] = []
         for message in messages:
             label_reason = self.policy.label_skip(message.label_ids)
             if label_reason is not None:
-                skipped.append(Outcome(message.id, "skipped", label_reason))
+                skipped[message.id] = Outcome(message.id, "skipped", label_reason)
                 continue
             try:
                 parsed = parse_headers_only(message)
@@ -329,8 +330,14 @@ class Ingestor:
                 thread_keys.setdefault(message.thread_id, set()).update(result.record_keys)
             else:
                 reason = "no_match_headers" if result.skip_reason == "no_match" else "never_log"
-                skipped.append(Outcome(message.id, "skipped", reason))
-        return wanted, skipped
+                skipped[message.id] = Outcome(message.id, "skipped", reason)
+                if result.skip_reason == "no_match":
+                    unmatched.append((message, parsed))
+        # A reply listed before the message that links its thread follows it all the same.
+        for message, _ in _thread_followers(self.matcher, unmatched, thread_keys):
+            wanted.append(message.id)
+            del skipped[message.id]
+        return wanted, list(skipped.values())
 
     # -- storing ---------------------------------------------------------------------------
 
@@ -342,16 +349,59 @@ class Ingestor:
         the cost per message is a few rows, not a few round trips.
         """
         thread_keys = self.thread_record_keys(session, [m.thread_id for m in messages])
-        outcomes: list[Outcome] = []
+        known = {thread: frozenset(keys) for thread, keys in thread_keys.items()}
+        outcomes: dict[str, Outcome] = {}
         to_write: list[tuple[RemoteMessage, ParsedMail, MatchResult]] = []
+        unmatched: list[tuple[RemoteMessage, ParsedMail]] = []
         for message in messages:
             outcome, parsed, result = self._decide(session, message, thread_keys)
-            outcomes.append(outcome)
+            outcomes[message.id] = outcome
             if parsed is not None and result is not None:
-                to_write.append((message, parsed, result))
+                if result.stored:
+                    to_write.append((message, parsed, result))
+                elif result.skip_reason == "no_match":
+                    unmatched.append((message, parsed))
+        # Order must not matter: a reply that came before the message linking its thread is
+        # stored all the same, and messages stored earlier in a thread that gained records are
+        # linked to them too (below, after the write).
+        for message, parsed in _thread_followers(self.matcher, unmatched, thread_keys):
+            result = self.matcher.match(parsed, thread_keys[message.thread_id])
+            outcomes[message.id] = Outcome(message.id, "stored", None, ",".join(result.record_keys))
+            to_write.append((message, parsed, result))
         if to_write:
             self._write_batch(session, to_write)
-        return outcomes
+            grown = {
+                thread: keys
+                for thread, keys in thread_keys.items()
+                if keys - known.get(thread, frozenset())
+            }
+            if grown:
+                self._link_threads(session, grown)
+        return [outcomes[m.id] for m in messages]
+
+    def _link_threads(self, session: Session, thread_keys: Mapping[str, set[str]]) -> int:
+        """Link the stored messages of these threads (this mailbox) to the threads' records
+        (as the matcher allows: never-logged counterparts keep a message off); returns how many
+        entries were new."""
+        added = 0
+        ids = list(thread_keys)
+        for start in range(0, len(ids), 200):
+            rows = session.execute(
+                select(EmailMessageRow, EmailThreadRow.provider_thread_id)
+                .join(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
+                .where(
+                    EmailThreadRow.mail_account_id == self.account_id,
+                    EmailThreadRow.provider_thread_id.in_(ids[start : start + 200]),
+                    EmailMessageRow.deleted_at.is_(None),
+                )
+            ).all()
+            for row, thread_id in rows:
+                result = self.matcher.match(parsed_from_row(row), thread_keys[thread_id])
+                if result.stored:
+                    added += link_message(
+                        session, row.message_key_id, row.sent_at, row.subject, result
+                    )
+        return added
 
     def _decide(
         self, session: Session, message: RemoteMessage, thread_keys: dict[str, set[str]]
@@ -372,7 +422,7 @@ class Ingestor:
             self.autocreator.create(session, new_contacts, parsed.display_names)
             result = self.matcher.match(parsed, thread_keys.get(message.thread_id, ()))
         if not result.stored:
-            return Outcome(message.id, "skipped", result.skip_reason), None, None
+            return Outcome(message.id, "skipped", result.skip_reason), parsed, result
         thread_keys.setdefault(message.thread_id, set()).update(result.record_keys)
         outcome = Outcome(message.id, "stored", None, ",".join(result.record_keys))
         return outcome, parsed, result
@@ -535,6 +585,34 @@ class Ingestor:
             links,
             ["record_kind", "record_id", "kind", "ref_id"],
         )
+
+
+def _thread_followers(
+    matcher: MessageMatcher,
+    unmatched: Sequence[tuple[RemoteMessage, ParsedMail]],
+    thread_keys: dict[str, set[str]],
+) -> list[tuple[RemoteMessage, ParsedMail]]:
+    """Messages of ``unmatched`` that their thread's records take in, once the rest of the
+    batch is known (to a fixpoint: a follower can link further followers); ``thread_keys``
+    grows with them."""
+    followers: list[tuple[RemoteMessage, ParsedMail]] = []
+    remaining = list(unmatched)
+    while remaining:
+        progressed = False
+        still: list[tuple[RemoteMessage, ParsedMail]] = []
+        for message, parsed in remaining:
+            keys = thread_keys.get(message.thread_id)
+            result = matcher.match(parsed, keys) if keys else None
+            if result is not None and result.stored:
+                thread_keys[message.thread_id].update(result.record_keys)
+                followers.append((message, parsed))
+                progressed = True
+            else:
+                still.append((message, parsed))
+        if not progressed:
+            break
+        remaining = still
+    return followers
 
 
 def _activity_rows(

@@ -5,13 +5,29 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from inboxcrm.adapters.db import migrator
+from inboxcrm.config import Settings
 
 
-def test_existing_duplicate_entries_merge_into_one_per_record(tmp_path: object) -> None:
-    engine = sa.create_engine(f"sqlite:///{tmp_path}/tenant.db", poolclass=NullPool)
+def _empty_tenant_database(settings: Settings) -> sa.Engine:
+    url = make_url(settings.tenant_database_url.format(tenant="migcheck"))
+    if url.get_backend_name() == "postgresql":  # (the fixture drops it after the test)
+        admin = sa.create_engine(
+            url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
+        )
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+        admin.dispose()
+    else:
+        settings.data_dir.joinpath("tenants").mkdir(parents=True, exist_ok=True)
+    return sa.create_engine(url, poolclass=NullPool)
+
+
+def test_existing_duplicate_entries_merge_into_one_per_record(settings: Settings) -> None:
+    engine = _empty_tenant_database(settings)
     try:
         migrator.upgrade(engine, "tenant", "0301")
         sent = datetime(2025, 3, 1, 9, 0, tzinfo=UTC).isoformat()

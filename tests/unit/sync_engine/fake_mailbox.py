@@ -19,6 +19,7 @@ from inboxcrm.providers.base import (
     FetchFormat,
     HistoryDelta,
     HistoryExpired,
+    LabelChange,
     MailboxProfile,
     MessageRef,
     RemoteMessage,
@@ -44,6 +45,9 @@ class FakeMailbox:
     aliases: list[str] = field(default_factory=list)
     messages: dict[str, FakeMessage] = field(default_factory=dict)
     history: list[tuple[int, str]] = field(default_factory=list)
+    #: Deletions and label changes as (history id, kind, message id, thread id, labels), kind
+    #: ``deleted``, ``labels_added`` or ``labels_removed`` (Gmail's history record types).
+    changes: list[tuple[int, str, str, str, tuple[str, ...]]] = field(default_factory=list)
     history_id: int = 100
     oldest_history: int = 0
     labels: dict[str, str] = field(default_factory=dict)
@@ -71,6 +75,26 @@ class FakeMailbox:
         )
         self.history.append((self.history_id, msg_id))
         return msg_id
+
+    def delete(self, msg_id: str) -> None:
+        """The owner deletes the message for good (fetching it finds nothing from now on)."""
+        message = self.messages.pop(msg_id)
+        self.history_id += 7
+        self.changes.append((self.history_id, "deleted", msg_id, message.thread_id, ()))
+
+    def relabel(self, msg_id: str, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
+        """Labels added to and removed from a message, each change a history record."""
+        message = self.messages[msg_id]
+        if add:
+            message.labels.update(add)
+            self.history_id += 7
+            self.changes.append((self.history_id, "labels_added", msg_id, message.thread_id,
+                                 tuple(add)))  # fmt: skip
+        if remove:
+            message.labels.difference_update(remove)
+            self.history_id += 7
+            self.changes.append((self.history_id, "labels_removed", msg_id, message.thread_id,
+                                 tuple(remove)))  # fmt: skip
 
     def labelled(self, name: str) -> set[str]:
         label_id = self.labels.get(name)
@@ -161,15 +185,24 @@ class FakeMailbox:
         self._check()
         if start_history_id < self.oldest_history:
             raise HistoryExpired("expired")
-        added = [h for h in self.history if h[0] > start_history_id]
+        threads = {i: m.thread_id for i, m in self.messages.items()}
+        threads.update({c[2]: c[3] for c in self.changes})
+        records = sorted(
+            [(h, "added", i, threads[i], ()) for h, i in self.history if h > start_history_id]
+            + [c for c in self.changes if c[0] > start_history_id]
+        )
         offset = int(page_token or 0)
-        page = added[offset : offset + 3]
-        more = offset + 3 < len(added)
+        page = records[offset : offset + 3]
+        more = offset + 3 < len(records)
+
+        def changed(kind: str) -> tuple[LabelChange, ...]:
+            return tuple(LabelChange(i, t, labels) for _, k, i, t, labels in page if k == kind)
+
         return HistoryDelta(
-            added=tuple(MessageRef(i, self.messages[i].thread_id) for _, i in page),
-            deleted=(),
-            labels_added=(),
-            labels_removed=(),
+            added=tuple(MessageRef(i, t) for _, k, i, t, _ in page if k == "added"),
+            deleted=tuple(i for _, k, i, _, _ in page if k == "deleted"),
+            labels_added=changed("labels_added"),
+            labels_removed=changed("labels_removed"),
             history_id=self.history_id,
             next_page_token=str(offset + 3) if more else None,
         )

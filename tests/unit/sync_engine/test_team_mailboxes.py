@@ -16,7 +16,13 @@ import pytest
 from sqlalchemy import func, select
 
 from inboxcrm.adapters.db.dedup_tables import EmailMessageKeyRow
-from inboxcrm.adapters.db.tenant_tables import ActivityRow, EmailMessageRow, MailAccountRow
+from inboxcrm.adapters.db.tenant_tables import (
+    ActivityRow,
+    EmailMessageRow,
+    MailAccountRow,
+    RecordEmailRow,
+    TenantSettingsRow,
+)
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.sharing import Detail
 from inboxcrm.services.mail_accounts import purge_account_mail
@@ -306,3 +312,45 @@ def test_two_mailboxes_syncing_at_once_make_one_entry(team: Team) -> None:
     entries = team.entries()
     assert len(entries) == len(set(entries)) == 24  # 12 emails x (contact, account)
     assert len(team.emails(9)) == 12
+
+
+def test_two_mailboxes_auto_creating_the_same_contacts_at_once_create_each_once(
+    team: Team,
+) -> None:
+    with team.runtime.tenant_uow("acme") as uow:
+        settings = uow.session.get(TenantSettingsRow, 1)
+        if settings is None:
+            settings = TenantSettingsRow(id=1)
+            uow.session.add(settings)
+        settings.contact_autocreate = "sent_and_received"
+        uow.commit()
+    newcomers = [f"person{n}@prospect{n}.example" for n in range(8)]
+    for address in newcomers:
+        raw = customer_mail(f"Hello from {address}", message_id=f"<{address}>").replace(
+            f"From: Carol <{CUSTOMER}>".encode(), f"From: {address}".encode()
+        )
+        team.alice_box.deliver(raw)
+        team.bob_box.deliver(raw)
+    start = threading.Barrier(2, timeout=60)
+    errors: list[BaseException] = []
+
+    def run(account_id: int) -> None:
+        try:
+            start.wait()
+            team.sync(account_id)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in (team.alice_id, team.bob_id)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=240)
+    assert not errors and not any(w.is_alive() for w in workers)
+    with team.runtime.tenant_uow("acme") as uow:
+        rows = uow.session.execute(
+            select(RecordEmailRow.email, func.count())
+            .where(RecordEmailRow.email.in_(newcomers))
+            .group_by(RecordEmailRow.email)
+        ).all()
+    assert dict(rows) == dict.fromkeys(newcomers, 1)

@@ -56,8 +56,8 @@ def _assign_keys(conn: sa.Connection) -> None:
         ).all()
         if not rows:
             return
-        for row in rows:
-            key = message_dedup_key(
+        batch = {
+            row.id: message_dedup_key(
                 message_id_header=row.message_id_header,
                 from_address=row.from_address,
                 to=row.to_addresses or (),
@@ -65,14 +65,22 @@ def _assign_keys(conn: sa.Connection) -> None:
                 subject=row.subject,
                 sent_at=row.sent_at,
             )
-            if key not in known:
-                conn.execute(sa.insert(keys).values(dedup_key=key, created_at=now))
-                known[key] = conn.execute(
-                    sa.select(keys.c.id).where(keys.c.dedup_key == key)
-                ).scalar_one()
-            conn.execute(
-                sa.update(messages).where(messages.c.id == row.id).values(message_key_id=known[key])
+            for row in rows
+        }
+        new = sorted(set(batch.values()) - set(known))
+        if new:
+            conn.execute(sa.insert(keys), [{"dedup_key": k, "created_at": now} for k in new])
+            known.update(
+                conn.execute(
+                    sa.select(keys.c.dedup_key, keys.c.id).where(keys.c.dedup_key.in_(new))
+                ).all()
             )
+        conn.execute(
+            sa.update(messages)
+            .where(messages.c.id == sa.bindparam("message_id"))
+            .values(message_key_id=sa.bindparam("key_id")),
+            [{"message_id": i, "key_id": known[k]} for i, k in batch.items()],
+        )
         last_id = rows[-1].id
 
 
