@@ -33,6 +33,7 @@ __all__ = [
     "MailboxClient",
     "MailboxProfile",
     "MessageRef",
+    "PushPermissionDenied",
     "RemoteMessage",
     "WatchInfo",
 ]
@@ -46,6 +47,18 @@ class HistoryExpired(ProviderError):
 
     code = "history_expired"
     status = 410
+
+
+class PushPermissionDenied(ProviderError):
+    """The provider may not publish to the push topic (Gmail: the Pub/Sub topic lacks a grant
+    for Gmail's push service account)."""
+
+    code = "push_permission_denied"
+    status = 403
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(f"Gmail may not publish to {topic}")
+        self.topic = topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +165,16 @@ class MailboxClient(Protocol):
         """One page of changes after ``start_history_id``; raises :class:`HistoryExpired`."""
         ...
 
-    def watch(self, topic: str, *, label_ids: Sequence[str] = ()) -> WatchInfo:
-        """Start (or renew) push notifications for the mailbox to ``topic``."""
+    def watch(
+        self,
+        topic: str,
+        *,
+        label_ids: Sequence[str] = (),
+        exclude_label_ids: Sequence[str] = (),
+    ) -> WatchInfo:
+        """Start (or renew) push notifications for the mailbox to ``topic``: only for changes
+        touching ``label_ids`` if given, never for changes touching ``exclude_label_ids``.
+        Raises :class:`PushPermissionDenied` when the provider may not publish to ``topic``."""
         ...
 
     def stop_watch(self) -> None:

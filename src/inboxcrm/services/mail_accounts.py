@@ -29,7 +29,7 @@ from typing import Any, cast
 
 import google.auth.transport.requests
 from google.auth import exceptions as auth_exceptions
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from inboxcrm.adapters.db.control_tables import (
@@ -40,6 +40,7 @@ from inboxcrm.adapters.db.control_tables import (
 )
 from inboxcrm.adapters.db.tenant_tables import (
     ActivityRow,
+    ConsentLogRow,
     EmailAttachmentRow,
     EmailMessageRow,
     EmailThreadRow,
@@ -63,6 +64,7 @@ from inboxcrm.domain.errors import (
 from inboxcrm.domain.roles import Role, can_write, is_admin, require_write
 from inboxcrm.providers.base import MailboxClient
 from inboxcrm.providers.gmail import oauth
+from inboxcrm.providers.gmail import scopes as gmail_scopes
 from inboxcrm.providers.gmail.client import GmailProvider
 from inboxcrm.services.consent import record_consent
 from inboxcrm.services.identity import Principal
@@ -134,6 +136,12 @@ class MailAccount:
     email: str
     status: str
     scopes: tuple[str, ...]
+    features: dict[str, bool]
+    """What the granted scopes allow: ``sync``, ``send``, ``labels``."""
+    missing_scopes: tuple[str, ...]
+    """Requested scopes not granted (Setup → Email offers to grant them)."""
+    notices: dict[str, str]
+    """What Google told us that the owner should act on (push refused, a feature stopped)."""
     sync_phase: str
     sync_progress: dict[str, Any]
     messages_scanned: int
@@ -178,6 +186,9 @@ def _view(row: MailAccountRow) -> MailAccount:
         email=row.email,
         status=row.status,
         scopes=tuple(row.scopes or ()),
+        features=gmail_scopes.features_of(row.scopes or ()),
+        missing_scopes=tuple(gmail_scopes.missing_scopes(row.scopes or ())),
+        notices={str(k): str(v) for k, v in dict(row.notices or {}).items()},
         sync_phase=row.sync_phase,
         sync_progress=progress,
         messages_scanned=_int(progress.get("scanned", progress.get("messages_scanned"))),
@@ -208,13 +219,30 @@ def redirect_uri_for(settings: Settings) -> str:
 # -- connect ------------------------------------------------------------------------------------
 
 
-def start_gmail_authorization(runtime: Runtime, principal: Principal) -> str:
-    """The Google consent URL for the caller; remembers the one-time state for 10 minutes."""
+def start_gmail_authorization(
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    requested: Sequence[str] | None = None,
+    include_granted_scopes: bool = False,
+) -> str:
+    """The Google consent URL for the caller; remembers the one-time state for 10 minutes.
+
+    The first connect asks for exactly ``oauth.SCOPES``; ``requested`` with
+    ``include_granted_scopes`` asks for permissions a partial consent left out (see
+    :mod:`inboxcrm.services.gmail_grants`).
+    """
     require_write(principal.role)
     settings = runtime.settings
     state = secrets.token_urlsafe(32)
     redirect_uri = redirect_uri_for(settings)
-    url, code_verifier = oauth.authorization_request(settings, redirect_uri, state)
+    url, code_verifier = oauth.authorization_request(
+        settings,
+        redirect_uri,
+        state,
+        requested=tuple(requested) if requested else oauth.SCOPES,
+        include_granted_scopes=include_granted_scopes,
+    )
     now = utcnow()
     with runtime.control_uow() as uow:
         uow.session.execute(delete(OAuthStateRow).where(OAuthStateRow.expires_at < now))
@@ -330,8 +358,8 @@ def _exchange(runtime: Runtime, consumed: _ConsumedState, code: str) -> oauth.Gr
         )
     except oauth.ScopeMismatch as exc:
         raise OAuthCallbackError(
-            "Google granted a different set of permissions than inboxcrm needs (read, send and "
-            "label mail, and your email address); connect again and leave every box ticked",
+            "Google did not grant what inboxcrm needs at the least: reading your mail and "
+            "knowing your email address; connect again and keep those boxes ticked",
             code="oauth_scope_mismatch",
         ) from exc
     except ProviderTransientError:
@@ -434,6 +462,15 @@ def _store_grant(
             row.refresh_token_enc = refresh_enc
         row.token_expiry = granted.expiry
         row.scopes = list(granted.scopes)
+        if refresh_enc is not None:
+            row.token_issued_at = utcnow()
+        # Notices about permissions this grant now has are settled.
+        row.notices = {
+            k: v
+            for k, v in dict(row.notices or {}).items()
+            if k not in gmail_scopes.features_of(granted.scopes)
+            or not gmail_scopes.features_of(granted.scopes)[k]
+        }
         row.last_error = None
         row.disconnected_at = None
         row.purge_after = None
@@ -770,6 +807,9 @@ def mark_account_revoked(runtime: Runtime, tenant: str, account_id: int, reason:
     settings = runtime.settings
     now = utcnow()
     with runtime.tenant_uow(tenant) as uow:
+        cause = _revocation_cause(uow, account_id, now)
+        if cause:
+            reason = f"{reason}. Likely cause: {cause}"
         changed = uow.session.execute(
             update(MailAccountRow)
             .where(MailAccountRow.id == account_id, MailAccountRow.status != "disconnected")
@@ -805,7 +845,9 @@ def mark_account_revoked(runtime: Runtime, tenant: str, account_id: int, reason:
             "mail_account_revoked",
             f"{row.email} was disconnected",
             "Google no longer accepts inboxcrm's access to this mailbox (the access was revoked "
-            "or has expired), so syncing stopped. Connect it again under Setup → Email to resume; "
+            "or has expired), so syncing stopped. "
+            + (f"Likely cause: {cause}. " if cause else "")
+            + "Connect it again under Setup → Email to resume; "
             f"otherwise its synced mail will be deleted after {settings.account_purge_days} days.",
         )
         uow.commit()
@@ -817,6 +859,27 @@ def mark_account_revoked(runtime: Runtime, tenant: str, account_id: int, reason:
         tenant,
     )
     return True
+
+
+def _revocation_cause(uow: UnitOfWork, account_id: int, now: datetime) -> str:
+    """The likely reason Google ended the account's refresh token (see gmail_grants)."""
+    from inboxcrm.services.gmail_grants import likely_revocation_cause
+
+    row = uow.session.get(MailAccountRow, account_id)
+    if row is None or row.status == "disconnected":
+        return ""
+    used = [t for t in (row.last_sync_at, row.token_expiry) if t is not None]
+    connects = uow.session.scalar(
+        select(func.count())
+        .select_from(ConsentLogRow)
+        .where(ConsentLogRow.account_email == row.email, ConsentLogRow.action == "connect")
+    )
+    return likely_revocation_cause(
+        issued_at=row.token_issued_at,
+        last_used_at=max(used) - timedelta(hours=1) if used else None,
+        now=now,
+        connects=int(connects or 0),
+    )
 
 
 # -- purge --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from inboxcrm.adapters.db.control_tables import TenantRow
 from inboxcrm.adapters.db.tenant_tables import MailAccountRow
@@ -29,6 +29,8 @@ from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.errors import ProviderAuthError, ProviderError
 from inboxcrm.providers.base import MailboxClient
+from inboxcrm.providers.gmail.scopes import features_of
+from inboxcrm.services.gmail_grants import record_degraded_features
 from inboxcrm.sync.engine import MailboxSync
 from inboxcrm.sync.lease import LeaseLost, MailboxLease
 from inboxcrm.sync.progress import ProgressListener
@@ -124,8 +126,10 @@ def sync_account(
             default_lookback_days=runtime.settings.sync_lookback_days,
             lease=lease,
             listener=progress,
+            apply_sync_label=features_of(account.scopes or ())["labels"],
         )
         result = engine.run(full=full)
+        record_degraded_features(runtime, tenant, account_id, result.degraded)
         if result.mode == "full":
             _watch_after_full_sync(runtime, tenant, account_id, client)
         if result.mode == "full" and result.first_full_sync:
@@ -199,23 +203,11 @@ def _record_failure(runtime: Runtime, tenant: str, account: MailAccountRow, erro
 def _watch_after_full_sync(
     runtime: Runtime, tenant: str, account_id: int, client: MailboxClient
 ) -> None:
-    settings = runtime.settings
-    if not settings.push_audience:
+    if not runtime.settings.push_audience:
         return
-    try:
-        info = client.watch(settings.gmail_push_topic)
-    except ProviderAuthError:
-        raise
-    except ProviderError as exc:
-        logger.warning("watch of account %s in tenant %s failed: %s", account_id, tenant, exc)
-        return
-    with runtime.tenant_uow(tenant) as uow:
-        uow.session.execute(
-            update(MailAccountRow)
-            .where(MailAccountRow.id == account_id)
-            .values(watch_expiration=info.expiration)
-        )
-        uow.commit()
+    from inboxcrm.services.mail_watch import start_watch
+
+    start_watch(runtime, tenant, account_id, client)
 
 
 def handle_push(runtime: Runtime, email: str, history_id: int) -> tuple[str, int] | None:
@@ -371,9 +363,11 @@ def renew_watches(runtime: Runtime) -> int:
                 )
             )
         for account_id in due:
+            from inboxcrm.services.mail_watch import start_watch
+
             try:
                 client = _open(runtime, slug, account_id)
-                info = client.watch(settings.gmail_push_topic)
+                info = start_watch(runtime, slug, account_id, client)
             except ProviderAuthError as exc:
                 from inboxcrm.services.mail_accounts import mark_account_revoked
 
@@ -382,12 +376,6 @@ def renew_watches(runtime: Runtime) -> int:
             except ProviderError as exc:
                 logger.warning("watch renewal of account %s failed: %s", account_id, exc)
                 continue
-            with runtime.tenant_uow(slug) as uow:
-                uow.session.execute(
-                    update(MailAccountRow)
-                    .where(MailAccountRow.id == account_id)
-                    .values(watch_expiration=info.expiration)
-                )
-                uow.commit()
-            renewed += 1
+            if info is not None:
+                renewed += 1
     return renewed

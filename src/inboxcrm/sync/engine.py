@@ -21,7 +21,9 @@ later) and the tenant database. One run:
    in one transaction per batch. The next batch is fetched on a background thread while the
    current one is parsed and stored (only that thread touches the mailbox client meanwhile).
 5. Label phase: stored messages get the "Synced to inboxcrm" label (``add_labels``, never a
-   removal or move), up to 1,000 ids per call.
+   removal or move), up to 1,000 ids per call; skipped when the grant has no gmail.modify
+   (``apply_sync_label``), and stopped, not failed, when Google answers that the permission
+   is missing (``SyncResult.degraded``: the caller tells the owner).
 
 Every step is idempotent and committed before the next begins, so a worker killed anywhere
 resumes from the last commit: nothing is lost (pending rows stay pending), nothing duplicated
@@ -46,7 +48,7 @@ from inboxcrm.adapters.db.tenant_tables import EmailMessageRow, MailAccountRow
 from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.addresses import try_normalize_email
-from inboxcrm.domain.errors import ProviderTransientError
+from inboxcrm.domain.errors import ProviderPermissionError, ProviderTransientError
 from inboxcrm.providers.base import HistoryExpired, MailboxClient, MessageRef, RemoteMessage
 from inboxcrm.sync import ledger
 from inboxcrm.sync.autocreate import ContactAutoCreator
@@ -90,6 +92,8 @@ class SyncResult:
     """True when an expired cursor turned an incremental run into a full sync."""
     first_full_sync: bool = False
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    degraded: list[str] = field(default_factory=list)
+    """Features that stopped for a missing permission in this run (``"labels"``)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class MailboxSync:
         listener: ProgressListener | None = None,
         fetch_batch: int = FETCH_BATCH,
         clock: Callable[[], datetime] = utcnow,
+        apply_sync_label: bool = True,
     ) -> None:
         self._uow = uow_factory
         self._mailbox = mailbox
@@ -136,6 +141,8 @@ class MailboxSync:
         self._listener = listener
         self._fetch_batch = max(1, min(fetch_batch, 100))
         self._clock = clock
+        self._apply_sync_label = apply_sync_label
+        self._degraded: list[str] = []
         self._progress = SyncProgress()
         self._book: AddressBook | None = None
         self._ingestor: Ingestor | None = None
@@ -292,6 +299,7 @@ class MailboxSync:
         result.listed = self._progress.listed
         result.stored = self._progress.stored
         result.skipped = self._progress.skipped
+        result.degraded = list(self._degraded)
         return result
 
     def _list_full(self, result: SyncResult) -> None:
@@ -456,6 +464,7 @@ class MailboxSync:
         result.listed = self._progress.listed
         result.stored = self._progress.stored
         result.skipped = self._progress.skipped
+        result.degraded = list(self._degraded)
         return result
 
     def _screen(self, ids: list[str], refs: dict[str, MessageRef]) -> None:
@@ -613,6 +622,18 @@ class MailboxSync:
         self._save_progress(uow)
 
     def _label_stored(self) -> None:
+        if not self._apply_sync_label or "labels" in self._degraded:
+            return  # the grant does not allow changing labels (no gmail.modify)
+        try:
+            self._label_batches()
+        except ProviderPermissionError:
+            logger.warning(
+                "account %s may no longer change labels; synced mail stays unlabelled",
+                self.account_id,
+            )
+            self._degraded.append("labels")
+
+    def _label_batches(self) -> None:
         label_id: str | None = None
         while True:
             with self._uow() as uow:

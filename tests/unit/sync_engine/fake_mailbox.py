@@ -173,7 +173,13 @@ class FakeMailbox:
             next_page_token=str(offset + 3) if more else None,
         )
 
-    def watch(self, topic: str, *, label_ids: Sequence[str] = ()) -> WatchInfo:
+    def watch(
+        self,
+        topic: str,
+        *,
+        label_ids: Sequence[str] = (),
+        exclude_label_ids: Sequence[str] = (),
+    ) -> WatchInfo:
         self.watches += 1
         return WatchInfo(self.history_id, datetime(2100, 1, 1, tzinfo=UTC))
 

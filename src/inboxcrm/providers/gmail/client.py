@@ -46,13 +46,19 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from inboxcrm.domain.errors import ProviderAuthError, ProviderError, ProviderTransientError
+from inboxcrm.domain.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderPermissionError,
+    ProviderTransientError,
+)
 from inboxcrm.providers.base import (
     FetchFormat,
     HistoryDelta,
     HistoryExpired,
     MailboxProfile,
     MessageRef,
+    PushPermissionDenied,
     RemoteMessage,
     WatchInfo,
 )
@@ -349,6 +355,10 @@ class GmailMailbox:
                 kind = classify(error)
                 if kind == "auth":
                     raise ProviderAuthError("Gmail rejected the credentials") from error
+                if kind == "permission":
+                    raise ProviderPermissionError(
+                        "the grant does not allow reading mail"
+                    ) from error
                 if kind == "transient":
                     retry.append(message_id)
                     if is_rate_limit(error):
@@ -442,6 +452,8 @@ class GmailMailbox:
             kind = classify(exc)
             if kind == "auth":
                 raise ProviderAuthError("Gmail rejected the credentials") from exc
+            if kind == "permission":
+                raise ProviderPermissionError("the grant does not allow reading mail") from exc
             if kind == "client":
                 raise ProviderError(f"Gmail batch refused: {type(exc).__name__}") from exc
             return {message_id: exc for message_id in ids if message_id not in results}
@@ -497,12 +509,27 @@ class GmailMailbox:
             raise ProviderError(f"Gmail history.list refused: HTTP {http_status(exc)}") from exc
         return mapping.history_from_json(data, start_history_id=start_history_id)
 
-    def watch(self, topic: str, *, label_ids: Sequence[str] = ()) -> WatchInfo:
+    def watch(
+        self,
+        topic: str,
+        *,
+        label_ids: Sequence[str] = (),
+        exclude_label_ids: Sequence[str] = (),
+    ) -> WatchInfo:
         body: dict[str, Any] = {"topicName": topic}
         if label_ids:
             body["labelIds"] = list(label_ids)
             body["labelFilterBehavior"] = "include"
-        data = self._call("watch", lambda: self._users.watch(userId="me", body=body))
+        elif exclude_label_ids:
+            body["labelIds"] = list(exclude_label_ids)
+            body["labelFilterBehavior"] = "exclude"
+        try:
+            data = self._call("watch", lambda: self._users.watch(userId="me", body=body))
+        except ProviderError as exc:
+            cause = exc.__cause__
+            if cause is not None and http_status(cause) == 403 and _pubsub_denied(cause):
+                raise PushPermissionDenied(topic) from cause
+            raise
         return mapping.watch_from_json(data)
 
     def stop_watch(self) -> None:
@@ -578,6 +605,8 @@ class GmailMailbox:
                     continue
                 if kind == "auth":
                     raise ProviderAuthError("Gmail rejected the credentials") from exc
+                if kind == "permission":
+                    raise ProviderPermissionError("the grant does not allow sending") from exc
                 if kind == "transient":
                     raise ProviderTransientError(
                         "Gmail send failed; the message may or may not have been sent"
@@ -596,6 +625,13 @@ class GmailMailbox:
             ),
         )
         return mapping.b64url_decode(str(data.get("data") or ""))
+
+
+def _pubsub_denied(exc: BaseException) -> bool:
+    """Google's answer to a watch whose Pub/Sub topic Gmail may not publish to."""
+    content: Any = getattr(exc, "content", b"")
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+    return "pubsub" in text.lower() or "not authorized" in text.lower()
 
 
 class GmailProvider:

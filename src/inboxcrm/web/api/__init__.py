@@ -22,3 +22,7 @@ api_router.include_router(mail_sync.router)
 from inboxcrm.web.api import mail_sharing  # noqa: E402  (mailbox, thread and tenant sharing)
 
 api_router.include_router(mail_sharing.router)
+
+from inboxcrm.web.api import mail_account_grants  # noqa: E402  (grant missing Gmail scopes)
+
+api_router.include_router(mail_account_grants.router)
