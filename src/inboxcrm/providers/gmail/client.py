@@ -43,7 +43,6 @@ from urllib.parse import quote, urlencode, urlsplit
 import google_auth_httplib2  # type: ignore[import-untyped]
 import httplib2
 from google.oauth2.credentials import Credentials
-from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
 from inboxcrm.domain.errors import (
@@ -62,7 +61,7 @@ from inboxcrm.providers.base import (
     RemoteMessage,
     WatchInfo,
 )
-from inboxcrm.providers.gmail import mapping
+from inboxcrm.providers.gmail import endpoints, mapping
 from inboxcrm.sync.backoff import (
     RATE_LIMIT_WAIT_SECONDS,
     backoff_delay,
@@ -95,8 +94,8 @@ T = TypeVar("T")
 
 
 def gmail_batch_uri(api_base: str) -> str:
-    """The Gmail batch endpoint under ``api_base`` (``new_batch_http_request`` ignores it)."""
-    return api_base.rstrip("/") + "/batch/gmail/v1"
+    """The Gmail batch endpoint for ``api_base`` (``new_batch_http_request`` ignores it)."""
+    return endpoints.batch_uri(api_base)
 
 
 class _BatchGet:
@@ -110,7 +109,8 @@ class _BatchGet:
 
     def __init__(self, api_base: str) -> None:
         self.batch_uri = gmail_batch_uri(api_base)
-        self._path = urlsplit(api_base).path.rstrip("/") + "/gmail/v1/users/me/messages/"
+        base_path = "" if endpoints.is_google(api_base) else urlsplit(api_base).path.rstrip("/")
+        self._path = base_path + "/gmail/v1/users/me/messages/"
 
     def body(
         self, ids: Sequence[str], fmt: str, metadata_headers: Sequence[str], boundary: str
@@ -239,13 +239,8 @@ class GmailMailbox:
         self._http = google_auth_httplib2.AuthorizedHttp(
             credentials, http=httplib2.Http(timeout=timeout)
         )
-        self._service: Any = build(
-            "gmail",
-            "v1",
-            http=self._http,
-            static_discovery=True,
-            cache_discovery=False,
-            client_options={"api_endpoint": self._api_base},
+        self._service: Any = endpoints.build_service(
+            "gmail", "v1", http=self._http, api_base=self._api_base
         )
         self._users: Any = self._service.users()
         self._batch_get = _BatchGet(self._api_base)
