@@ -80,9 +80,21 @@ class EmulatorControl:
         return dict(self._call("POST", self._user(email) + "/messages", body))
 
     def generate(
-        self, email: str, count: int, seed: int = 0, customer_fraction: float = 0.2
+        self,
+        email: str,
+        count: int,
+        seed: int = 0,
+        customer_fraction: float = 0.2,
+        huge: int | None = None,
     ) -> dict[str, Any]:
-        body = {"count": count, "seed": seed, "customer_fraction": customer_fraction}
+        """Generate mail; ``huge``: how many 20-40 MB messages (default: none below 5,000)."""
+        body: dict[str, Any] = {
+            "count": count,
+            "seed": seed,
+            "customer_fraction": customer_fraction,
+        }
+        if huge is not None:
+            body["huge"] = huge
         return dict(self._call("POST", self._user(email) + "/generate", body))
 
     def correspondents(self, email: str) -> list[dict[str, Any]]:

@@ -163,6 +163,7 @@ class ControlRoutes:
             count,
             seed=int(body.get("seed", 0)),
             customer_fraction=float(body.get("customer_fraction", 0.2)),
+            huge=int(body["huge"]) if body.get("huge") is not None else None,
         )
         mailbox = self.state.mailbox(self._email(m))
         with self.state.lock:

@@ -105,7 +105,14 @@ class EmulatorState:
             mailbox.add(rec)
             return rec
 
-    def generate(self, email: str, count: int, seed: int, customer_fraction: float) -> int:
+    def generate(
+        self,
+        email: str,
+        count: int,
+        seed: int,
+        customer_fraction: float,
+        huge: int | None = None,
+    ) -> int:
         mailbox = self.mailbox(email)
         with self.lock:
             first = not mailbox.messages
@@ -116,6 +123,7 @@ class EmulatorState:
                 customer_fraction=customer_fraction,
                 now_ms=self.clock.now_ms(),
                 record_history=not first,
+                huge=huge,
             )
 
     def raw_bytes(self, mailbox: Mailbox, rec: MessageRecord) -> bytes:

@@ -38,8 +38,11 @@ __all__ = [
     "WatchInfo",
 ]
 
-FetchFormat = Literal["raw", "metadata", "minimal"]
-"""``raw``: whole RFC 5322 bytes; ``metadata``: headers only; ``minimal``: ids and labels."""
+FetchFormat = Literal["raw", "full", "metadata", "minimal"]
+"""``raw``: whole RFC 5322 bytes; ``full``: RFC 5322 bytes without attachment contents (each
+left-out part carries ``X-Inboxcrm-Omitted-Size``/``-Id`` headers, see
+:mod:`inboxcrm.domain.mail_parsing`; for huge mail); ``metadata``: headers only; ``minimal``:
+ids and labels."""
 
 
 class HistoryExpired(ProviderError):
