@@ -30,6 +30,7 @@ from inboxcrm.adapters.db.tenant_tables import (
 )
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.addresses import normalize_email
+from inboxcrm.providers.gmail.scopes import REQUESTED as GMAIL_SCOPES
 from inboxcrm.sync.message_keys import claim_message_keys, dedup_key_of
 
 _serial = itertools.count(1)
@@ -143,6 +144,8 @@ def make_mail_account(uow: UnitOfWork, **overrides: Any) -> MailAccountRow:
         "provider": "gmail",
         "email": f"rep{n}@tenant.example.com",
         "display_name": f"Rep {n}",
+        # As connected through Connect Gmail: the five scopes inboxcrm asks for.
+        "scopes": list(GMAIL_SCOPES),
     }
     values.update(overrides)
     row = MailAccountRow(**values)

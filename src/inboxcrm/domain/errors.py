@@ -8,6 +8,8 @@
     ├── AuthenticationFailed  no or bad credentials → 401
     └── ProviderError         a mail provider failed
         ├── ProviderAuthError       credentials revoked/expired: stop the account, notify the owner
+        ├── ProviderPermissionError a scope is missing (403 insufficientPermissions): degrade
+        │                           that feature and notify; the rest keeps working
         └── ProviderTransientError  rate limit, 5xx, timeout: back off and retry
 
 Each error carries a stable machine ``code`` used in problem documents.
@@ -60,6 +62,13 @@ class ProviderError(InboxCrmError):
 
 class ProviderAuthError(ProviderError):
     code = "provider_auth_error"
+
+
+class ProviderPermissionError(ProviderError):
+    """The grant lacks a scope this call needs (the user did not grant it, or it was removed)."""
+
+    code = "provider_permission_error"
+    status = 403
 
 
 class ProviderTransientError(ProviderError):

@@ -54,6 +54,8 @@ from inboxcrm.domain.addresses import try_normalize_email
 _canonical_address = lru_cache(maxsize=65536)(try_normalize_email)
 
 __all__ = [
+    "OMITTED_ID_HEADER",
+    "OMITTED_SIZE_HEADER",
     "AttachmentInfo",
     "ParsedMail",
     "UnparseableMessage",
@@ -93,6 +95,14 @@ class AttachmentInfo:
     content_id: str | None
     part_path: str
     inline: bool
+    provider_id: str | None = None
+    """The provider's id of the content when the message arrived without it (fetch it on
+    demand); None when the content was in the message."""
+
+
+OMITTED_SIZE_HEADER = "X-Inboxcrm-Omitted-Size"
+OMITTED_ID_HEADER = "X-Inboxcrm-Omitted-Id"
+"""Headers a provider puts on a part whose content it left out (its size and content id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -705,14 +715,20 @@ def _parse(data: bytes, internal_date: datetime | None) -> ParsedMail:
         content_id_raw = _header(part, "Content-ID")
         content_id = content_id_raw.strip().strip("<>").strip() or None if content_id_raw else None
         forwards.extend(_embedded_messages(part))
+        omitted = _header(part, OMITTED_SIZE_HEADER)
+        size = int(omitted) if omitted and omitted.strip().isdigit() else None
+        if size is None:
+            size = _attachment_size(part, defects)
+        provider_id = _header(part, OMITTED_ID_HEADER) if omitted else None
         attachments.append(
             AttachmentInfo(
                 filename=filename,
                 mime_type=ctype,
-                size=_attachment_size(part, defects),
+                size=size,
                 content_id=content_id,
                 part_path=path,
                 inline=disposition == "inline" or (disposition is None and content_id is not None),
+                provider_id=provider_id.strip() if provider_id else None,
             )
         )
 

@@ -78,7 +78,16 @@ class RuntimeSettings:
     auto_consent: str | None = None
     access_token_ttl_s: int = DEFAULT_ACCESS_TOKEN_TTL_S
     sync_token_ttl_s: int = 7 * 24 * 3600
-    history_retention_s: int | None = None
+    testing_mode: bool = False
+    """The OAuth app is in Testing mode: refresh tokens die 7 days after they were issued."""
+    refresh_unused_ttl_s: int | None = 182 * 24 * 3600
+    """Refresh tokens unused this long die (Google: six months)."""
+    max_refresh_tokens: int = 100
+    """Live refresh tokens per account and client; issuing one more ends the oldest."""
+    history_retention_s: int | None = 7 * 24 * 3600
+    """History older than this (emulator clock) is forgotten: older start ids answer 404."""
+    push_denied_topics: list[str] = field(default_factory=list)
+    """Topics Gmail may not publish to: users.watch on them answers 403 (missing Pub/Sub grant)."""
     query_max_terms: int | None = None
     """Search queries with more terms answer nothing (as Gmail does for some long OR queries)."""
 

@@ -80,9 +80,21 @@ class EmulatorControl:
         return dict(self._call("POST", self._user(email) + "/messages", body))
 
     def generate(
-        self, email: str, count: int, seed: int = 0, customer_fraction: float = 0.2
+        self,
+        email: str,
+        count: int,
+        seed: int = 0,
+        customer_fraction: float = 0.2,
+        huge: int | None = None,
     ) -> dict[str, Any]:
-        body = {"count": count, "seed": seed, "customer_fraction": customer_fraction}
+        """Generate mail; ``huge``: how many 20-40 MB messages (default: none below 5,000)."""
+        body: dict[str, Any] = {
+            "count": count,
+            "seed": seed,
+            "customer_fraction": customer_fraction,
+        }
+        if huge is not None:
+            body["huge"] = huge
         return dict(self._call("POST", self._user(email) + "/generate", body))
 
     def correspondents(self, email: str) -> list[dict[str, Any]]:
@@ -90,6 +102,15 @@ class EmulatorControl:
 
     def revoke_tokens(self, email: str) -> int:
         return int(self._call("POST", self._user(email) + "/revoke-tokens")["revoked"])
+
+    def change_password(self, email: str) -> int:
+        """The user changes the Google password: grants with Gmail scopes end."""
+        return int(self._call("POST", self._user(email) + "/change-password")["revoked"])
+
+    def remove_scope(self, email: str, scope: str) -> int:
+        """Take ``scope`` away from the user's live grants; returns how many changed."""
+        answer = self._call("POST", self._user(email) + "/remove-scope", {"scope": scope})
+        return int(answer["grants"])
 
     def expire_history(self, email: str) -> str:
         return str(self._call("POST", self._user(email) + "/expire-history")["historyId"])
@@ -108,6 +129,11 @@ class EmulatorControl:
 
     def pushes(self, email: str) -> list[dict[str, Any]]:
         return list(self._call("GET", self._user(email) + "/pushes")["deliveries"])
+
+    def push_counts(self, email: str) -> tuple[int, int]:
+        """(changes that were due a push, changes the watch's label filter dropped)."""
+        answer = self._call("GET", self._user(email) + "/pushes")
+        return int(answer["queued_changes"]), int(answer["filtered_changes"])
 
     def add_contact(self, email: str, **person: Any) -> str:
         return str(self._call("POST", self._user(email) + "/contacts", person)["id"])

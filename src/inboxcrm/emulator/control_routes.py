@@ -35,7 +35,12 @@ def _user_json(mailbox: Mailbox) -> dict[str, Any]:
         "threadsTotal": len(mailbox.threads),
         "historyId": str(mailbox.history_id),
         "watch": (
-            {"topicName": mailbox.watch.topic, "expiration": str(mailbox.watch.expiration_ms)}
+            {
+                "topicName": mailbox.watch.topic,
+                "expiration": str(mailbox.watch.expiration_ms),
+                "labelIds": list(mailbox.watch.label_ids),
+                "labelFilterBehavior": mailbox.watch.behavior,
+            }
             if mailbox.watch
             else None
         ),
@@ -72,6 +77,8 @@ class ControlRoutes:
         add("POST", U + "/generate", self.generate)
         add("GET", U + "/correspondents", self.correspondents)
         add("POST", U + "/revoke-tokens", self.revoke_tokens)
+        add("POST", U + "/remove-scope", self.remove_scope)
+        add("POST", U + "/change-password", self.change_password)
         add("POST", U + "/expire-history", self.expire_history)
         add("POST", U + "/expire-sync-tokens", self.expire_sync_tokens)
         add("GET", U + "/stats", self.stats)
@@ -156,6 +163,7 @@ class ControlRoutes:
             count,
             seed=int(body.get("seed", 0)),
             customer_fraction=float(body.get("customer_fraction", 0.2)),
+            huge=int(body["huge"]) if body.get("huge") is not None else None,
         )
         mailbox = self.state.mailbox(self._email(m))
         with self.state.lock:
@@ -172,6 +180,25 @@ class ControlRoutes:
 
     def revoke_tokens(self, req: Request, m: re.Match[str]) -> Response:
         return Response.json({"revoked": self.state.revoke_user_tokens(self._email(m))})
+
+    def change_password(self, req: Request, m: re.Match[str]) -> Response:
+        """The user changed the Google password: grants with Gmail scopes end (invalid_grant)."""
+        return Response.json({"revoked": self.state.oauth.change_password(self._email(m))})
+
+    def remove_scope(self, req: Request, m: re.Match[str]) -> Response:
+        """Take one scope away from every live grant of the user (as a Workspace admin's API
+        controls can); calls that need it then answer 403 insufficientPermissions."""
+        scope = str(req.json_object().get("scope") or "")
+        if not scope:
+            raise bad_request("'scope' is required")
+        email = self._email(m)
+        changed = 0
+        with self.state.oauth.lock:
+            for grant in self.state.oauth.grants.values():
+                if grant.email == email and not grant.revoked and scope in grant.scopes:
+                    grant.scope_text = " ".join(s for s in grant.scope_text.split() if s != scope)
+                    changed += 1
+        return Response.json({"grants": changed})
 
     def expire_history(self, req: Request, m: re.Match[str]) -> Response:
         mailbox = self._existing(m)
@@ -213,8 +240,13 @@ class ControlRoutes:
 
     def pushes(self, req: Request, m: re.Match[str]) -> Response:
         email = self._email(m)
+        push = self.state.push
         return Response.json(
-            {"deliveries": [d for d in list(self.state.push.log) if d["email"] == email]}
+            {
+                "deliveries": [d for d in list(push.log) if d["email"] == email],
+                "queued_changes": push.queued.get(email, 0),
+                "filtered_changes": push.filtered.get(email, 0),
+            }
         )
 
     def contact_create(self, req: Request, m: re.Match[str]) -> Response:

@@ -184,7 +184,22 @@ def _text_size_guess(spec: GenSpec) -> int:
     return 40 + (1 + (spec.seed >> 5) % 6) * 240
 
 
+HUGE = 5
+"""Variant of the few huge messages (one 20-40 MB attachment) in large mailboxes."""
+HUGE_EVERY = 5000
+"""Mailboxes generated with at least this many messages get one huge message per this many."""
+HUGE_MAX = 5
+
+
+def huge_default(count: int) -> int:
+    """How many huge messages a generated mailbox of ``count`` gets (none in small ones)."""
+    return min(HUGE_MAX, count // HUGE_EVERY)
+
+
 def _attachments(spec: GenSpec) -> list[tuple[str, str, int]]:
+    if spec.variant == HUGE:
+        rng = random.Random(spec.seed ^ 0x4855474)
+        return [("site-survey-photos.zip", "application/zip", rng.randint(20, 40) * 1_000_000)]
     if spec.variant not in (2, 3):
         return []
     rng = random.Random(spec.seed ^ 0x5DEECE66D)
@@ -246,8 +261,13 @@ def generate_messages(
     customer_fraction: float,
     now_ms: int,
     record_history: bool,
+    huge: int | None = None,
 ) -> int:
-    """Add ``count`` generated messages to ``mailbox``; returns how many were added."""
+    """Add ``count`` generated messages to ``mailbox``; returns how many were added.
+
+    ``huge`` messages (default :func:`huge_default`: none below 5,000 messages) become
+    customer conversations carrying one 20-40 MB attachment each.
+    """
     rng = random.Random(f"inboxcrm-emulator:{seed}:{mailbox.email}")
     pick = _Pick(rng)
     owner = mailbox.email
@@ -263,6 +283,8 @@ def generate_messages(
     lists = [c for c in mailbox.correspondents if c.kind == "list"] or people
     colleagues = [c for c in people if c.kind == "colleague"]
     produced = 0
+    customers = {c.email for c in mailbox.correspondents if c.customer}
+    candidates: list[MessageRecord] = []
     while produced < count:
         roll = rng.random()
         kind = (
@@ -365,10 +387,19 @@ def generate_messages(
                 gen=spec,
             )
             mailbox.add(rec, record_history=record_history)
+            if kind == "conversation" and customers & {sender, *recipients}:
+                candidates.append(rec)
             refs.append(message_id)
             produced += 1
             if kind == "conversation" and rng.random() < 0.85:
                 owner_turn = not owner_turn
+    wanted = huge_default(count) if huge is None else huge
+    picker = random.Random(f"inboxcrm-emulator-huge:{seed}:{mailbox.email}")
+    for rec in picker.sample(candidates, min(wanted, len(candidates))):
+        old: GenSpec = rec.gen
+        rec.gen = GenSpec(old.seed, HUGE, old.lang, old.kind, old.refs, old.name)
+        rec.size_estimate = estimate_size(rec.gen)
+        rec.has_attachment = True
     return produced
 
 
@@ -669,7 +700,11 @@ def build_tree(rec: MessageRecord, mailbox: Mailbox) -> GenPart:
         if variant == 1:
             root = alternative
         else:
-            first = alternative if variant == 2 else _text_leaf("text/plain", text, charset, choice)
+            first = (
+                alternative
+                if variant in (2, HUGE)
+                else _text_leaf("text/plain", text, charset, choice)
+            )
             attachments = [
                 _attachment_leaf(fn, mime, size, spec.seed + i)
                 for i, (fn, mime, size) in enumerate(_attachments(spec))

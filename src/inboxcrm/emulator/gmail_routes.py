@@ -634,7 +634,7 @@ class GmailRoutes:
         entries: list[dict[str, Any]] = []
         more = False
         with self.state.lock:
-            records = mailbox.history_since(start)
+            records = mailbox.history_since(start, self.state.settings.history_retention_s)
             for record in records:
                 if record.id <= after or record.kind not in types:
                     continue
@@ -675,6 +675,13 @@ class GmailRoutes:
             body.get("labelFilterBehavior") or body.get("labelFilterAction") or "include"
         )
         labels = [str(x) for x in body.get("labelIds") or []]
+        if topic in self.state.settings.push_denied_topics:
+            raise ApiError(
+                403,
+                f"Error sending test message to Cloud PubSub {topic} : "
+                "User not authorized to perform this action.",
+                reason="forbidden",
+            )
         mailbox = self._mailbox(ctx)
         with self.state.lock:
             mailbox.check_labels(labels)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import random
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,7 +94,7 @@ class MessageRecord:
 
 
 class HistoryRecord:
-    __slots__ = ("changed", "id", "kind", "labels", "message_id", "thread_id")
+    __slots__ = ("at_s", "changed", "id", "kind", "labels", "message_id", "thread_id")
 
     def __init__(
         self,
@@ -103,7 +104,10 @@ class HistoryRecord:
         thread_id: str,
         labels: tuple[str, ...],
         changed: tuple[str, ...] = (),
+        at_s: float = 0.0,
     ) -> None:
+        self.at_s = at_s
+        """When the change happened (emulator clock, seconds): for the retention window."""
         self.id = history_id
         self.kind = kind
         self.message_id = message_id
@@ -183,6 +187,8 @@ class Mailbox:
     next_label: int = 1
     counter: int = 0
     on_change: ChangeHook | None = None
+    now_s: Callable[[], float] = time.time
+    """The emulator clock (set by the state; wall time until then)."""
     _rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
@@ -200,7 +206,9 @@ class Mailbox:
     ) -> HistoryRecord:
         hid = self.next_history_id()
         rec.history_id = hid
-        entry = HistoryRecord(hid, kind, rec.id, rec.thread_id, rec.labels, changed)
+        entry = HistoryRecord(
+            hid, kind, rec.id, rec.thread_id, rec.labels, changed, at_s=self.now_s()
+        )
         self.history.append(entry)
         if self.on_change is not None:
             self.on_change(self, entry)
@@ -212,7 +220,19 @@ class Mailbox:
         self.history_floor = self.history_id
         return self.history_id
 
-    def history_since(self, start: int) -> list[HistoryRecord]:
+    def history_since(self, start: int, retention_s: float | None = None) -> list[HistoryRecord]:
+        """Changes after ``start``; 404 when ``start`` is older than the history kept.
+
+        With ``retention_s``, changes older than that are forgotten first (Google keeps
+        history for about a week, sometimes only hours), moving the floor up.
+        """
+        if retention_s is not None and retention_s >= 0 and self.history:
+            cutoff = self.now_s() - retention_s
+            ages = [getattr(h, "at_s", 0.0) for h in self.history]
+            keep = bisect.bisect_left(ages, cutoff)
+            if keep:
+                self.history_floor = max(self.history_floor, self.history[keep - 1].id)
+                del self.history[:keep]
         if start < self.history_floor:
             raise not_found()
         ids = [h.id for h in self.history]

@@ -16,7 +16,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 
 from inboxcrm.emulator.errors import ApiError, OAuthError, invalid_credentials
 from inboxcrm.emulator.http_core import Request, Response, Router
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ISSUER = "https://accounts.google.com"
+TESTING_MODE_TOKEN_TTL_S = 7 * 24 * 3600
+GMAIL_SCOPE_PREFIXES = ("https://www.googleapis.com/auth/gmail.", "https://mail.google.com/")
 CODE_TTL_S = 600
 USERINFO_SCOPES = frozenset(
     {
@@ -50,6 +52,8 @@ class Grant:
     refresh_token: str | None = None
     revoked: bool = False
     created: float = 0.0
+    last_used: float = 0.0
+    """Last time the refresh token was used (emulator clock): six months unused end it."""
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -94,6 +98,20 @@ class OAuthStore:
         for token in [t for t, a in self.access.items() if a.grant_id == grant.grant_id]:
             del self.access[token]
 
+    def change_password(self, email: str) -> int:
+        """A password change ends every grant with a Gmail scope (as Google does)."""
+        with self.lock:
+            grants = [
+                g
+                for g in self.grants.values()
+                if g.email == email
+                and not g.revoked
+                and any(s.startswith(GMAIL_SCOPE_PREFIXES) for s in g.scopes)
+            ]
+            for grant in grants:
+                self.revoke_grant(grant)
+            return len(grants)
+
     def revoke_user(self, email: str) -> int:
         with self.lock:
             grants = [g for g in self.grants.values() if g.email == email and not g.revoked]
@@ -133,12 +151,35 @@ li{{font-size:.9rem}}</style></head><body>
 <form method="post" action="/o/oauth2/approve">
 <label for="email">Email</label>
 <input type="email" id="email" name="email" value="{email}" required>
-<p>This will allow the app to:</p><ul>{scopes}</ul>
+<p>This will allow the app to (untick what you do not want to allow):</p>
+<ul>{scopes}</ul>
+<input type="hidden" name="scope_choice" value="1">
 {hidden}
 <button type="submit" name="decision" value="allow" id="allow">Allow</button>
 <button type="submit" name="decision" value="deny" id="deny" formnovalidate>Deny</button>
 </form></body></html>
 """
+
+
+def _scope_item(scope: str) -> str:
+    """A consent-page line: sign-in scopes are always granted, the others have a checkbox."""
+    value = html.escape(scope)
+    if scope in USERINFO_SCOPES:
+        return f'<li><input type="hidden" name="granted_scope" value="{value}">{value}</li>'
+    box_id = "scope-" + hashlib.sha256(scope.encode()).hexdigest()[:8]
+    return (
+        f'<li><input type="checkbox" name="granted_scope" value="{value}" id="{box_id}" '
+        f'checked> <label for="{box_id}">{value}</label></li>'
+    )
+
+
+def granted_scope_text(requested: str, form: dict[str, list[str]]) -> str:
+    """The scopes the consent form granted, in the order requested (all of them when the form
+    carried no checkboxes, as with auto-consent)."""
+    if "scope_choice" not in form and "granted_scope" not in form:
+        return requested
+    ticked = set(form.get("granted_scope", []))
+    return " ".join(s for s in requested.split() if s in ticked or s in USERINFO_SCOPES)
 
 
 class OAuthRoutes:
@@ -197,7 +238,7 @@ class OAuthRoutes:
             f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
             for k, v in params.items()
         )
-        scopes = "".join(f"<li>{html.escape(s)}</li>" for s in params["scope"].split())
+        scopes = "".join(_scope_item(s) for s in params["scope"].split())
         page = _CONSENT_PAGE.format(
             client=html.escape(client_id),
             email=html.escape(params.get("login_hint", "")),
@@ -214,6 +255,9 @@ class OAuthRoutes:
 
     def approve(self, req: Request, _m: object) -> Response:
         form = req.form()
+        choices = parse_qs(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+        if form.get("scope"):
+            form["scope"] = granted_scope_text(form["scope"], choices)
         redirect_uri = form.get("redirect_uri", "")
         if not redirect_uri or not form.get("client_id"):
             return Response.html("<h1>400. That's an error.</h1>", 400)
@@ -231,6 +275,17 @@ class OAuthRoutes:
         code = "4/0A" + secrets.token_urlsafe(32)
         prompt = params.get("prompt", "")
         with self.store.lock:
+            if params.get("include_granted_scopes", "").lower() == "true":
+                # Incremental authorization: the answer carries every scope granted before.
+                earlier = [
+                    g.scope_text
+                    for g in self.store.grants.values()
+                    if g.email == email and g.client_id == params["client_id"] and not g.revoked
+                ]
+                wanted = params["scope"].split()
+                for text in earlier:
+                    wanted += [s for s in text.split() if s not in wanted]
+                params = {**params, "scope": " ".join(wanted)}
             self.store.codes[code] = AuthCode(
                 client_id=params["client_id"],
                 redirect_uri=params["redirect_uri"],
@@ -348,6 +403,8 @@ class OAuthRoutes:
             if issue_refresh:
                 grant.refresh_token = "1//0" + secrets.token_urlsafe(60)
                 self.store.refresh[grant.refresh_token] = grant.grant_id
+                self.store.grants[grant.grant_id] = grant
+                self._limit_refresh_tokens(grant.email, client_id)
             elif live and code.offline:
                 # Google keeps the existing refresh token valid; the new grant shares it.
                 grant.refresh_token = next(g.refresh_token for g in live if g.refresh_token)
@@ -365,8 +422,9 @@ class OAuthRoutes:
         with self.store.lock:
             grant_id = self.store.refresh.get(refresh_token)
             grant = self.store.grants.get(grant_id) if grant_id else None
-            if grant is None or grant.revoked:
+            if grant is None or grant.revoked or self._expired(grant):
                 raise OAuthError("invalid_grant", "Token has been expired or revoked.")
+            grant.last_used = self.state.clock.now()
             if grant.client_id != client_id:
                 raise OAuthError("unauthorized_client", "Unauthorized")
             requested = form.get("scope")
@@ -380,6 +438,34 @@ class OAuthRoutes:
         if "openid" in grant.scopes:
             answer["id_token"] = self._id_token(grant, None, answer["access_token"])
         return Response.json(answer)
+
+    def _expired(self, grant: Grant) -> bool:
+        """Refresh-token deaths Google answers with invalid_grant (besides revocation)."""
+        settings = self.state.settings
+        now = self.state.clock.now()
+        if settings.testing_mode and now - grant.created >= TESTING_MODE_TOKEN_TTL_S:
+            return True  # apps in Testing mode: refresh tokens last 7 days
+        last_used = max(getattr(grant, "last_used", 0.0), grant.created)
+        unused = settings.refresh_unused_ttl_s
+        return unused is not None and now - last_used >= unused
+
+    def _limit_refresh_tokens(self, email: str, client_id: str) -> None:
+        """Past ``max_refresh_tokens`` live tokens per account and client, the oldest dies."""
+        limit = self.state.settings.max_refresh_tokens
+        live = sorted(
+            (
+                g
+                for g in self.store.grants.values()
+                if g.email == email
+                and g.client_id == client_id
+                and not g.revoked
+                and g.refresh_token
+                and g.refresh_token in self.store.refresh
+            ),
+            key=lambda g: g.created,
+        )
+        for grant in live[: max(0, len(live) - limit)]:
+            self.store.revoke_grant(grant)
 
     # -- revoke ----------------------------------------------------------------------------
     def revoke(self, req: Request, _m: object) -> Response:

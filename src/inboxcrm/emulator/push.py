@@ -53,6 +53,10 @@ class PushDispatcher:
         self._stopping = False
         self._counter = 0
         self.log: deque[dict[str, Any]] = deque(maxlen=1000)
+        self.queued: dict[str, int] = {}
+        """Changes per user that passed the watch's label filter (a push was due)."""
+        self.filtered: dict[str, int] = {}
+        """Changes per user that the watch's label filter left without a push."""
         self._client = httpx.Client(timeout=10.0, verify=shared_ssl_context())
 
     def start(self) -> None:
@@ -80,7 +84,9 @@ class PushDispatcher:
             touched = set(entry.labels) | set(entry.changed)
             hit = bool(touched & set(watch.label_ids))
             if (watch.behavior == "include") != hit:
+                self.filtered[mailbox.email] = self.filtered.get(mailbox.email, 0) + 1
                 return
+        self.queued[mailbox.email] = self.queued.get(mailbox.email, 0) + 1
         if self.endpoint_for(watch.topic) is None:
             return
         with self._cond:

@@ -34,6 +34,7 @@ _TOKEN = re.compile(
 _FIELDS = {
     "from", "to", "cc", "bcc", "subject", "after", "before", "newer_than", "older_than",
     "label", "in", "is", "has", "rfc822msgid", "list", "deliveredto", "newer", "older",
+    "larger", "smaller", "size",
 }  # fmt: skip
 _UNITS = {"h": 3600, "d": 86400, "m": 30 * 86400, "y": 365 * 86400}
 
@@ -222,6 +223,14 @@ class _Parser:
             return lambda rec: rec.message_id.strip("<>") == wanted
         if fld == "list":
             return lambda rec: value_l in rec.list_id
+        if fld in ("larger", "smaller", "size"):
+            match = re.fullmatch(r"(\d+)([km]?)", value_l)
+            if match is None:
+                raise ApiError(400, f"Invalid query: {fld}:{value}", reason="invalidArgument")
+            limit = int(match.group(1)) * {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2)]
+            if fld == "smaller":
+                return lambda rec: rec.size_estimate < limit
+            return lambda rec: rec.size_estimate > limit
         return _never
 
     def _label(self, name: str) -> Predicate:

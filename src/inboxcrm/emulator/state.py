@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import pickle
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ class EmulatorState:
             if mailbox is None:
                 mailbox = Mailbox(email, name or _name_from_email(email))
                 mailbox.on_change = self.push.on_change
+                mailbox.now_s = self.clock.now
                 self.users[email] = mailbox
             elif name:
                 mailbox.name = name
@@ -103,7 +105,14 @@ class EmulatorState:
             mailbox.add(rec)
             return rec
 
-    def generate(self, email: str, count: int, seed: int, customer_fraction: float) -> int:
+    def generate(
+        self,
+        email: str,
+        count: int,
+        seed: int,
+        customer_fraction: float,
+        huge: int | None = None,
+    ) -> int:
         mailbox = self.mailbox(email)
         with self.lock:
             first = not mailbox.messages
@@ -114,6 +123,7 @@ class EmulatorState:
                 customer_fraction=customer_fraction,
                 now_ms=self.clock.now_ms(),
                 record_history=not first,
+                huge=huge,
             )
 
     def raw_bytes(self, mailbox: Mailbox, rec: MessageRecord) -> bytes:
@@ -151,11 +161,13 @@ class EmulatorState:
             hooks = {email: mb.on_change for email, mb in self.users.items()}
             for mailbox in self.users.values():
                 mailbox.on_change = None
+                mailbox.now_s = time.time
             try:
                 data = pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL)
             finally:
                 for email, mailbox in self.users.items():
                     mailbox.on_change = hooks[email]
+                    mailbox.now_s = self.clock.now
         tmp = Path(path + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
@@ -175,6 +187,7 @@ class EmulatorState:
             self.users = snapshot["users"]
             for mailbox in self.users.values():
                 mailbox.on_change = self.push.on_change
+                mailbox.now_s = self.clock.now
             for email, (contacts, events, seq, floor) in snapshot["accounts"].items():
                 account = AccountData(
                     contacts=contacts, events=events, seq=seq, sync_floor_ms=floor

@@ -33,12 +33,16 @@ __all__ = [
     "MailboxClient",
     "MailboxProfile",
     "MessageRef",
+    "PushPermissionDenied",
     "RemoteMessage",
     "WatchInfo",
 ]
 
-FetchFormat = Literal["raw", "metadata", "minimal"]
-"""``raw``: whole RFC 5322 bytes; ``metadata``: headers only; ``minimal``: ids and labels."""
+FetchFormat = Literal["raw", "full", "metadata", "minimal"]
+"""``raw``: whole RFC 5322 bytes; ``full``: RFC 5322 bytes without attachment contents (each
+left-out part carries ``X-Inboxcrm-Omitted-Size``/``-Id`` headers, see
+:mod:`inboxcrm.domain.mail_parsing`; for huge mail); ``metadata``: headers only; ``minimal``:
+ids and labels."""
 
 
 class HistoryExpired(ProviderError):
@@ -46,6 +50,18 @@ class HistoryExpired(ProviderError):
 
     code = "history_expired"
     status = 410
+
+
+class PushPermissionDenied(ProviderError):
+    """The provider may not publish to the push topic (Gmail: the Pub/Sub topic lacks a grant
+    for Gmail's push service account)."""
+
+    code = "push_permission_denied"
+    status = 403
+
+    def __init__(self, topic: str) -> None:
+        super().__init__(f"Gmail may not publish to {topic}")
+        self.topic = topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +168,16 @@ class MailboxClient(Protocol):
         """One page of changes after ``start_history_id``; raises :class:`HistoryExpired`."""
         ...
 
-    def watch(self, topic: str, *, label_ids: Sequence[str] = ()) -> WatchInfo:
-        """Start (or renew) push notifications for the mailbox to ``topic``."""
+    def watch(
+        self,
+        topic: str,
+        *,
+        label_ids: Sequence[str] = (),
+        exclude_label_ids: Sequence[str] = (),
+    ) -> WatchInfo:
+        """Start (or renew) push notifications for the mailbox to ``topic``: only for changes
+        touching ``label_ids`` if given, never for changes touching ``exclude_label_ids``.
+        Raises :class:`PushPermissionDenied` when the provider may not publish to ``topic``."""
         ...
 
     def stop_watch(self) -> None:

@@ -27,11 +27,12 @@ from typing import Any, cast
 
 import google.auth.transport.requests
 from google.auth import exceptions as auth_exceptions
-from sqlalchemy import CursorResult, delete, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import object_session
 
 from inboxcrm.adapters.db.control_tables import OAuthStateRow, TenantRow
 from inboxcrm.adapters.db.tenant_tables import (
+    ConsentLogRow,
     EmailAttachmentRow,
     EmailMessageRow,
     EmailThreadRow,
@@ -53,6 +54,7 @@ from inboxcrm.domain.errors import (
 from inboxcrm.domain.roles import is_admin, require_write
 from inboxcrm.providers.base import MailboxClient
 from inboxcrm.providers.gmail import oauth
+from inboxcrm.providers.gmail import scopes as gmail_scopes
 from inboxcrm.providers.gmail.client import GmailProvider
 from inboxcrm.services.consent import record_consent
 from inboxcrm.services.identity import Principal
@@ -130,6 +132,12 @@ class MailAccount:
     email: str
     status: str
     scopes: tuple[str, ...]
+    features: dict[str, bool]
+    """What the granted scopes allow: ``sync``, ``send``, ``labels``."""
+    missing_scopes: tuple[str, ...]
+    """Requested scopes not granted (Setup → Email offers to grant them)."""
+    notices: dict[str, str]
+    """What Google told us that the owner should act on (push refused, a feature stopped)."""
     sync_phase: str
     sync_progress: dict[str, Any]
     messages_scanned: int
@@ -177,6 +185,9 @@ def account_view(row: MailAccountRow, status: SyncStatus | None = None) -> MailA
         email=row.email,
         status=row.status,
         scopes=tuple(row.scopes or ()),
+        features=gmail_scopes.features_of(row.scopes or ()),
+        missing_scopes=tuple(gmail_scopes.missing_scopes(row.scopes or ())),
+        notices={str(k): str(v) for k, v in dict(row.notices or {}).items()},
         sync_phase=status.phase,
         sync_progress=status.run.to_json() if row.sync_progress else {},
         messages_scanned=status.totals.scanned,
@@ -458,6 +469,9 @@ def mark_account_revoked(runtime: Runtime, tenant: str, account_id: int, reason:
     settings = runtime.settings
     now = utcnow()
     with runtime.tenant_uow(tenant) as uow:
+        cause = _revocation_cause(uow, account_id, now)
+        if cause:
+            reason = f"{reason}. Likely cause: {cause}"
         changed = uow.session.execute(
             update(MailAccountRow)
             .where(MailAccountRow.id == account_id, MailAccountRow.status != "disconnected")
@@ -493,7 +507,9 @@ def mark_account_revoked(runtime: Runtime, tenant: str, account_id: int, reason:
             "mail_account_revoked",
             f"{row.email} was disconnected",
             "Google no longer accepts inboxcrm's access to this mailbox (the access was revoked "
-            "or has expired), so syncing stopped. Connect it again under Setup → Email to resume; "
+            "or has expired), so syncing stopped. "
+            + (f"Likely cause: {cause}. " if cause else "")
+            + "Connect it again under Setup → Email to resume; "
             f"otherwise its synced mail will be deleted after {settings.account_purge_days} days.",
         )
         uow.commit()
@@ -505,6 +521,27 @@ def mark_account_revoked(runtime: Runtime, tenant: str, account_id: int, reason:
         tenant,
     )
     return True
+
+
+def _revocation_cause(uow: UnitOfWork, account_id: int, now: datetime) -> str:
+    """The likely reason Google ended the account's refresh token (see gmail_grants)."""
+    from inboxcrm.services.gmail_grants import likely_revocation_cause
+
+    row = uow.session.get(MailAccountRow, account_id)
+    if row is None or row.status == "disconnected":
+        return ""
+    used = [t for t in (row.last_sync_at, row.token_expiry) if t is not None]
+    connects = uow.session.scalar(
+        select(func.count())
+        .select_from(ConsentLogRow)
+        .where(ConsentLogRow.account_email == row.email, ConsentLogRow.action == "connect")
+    )
+    return likely_revocation_cause(
+        issued_at=row.token_issued_at,
+        last_used_at=max(used) - timedelta(hours=1) if used else None,
+        now=now,
+        connects=int(connects or 0),
+    )
 
 
 # -- purge --------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
@@ -43,6 +44,7 @@ from inboxcrm.domain.errors import (
 )
 from inboxcrm.domain.roles import Role, can_write, require_write
 from inboxcrm.providers.gmail import oauth
+from inboxcrm.providers.gmail import scopes as gmail_scopes
 from inboxcrm.services.consent import record_consent
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.mail_accounts import (
@@ -113,13 +115,29 @@ def redirect_uri_for(settings: Settings) -> str:
 # -- connect ------------------------------------------------------------------------------------
 
 
-def start_gmail_authorization(runtime: Runtime, principal: Principal) -> str:
-    """The Google consent URL for the caller; remembers the one-time state for 10 minutes."""
+def start_gmail_authorization(
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    requested: Sequence[str] | None = None,
+    include_granted_scopes: bool = False,
+) -> str:
+    """The Google consent URL for the caller; remembers the one-time state for 10 minutes.
+
+    The first connect asks for exactly ``oauth.SCOPES``; ``requested`` with
+    ``include_granted_scopes`` asks for permissions a partial consent left out (see
+    :mod:`inboxcrm.services.gmail_grants`)."""
     require_write(principal.role)
     settings = runtime.settings
     state = secrets.token_urlsafe(32)
     redirect_uri = redirect_uri_for(settings)
-    url, code_verifier = oauth.authorization_request(settings, redirect_uri, state)
+    url, code_verifier = oauth.authorization_request(
+        settings,
+        redirect_uri,
+        state,
+        requested=tuple(requested) if requested else oauth.SCOPES,
+        include_granted_scopes=include_granted_scopes,
+    )
     now = utcnow()
     with runtime.control_uow() as uow:
         uow.session.execute(delete(OAuthStateRow).where(OAuthStateRow.expires_at < now))
@@ -257,8 +275,8 @@ def _exchange(runtime: Runtime, consumed: _ConsumedState, code: str) -> oauth.Gr
         )
     except oauth.ScopeMismatch as exc:
         raise OAuthCallbackError(
-            "Google granted a different set of permissions than inboxcrm needs (read, send and "
-            "label mail, and your email address); connect again and leave every box ticked",
+            "Google did not grant what inboxcrm needs at the least: reading your mail and "
+            "knowing your email address; connect again and keep those boxes ticked",
             code="oauth_scope_mismatch",
         ) from exc
     except ProviderTransientError:
@@ -364,6 +382,15 @@ def _store_grant(
             row.refresh_token_enc = refresh_enc
         row.token_expiry = granted.expiry
         row.scopes = list(granted.scopes)
+        if refresh_enc is not None:
+            row.token_issued_at = utcnow()
+        # Notices about permissions this grant now has are settled.
+        row.notices = {
+            k: v
+            for k, v in dict(row.notices or {}).items()
+            if k not in gmail_scopes.features_of(granted.scopes)
+            or not gmail_scopes.features_of(granted.scopes)[k]
+        }
         row.last_error = None
         row.disconnected_at = None
         row.purge_after = None

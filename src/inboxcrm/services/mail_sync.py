@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from inboxcrm.adapters.db.control_tables import TenantRow
@@ -37,6 +37,8 @@ from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.errors import ProviderAuthError, ProviderError
 from inboxcrm.providers.base import MailboxClient
+from inboxcrm.providers.gmail.scopes import features_of
+from inboxcrm.services.gmail_grants import record_degraded_features
 from inboxcrm.sync.engine import MailboxSync
 from inboxcrm.sync.lease import (
     FOLLOW_UP_FULL,
@@ -248,8 +250,10 @@ def _run_once(
             default_lookback_days=runtime.settings.sync_lookback_days,
             lease=lease,
             listener=progress,
+            apply_sync_label=features_of(account.scopes or ())["labels"],
         )
         result = engine.run(full=full)
+        record_degraded_features(runtime, tenant, account_id, result.degraded)
         if result.mode == "full":
             _watch_after_full_sync(runtime, tenant, account_id, client)
         if result.mode == "full" and result.first_full_sync:
@@ -371,23 +375,11 @@ def _record_failure(runtime: Runtime, tenant: str, account: MailAccountRow, erro
 def _watch_after_full_sync(
     runtime: Runtime, tenant: str, account_id: int, client: MailboxClient
 ) -> None:
-    settings = runtime.settings
-    if not settings.push_audience:
+    if not runtime.settings.push_audience:
         return
-    try:
-        info = client.watch(settings.gmail_push_topic)
-    except ProviderAuthError:
-        raise
-    except ProviderError as exc:
-        logger.warning("watch of account %s in tenant %s failed: %s", account_id, tenant, exc)
-        return
-    with runtime.tenant_uow(tenant) as uow:
-        uow.session.execute(
-            update(MailAccountRow)
-            .where(MailAccountRow.id == account_id)
-            .values(watch_expiration=info.expiration)
-        )
-        uow.commit()
+    from inboxcrm.services.mail_watch import start_watch
+
+    start_watch(runtime, tenant, account_id, client)
 
 
 def handle_push(runtime: Runtime, email: str, history_id: int) -> list[tuple[str, int]]:
@@ -613,9 +605,11 @@ def renew_watches(runtime: Runtime) -> int:
                 )
             )
         for account_id in due:
+            from inboxcrm.services.mail_watch import start_watch
+
             try:
                 client = _open(runtime, slug, account_id)
-                info = client.watch(settings.gmail_push_topic)
+                info = start_watch(runtime, slug, account_id, client)
             except ProviderAuthError as exc:
                 from inboxcrm.services.mail_accounts import mark_account_revoked
 
@@ -624,12 +618,6 @@ def renew_watches(runtime: Runtime) -> int:
             except ProviderError as exc:
                 logger.warning("watch renewal of account %s failed: %s", account_id, exc)
                 continue
-            with runtime.tenant_uow(slug) as uow:
-                uow.session.execute(
-                    update(MailAccountRow)
-                    .where(MailAccountRow.id == account_id)
-                    .values(watch_expiration=info.expiration)
-                )
-                uow.commit()
-            renewed += 1
+            if info is not None:
+                renewed += 1
     return renewed

@@ -2,9 +2,12 @@
 
 :func:`classify` sorts an exception into one of three kinds:
 
-- ``"auth"``: the credentials are revoked, expired or lack a scope (google-auth ``RefreshError``,
-  HTTP 401 — AuthorizedHttp has already refreshed and retried once when a 401 reaches us — and
-  403 ``insufficientPermissions``). Retrying cannot help: stop the account and tell its owner.
+- ``"auth"``: the credentials are revoked or expired (google-auth ``RefreshError``, HTTP 401 —
+  AuthorizedHttp has already refreshed and retried once when a 401 reaches us — and 403
+  ``authError``). Retrying cannot help: stop the account and tell its owner.
+- ``"permission"``: 403 ``insufficientPermissions``: the grant lacks the scope of this call.
+  Retrying cannot help either, but only the feature needing the scope stops
+  (:class:`~inboxcrm.domain.errors.ProviderPermissionError`).
 - ``"transient"``: rate limits (429; 403 ``rateLimitExceeded``/``userRateLimitExceeded``), 408,
   5xx, timeouts, reset/refused connections, DNS and other transport failures. Back off, retry.
 - ``"client"``: everything else (400, 404, a bug). Retrying would give the same answer.
@@ -35,7 +38,12 @@ import httplib2
 from google.auth import exceptions as auth_exceptions
 from googleapiclient.errors import HttpError
 
-from inboxcrm.domain.errors import ProviderAuthError, ProviderError, ProviderTransientError
+from inboxcrm.domain.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderPermissionError,
+    ProviderTransientError,
+)
 from inboxcrm.sync.quota import PacingFeedback
 
 __all__ = [
@@ -53,13 +61,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-ErrorKind = Literal["auth", "transient", "client"]
+ErrorKind = Literal["auth", "permission", "transient", "client"]
 T = TypeVar("T")
 
 _RATE_LIMIT_REASONS = frozenset(
     {"rateLimitExceeded", "userRateLimitExceeded", "backendError", "quotaExceeded"}
 )
-_AUTH_403_REASONS = frozenset({"insufficientPermissions", "authError", "accessNotConfigured"})
+_AUTH_403_REASONS = frozenset({"authError", "accessNotConfigured"})
 _QUOTA_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
 RATE_LIMIT_WAIT_SECONDS = 1800.0
 """How long a call keeps waiting out rate limits before it reports a transient failure."""
@@ -133,7 +141,7 @@ def retry_after_seconds(exc: BaseException) -> float | None:
 
 
 def classify(exc: BaseException) -> ErrorKind:
-    """``"auth"``, ``"transient"`` or ``"client"``; see the module docstring."""
+    """``"auth"``, ``"permission"``, ``"transient"`` or ``"client"``; see the module docstring."""
     if isinstance(exc, ProviderAuthError):
         return "auth"
     if isinstance(exc, ProviderTransientError):
@@ -148,6 +156,8 @@ def classify(exc: BaseException) -> ErrorKind:
             reasons = set(error_reasons(exc))
             if reasons & _RATE_LIMIT_REASONS:
                 return "transient"
+            if "insufficientPermissions" in reasons:
+                return "permission"
             if reasons & _AUTH_403_REASONS:
                 return "auth"
         return "client"
@@ -177,6 +187,8 @@ def to_provider_error(exc: BaseException) -> Exception:
     summary = _summary(exc)
     if kind == "auth":
         return ProviderAuthError(f"provider rejected the credentials: {summary}")
+    if kind == "permission":
+        return ProviderPermissionError(f"the grant lacks a permission: {summary}")
     if kind == "transient":
         return ProviderTransientError(f"provider temporarily unavailable: {summary}")
     return exc if isinstance(exc, Exception) else ProviderError(summary)
@@ -223,7 +235,11 @@ def retry_call(
             limited = kind == "transient" and is_rate_limit(exc)
             if not limited:
                 counted += 1
-            if kind == "auth" or counted >= attempts or (limited and waited >= rate_limit_wait_s):
+            if (
+                kind in ("auth", "permission")
+                or counted >= attempts
+                or (limited and waited >= rate_limit_wait_s)
+            ):
                 if error is exc:
                     raise
                 raise error from exc

@@ -20,8 +20,14 @@ later) and the tenant database. One run:
    :class:`~inboxcrm.sync.ingest.Ingestor` together with their ledger outcomes and the progress,
    in one transaction per batch. The next batch is fetched on a background thread while the
    current one is parsed and stored (only that thread touches the mailbox client meanwhile).
+   Sizes (two ``larger:`` searches in a full sync, the screening fetch in an incremental one)
+   cap a batch's memory: messages over 1 MB go in batches of 8, and messages over 5 MB alone
+   in ``full`` format, which leaves their attachments' bytes at the provider (stored as
+   metadata with the provider's attachment id, content fetched on demand).
 5. Label phase: stored messages get the "Synced to inboxcrm" label (``add_labels``, never a
-   removal or move), up to 1,000 ids per call.
+   removal or move), up to 1,000 ids per call; skipped when the grant has no gmail.modify
+   (``apply_sync_label``), and stopped, not failed, when Google answers that the permission
+   is missing (``SyncResult.degraded``: the caller tells the owner).
 
 Every step is idempotent and committed before the next begins, so a worker killed anywhere
 resumes from the last commit: nothing is lost (pending rows stay pending), nothing duplicated
@@ -48,7 +54,7 @@ from inboxcrm.adapters.db.tenant_tables import EmailMessageRow, MailAccountRow
 from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.addresses import try_normalize_email
-from inboxcrm.domain.errors import ProviderTransientError
+from inboxcrm.domain.errors import ProviderPermissionError, ProviderTransientError
 from inboxcrm.providers.base import HistoryExpired, MailboxClient, MessageRef, RemoteMessage
 from inboxcrm.sync import ledger
 from inboxcrm.sync.autocreate import ContactAutoCreator
@@ -83,6 +89,12 @@ LABEL_CHUNK = 1000
 LIST_CHUNK = 500
 FETCH_WINDOW = 20
 """Batches of pending ids read from the ledger at once (fetched one ahead of storing)."""
+LARGE_MESSAGE_BYTES = 5_000_000
+"""Messages larger than this are fetched alone without their attachments' bytes (``full``)."""
+MEDIUM_MESSAGE_BYTES = 1_000_000
+MEDIUM_BATCH = 8
+"""Messages of 1-5 MB are fetched raw in batches of this many, the rest in batches of
+``fetch_batch``: a batch's answer stays under about 50 MB whatever the mailbox holds."""
 LEASE_RENEW_SECONDS = 30.0
 REOPEN_REASONS = ("no_match", "no_match_headers", "never_log")
 
@@ -106,6 +118,8 @@ class SyncResult:
     """True when an expired cursor turned an incremental run into a full sync."""
     first_full_sync: bool = False
     skipped_by_reason: dict[str, int] = field(default_factory=dict)
+    degraded: list[str] = field(default_factory=list)
+    """Features that stopped for a missing permission in this run (``"labels"``)."""
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,7 @@ class MailboxSync:
         listener: ProgressListener | None = None,
         fetch_batch: int = FETCH_BATCH,
         clock: Callable[[], datetime] = utcnow,
+        apply_sync_label: bool = True,
     ) -> None:
         self._uow = uow_factory
         self._mailbox = mailbox
@@ -152,6 +167,12 @@ class MailboxSync:
         self._listener = listener
         self._fetch_batch = max(1, min(fetch_batch, 100))
         self._clock = clock
+        self._apply_sync_label = apply_sync_label
+        self._degraded: list[str] = []
+        self._large: set[str] | None = None
+        """Ids of messages over :data:`LARGE_MESSAGE_BYTES` (None: not asked yet)."""
+        self._medium: set[str] = set()
+        """Ids of messages over :data:`MEDIUM_MESSAGE_BYTES` but not large."""
         self._progress = SyncProgress()
         self._book: AddressBook | None = None
         self._ingestor: Ingestor | None = None
@@ -308,6 +329,7 @@ class MailboxSync:
         result.listed = self._progress.listed
         result.stored = self._progress.stored
         result.skipped = self._progress.skipped
+        result.degraded = list(self._degraded)
         return result
 
     def _list_full(self, result: SyncResult) -> None:
@@ -441,6 +463,7 @@ class MailboxSync:
         self._progress = SyncProgress(
             mode="incremental", phase="incremental", started_at=self._clock().isoformat()
         )
+        self._large = set()  # sizes come with the screening fetch (no search needed)
         added: dict[str, MessageRef] = {}
         page_token: str | None = None
         newest = cursor
@@ -472,6 +495,7 @@ class MailboxSync:
         result.listed = self._progress.listed
         result.stored = self._progress.stored
         result.skipped = self._progress.skipped
+        result.degraded = list(self._degraded)
         return result
 
     def _screen(self, ids: list[str], refs: dict[str, MessageRef]) -> None:
@@ -479,6 +503,13 @@ class MailboxSync:
         messages = self._mailbox.fetch_messages(
             ids, fmt="metadata", metadata_headers=METADATA_HEADERS
         )
+        if self._large is None:
+            self._large = set()
+        for message in messages:
+            if message.size_estimate > LARGE_MESSAGE_BYTES:
+                self._large.add(message.id)
+            elif message.size_estimate > MEDIUM_MESSAGE_BYTES:
+                self._medium.add(message.id)
         with self._uow() as uow:
             wanted, skipped = self._ingestor.screen_headers(uow.session, messages)
             ledger.add_pending(uow.session, self.account_id, [refs[i] for i in wanted])
@@ -499,8 +530,31 @@ class MailboxSync:
 
     # -- fetch and label phases ----------------------------------------------------------------
 
+    def _sized(self, over: int) -> set[str]:
+        after = self._clock() - timedelta(days=self._options.lookback_days)
+        query = f"larger:{over}{after_term(after)}"
+        return {
+            ref.id
+            for ref in self._mailbox.iter_message_ids(
+                query=query, include_spam_trash=True, page_size=500
+            )
+        }
+
+    def _large_ids(self) -> set[str]:
+        """Messages over :data:`LARGE_MESSAGE_BYTES` (and, in :attr:`_medium`, over
+        :data:`MEDIUM_MESSAGE_BYTES`) in the look-back window: two searches, as a listing
+        gives no sizes and a size probe per message would double the quota."""
+        if self._large is None:
+            self._large = self._sized(LARGE_MESSAGE_BYTES)
+            self._medium = self._sized(MEDIUM_MESSAGE_BYTES) - self._large
+        return self._large
+
     def _fetch_pending(self, result: SyncResult) -> None:
+        """Pending ids in batches fetched raw (one ahead of storing); large messages alone, in
+        ``full`` format (their attachments' bytes stay at Gmail), so memory per batch is
+        bounded by the batch's small messages plus one large message's text."""
         size = self._fetch_batch
+        large = self._large_ids() if self._large is None else self._large
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-fetch") as fetcher:
             while True:
                 with self._uow() as uow:
@@ -508,19 +562,29 @@ class MailboxSync:
                     already = self._already_stored(uow, window)
                 if not window:
                     return
+                medium = self._medium
+                skip = already | large | medium
                 batches = [window[start : start + size] for start in range(0, len(window), size)]
-                ahead = self._fetch_ahead(fetcher, batches[0], already)
+                ahead = self._fetch_ahead(fetcher, batches[0], skip)
                 for index, ids in enumerate(batches):
                     try:
                         messages = ahead.result()
                     except ProviderTransientError:
                         # Asked for while the provider was still rate-limiting the previous
                         # batch: one more round in line, as without the fetch-ahead.
-                        to_fetch = [i for i in ids if i not in already]
+                        to_fetch = [i for i in ids if i not in skip]
                         messages = self._mailbox.fetch_messages(to_fetch, fmt="raw")
                     if index + 1 < len(batches):
-                        ahead = self._fetch_ahead(fetcher, batches[index + 1], already)
+                        ahead = self._fetch_ahead(fetcher, batches[index + 1], skip)
+                    bigger = [i for i in ids if i in medium and i not in already]
+                    for start in range(0, len(bigger), MEDIUM_BATCH):
+                        chunk = bigger[start : start + MEDIUM_BATCH]
+                        messages += self._mailbox.fetch_messages(chunk, fmt="raw")
+                    for message_id in ids:
+                        if message_id in large and message_id not in already:
+                            messages += self._mailbox.fetch_messages([message_id], fmt="full")
                     self._store_fetched(ids, messages, already, result)
+                    del messages
 
     def _store_fetched(
         self,
@@ -633,6 +697,18 @@ class MailboxSync:
         self._save_progress(uow)
 
     def _label_stored(self) -> None:
+        if not self._apply_sync_label or "labels" in self._degraded:
+            return  # the grant does not allow changing labels (no gmail.modify)
+        try:
+            self._label_batches()
+        except ProviderPermissionError:
+            logger.warning(
+                "account %s may no longer change labels; synced mail stays unlabelled",
+                self.account_id,
+            )
+            self._degraded.append("labels")
+
+    def _label_batches(self) -> None:
         label_id: str | None = None
         while True:
             with self._uow() as uow:

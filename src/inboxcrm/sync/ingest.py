@@ -561,7 +561,7 @@ class Ingestor:
                 "filename": _text(a.filename)[:500],
                 "mime_type": _text(a.mime_type or "application/octet-stream")[:200],
                 "size": a.size,
-                "provider_attachment_id": None,
+                "provider_attachment_id": a.provider_id,
                 "content_id": _cut(a.content_id, 500),
                 "part_id": _text(a.part_path)[:50],
             }

@@ -185,12 +185,12 @@ def test_denied_consent_and_bad_used_expired_state_are_clear_errors(
     assert emails == ["used@example.com"]
 
 
-def test_scope_mismatch_is_refused(
+def test_a_grant_that_cannot_read_mail_is_refused(
     gmail: GmailConnector, tenants: TenantFactory, runtime: Runtime
 ) -> None:
     rep = tenants.member("acme", "rep")
     url = gmail.authorize(rep)
-    fewer = " ".join(s for s in SCOPES if not s.endswith("gmail.send"))
+    fewer = " ".join(s for s in SCOPES if not s.endswith(("gmail.readonly", "gmail.modify")))
     response = gmail.callback(gmail.consent(url, "narrow@example.com", scope=fewer))
     assert response.status_code == 400
     assert response.json()["code"] == "oauth_scope_mismatch"

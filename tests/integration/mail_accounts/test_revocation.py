@@ -35,7 +35,8 @@ def test_revoked_grant_disconnects_and_notifies_the_owner_exactly_once(
     assert mark_account_revoked(runtime, "acme", account["id"], "invalid_grant") is True
     assert mark_account_revoked(runtime, "acme", account["id"], "invalid_grant") is False
     row = account_row(runtime, "acme", account["id"])
-    assert row.status == "disconnected" and row.last_error == "invalid_grant"
+    assert row.status == "disconnected" and row.last_error is not None
+    assert row.last_error.startswith("invalid_grant. Likely cause: ")
     assert row.access_token_enc is None and row.refresh_token_enc is None
     assert row.purge_after is not None
     assert find_mailbox_route(runtime, "revoked@example.com") is None

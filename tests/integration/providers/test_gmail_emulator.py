@@ -19,6 +19,7 @@ from inboxcrm.providers.base import HistoryExpired, MailboxClient
 from inboxcrm.providers.gmail import oauth
 from inboxcrm.providers.gmail.client import GmailMailbox, GmailProvider
 from inboxcrm.providers.gmail.push import PushTokenError, parse_push_body, verify_push_token
+from inboxcrm.providers.gmail.scopes import canonical_scopes
 from inboxcrm.sync.quota import LocalTokenBucket
 from tests.fixtures.emulator import EmulatorHandle
 
@@ -120,12 +121,14 @@ def test_code_exchange_needs_the_right_verifier(settings: Settings) -> None:
         oauth.exchange_code(settings, REDIRECT, code, "x" * 64)
 
 
-def test_narrower_grant_is_refused(settings: Settings, emu: EmulatorHandle) -> None:
+def test_grant_without_the_account_identity_is_refused(
+    settings: Settings, emu: EmulatorHandle
+) -> None:
     token = emu.authorize(USER, scopes=("openid", "https://www.googleapis.com/auth/gmail.readonly"))
-    # what exchange_code checks, applied to a grant missing scopes
+    # what exchange_code checks, applied to a grant that does not say which account it is
     with pytest.raises(oauth.ScopeMismatch) as raised:
-        oauth._check_scopes(oauth._canonical_scopes(token["scope"]))
-    assert "https://www.googleapis.com/auth/gmail.send" in raised.value.missing
+        oauth._check_scopes(canonical_scopes(token["scope"]))
+    assert "https://www.googleapis.com/auth/userinfo.email" in raised.value.missing
 
 
 def test_loopback_http_permission_does_not_leak(settings: Settings) -> None:

@@ -118,7 +118,7 @@ def http_error(
         (http_error(429, "rateLimitExceeded"), "transient"),
         (http_error(403, "userRateLimitExceeded"), "transient"),
         (http_error(403, "rateLimitExceeded"), "transient"),
-        (http_error(403, "insufficientPermissions"), "auth"),
+        (http_error(403, "insufficientPermissions"), "permission"),
         (http_error(403, "forbidden"), "client"),
         (http_error(500), "transient"),
         (http_error(503), "transient"),

@@ -126,6 +126,8 @@ class FakeMailbox:
         page_size: int = 500,
     ) -> Iterator[MessageRef]:
         self._check()
+        if "larger:" in (query or ""):
+            return  # the fake's messages are all small
         terms = _TERM_RE.findall(query or "")
         for m in sorted(self.messages.values(), key=lambda x: x.history_id, reverse=True):
             if not include_spam_trash and m.labels & {"SPAM", "TRASH"}:
@@ -207,7 +209,13 @@ class FakeMailbox:
             next_page_token=str(offset + 3) if more else None,
         )
 
-    def watch(self, topic: str, *, label_ids: Sequence[str] = ()) -> WatchInfo:
+    def watch(
+        self,
+        topic: str,
+        *,
+        label_ids: Sequence[str] = (),
+        exclude_label_ids: Sequence[str] = (),
+    ) -> WatchInfo:
         self.watches += 1
         return WatchInfo(self.history_id, datetime(2100, 1, 1, tzinfo=UTC))
 

@@ -217,6 +217,11 @@ class MailAccountRow(TenantBase):
     # NULL = the default (domain.sharing.DEFAULT_ACCOUNT_LEVEL).
     sharing: Mapped[str | None] = mapped_column(String(20))
     sharing_detail: Mapped[str | None] = mapped_column(String(20))
+    # Facts Google told us that the owner must see (services.mail_notices): push not working,
+    # a feature degraded for a missing permission. Key → human-readable text.
+    notices: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default=text("'{}'"))
+    token_issued_at: Mapped[datetime | None]
+    """When Google issued the stored refresh token (names the likely cause when it dies)."""
 
 
 class EmailThreadRow(TenantBase):

@@ -45,21 +45,26 @@ from urllib.parse import quote, urlencode, urlsplit
 import google_auth_httplib2  # type: ignore[import-untyped]
 import httplib2
 from google.oauth2.credentials import Credentials
-from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import MediaInMemoryUpload
 
-from inboxcrm.domain.errors import ProviderAuthError, ProviderError, ProviderTransientError
+from inboxcrm.domain.errors import (
+    ProviderAuthError,
+    ProviderError,
+    ProviderPermissionError,
+    ProviderTransientError,
+)
 from inboxcrm.providers.base import (
     FetchFormat,
     HistoryDelta,
     HistoryExpired,
     MailboxProfile,
     MessageRef,
+    PushPermissionDenied,
     RemoteMessage,
     WatchInfo,
 )
-from inboxcrm.providers.gmail import mapping
+from inboxcrm.providers.gmail import endpoints, mapping
 from inboxcrm.sync.backoff import (
     RATE_LIMIT_WAIT_SECONDS,
     backoff_delay,
@@ -96,8 +101,8 @@ T = TypeVar("T")
 
 
 def gmail_batch_uri(api_base: str) -> str:
-    """The Gmail batch endpoint under ``api_base`` (``new_batch_http_request`` ignores it)."""
-    return api_base.rstrip("/") + "/batch/gmail/v1"
+    """The Gmail batch endpoint for ``api_base`` (``new_batch_http_request`` ignores it)."""
+    return endpoints.batch_uri(api_base)
 
 
 class _BatchGet:
@@ -111,7 +116,8 @@ class _BatchGet:
 
     def __init__(self, api_base: str) -> None:
         self.batch_uri = gmail_batch_uri(api_base)
-        self._path = urlsplit(api_base).path.rstrip("/") + "/gmail/v1/users/me/messages/"
+        base_path = "" if endpoints.is_google(api_base) else urlsplit(api_base).path.rstrip("/")
+        self._path = base_path + "/gmail/v1/users/me/messages/"
 
     def body(
         self, ids: Sequence[str], fmt: str, metadata_headers: Sequence[str], boundary: str
@@ -240,13 +246,8 @@ class GmailMailbox:
         self._http = google_auth_httplib2.AuthorizedHttp(
             credentials, http=httplib2.Http(timeout=timeout)
         )
-        self._service: Any = build(
-            "gmail",
-            "v1",
-            http=self._http,
-            static_discovery=True,
-            cache_discovery=False,
-            client_options={"api_endpoint": self._api_base},
+        self._service: Any = endpoints.build_service(
+            "gmail", "v1", http=self._http, api_base=self._api_base
         )
         self._users: Any = self._service.users()
         self._batch_get = _BatchGet(self._api_base)
@@ -356,6 +357,10 @@ class GmailMailbox:
                 kind = classify(error)
                 if kind == "auth":
                     raise ProviderAuthError("Gmail rejected the credentials") from error
+                if kind == "permission":
+                    raise ProviderPermissionError(
+                        "the grant does not allow reading mail"
+                    ) from error
                 if kind == "transient":
                     retry.append(message_id)
                     if is_rate_limit(error):
@@ -449,6 +454,8 @@ class GmailMailbox:
             kind = classify(exc)
             if kind == "auth":
                 raise ProviderAuthError("Gmail rejected the credentials") from exc
+            if kind == "permission":
+                raise ProviderPermissionError("the grant does not allow reading mail") from exc
             if kind == "client":
                 raise ProviderError(f"Gmail batch refused: {type(exc).__name__}") from exc
             return {message_id: exc for message_id in ids if message_id not in results}
@@ -504,12 +511,27 @@ class GmailMailbox:
             raise ProviderError(f"Gmail history.list refused: HTTP {http_status(exc)}") from exc
         return mapping.history_from_json(data, start_history_id=start_history_id)
 
-    def watch(self, topic: str, *, label_ids: Sequence[str] = ()) -> WatchInfo:
+    def watch(
+        self,
+        topic: str,
+        *,
+        label_ids: Sequence[str] = (),
+        exclude_label_ids: Sequence[str] = (),
+    ) -> WatchInfo:
         body: dict[str, Any] = {"topicName": topic}
         if label_ids:
             body["labelIds"] = list(label_ids)
             body["labelFilterBehavior"] = "include"
-        data = self._call("watch", lambda: self._users.watch(userId="me", body=body))
+        elif exclude_label_ids:
+            body["labelIds"] = list(exclude_label_ids)
+            body["labelFilterBehavior"] = "exclude"
+        try:
+            data = self._call("watch", lambda: self._users.watch(userId="me", body=body))
+        except ProviderError as exc:
+            cause = exc.__cause__
+            if cause is not None and http_status(cause) == 403 and _pubsub_denied(cause):
+                raise PushPermissionDenied(topic) from cause
+            raise
         return mapping.watch_from_json(data)
 
     def stop_watch(self) -> None:
@@ -584,6 +606,8 @@ class GmailMailbox:
                 where = f" (HTTP {status})" if status else f" ({type(exc).__name__})"
                 if kind == "auth":
                     raise ProviderAuthError("Gmail rejected the credentials") from exc
+                if kind == "permission":
+                    raise ProviderPermissionError("the grant does not allow sending") from exc
                 if kind == "transient":
                     raise ProviderTransientError(
                         f"Gmail send failed{where}; the message may or may not have been sent"
@@ -630,6 +654,13 @@ class GmailMailbox:
             ),
         )
         return mapping.b64url_decode(str(data.get("data") or ""))
+
+
+def _pubsub_denied(exc: BaseException) -> bool:
+    """Google's answer to a watch whose Pub/Sub topic Gmail may not publish to."""
+    content: Any = getattr(exc, "content", b"")
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else str(content)
+    return "pubsub" in text.lower() or "not authorized" in text.lower()
 
 
 class GmailProvider:

@@ -8,11 +8,14 @@ Functions are pure and tolerate missing optional fields; a missing required fiel
 from __future__ import annotations
 
 import base64
+import email.utils
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from email.header import Header
 from typing import Any
 
 from inboxcrm.domain.addresses import try_normalize_email
+from inboxcrm.domain.mail_parsing import OMITTED_ID_HEADER, OMITTED_SIZE_HEADER
 from inboxcrm.providers.base import (
     HistoryDelta,
     LabelChange,
@@ -30,6 +33,7 @@ __all__ = [
     "labels_by_name",
     "message_from_json",
     "message_ref_from_json",
+    "mime_from_payload",
     "profile_from_json",
     "send_as_addresses",
     "watch_from_json",
@@ -80,6 +84,77 @@ def message_ref_from_json(data: Json) -> MessageRef:
     return MessageRef(id=str(data["id"]), thread_id=str(data.get("threadId") or data["id"]))
 
 
+_ADDRESS_HEADERS = frozenset(
+    {"from", "to", "cc", "bcc", "reply-to", "sender", "delivered-to", "resent-from", "resent-to"}
+)
+_DROPPED_PART_HEADERS = frozenset({"content-transfer-encoding", "content-length"})
+
+
+def _header_line(name: str, value: str) -> bytes:
+    """One header as bytes; Gmail shows values decoded, so non-ASCII is encoded again."""
+    text = value.replace("\r", " ").replace("\n", " ")
+    if not text.isascii():
+        if name.lower() in _ADDRESS_HEADERS:
+            text = ", ".join(
+                email.utils.formataddr((n, a), charset="utf-8")
+                for n, a in email.utils.getaddresses([text])
+            )
+        else:
+            text = Header(text, "utf-8").encode()
+    return f"{name}: {text}\r\n".encode("ascii", "replace")
+
+
+def _boundary(part: Json, fallback: str) -> str:
+    for header in part.get("headers") or ():
+        if str(header.get("name", "")).lower() == "content-type":
+            for param in str(header.get("value", "")).split(";")[1:]:
+                key, _, value = param.strip().partition("=")
+                if key.lower() == "boundary" and value:
+                    return value.strip().strip('"')
+    return fallback
+
+
+def _part_bytes(part: Json, message_id: str, depth: int = 0) -> bytes:
+    mime = str(part.get("mimeType") or "text/plain")
+    headers = [
+        (str(h.get("name", "")), str(h.get("value", "")))
+        for h in part.get("headers") or ()
+        if isinstance(h, Mapping) and h.get("name")
+    ]
+    body = part.get("body") or {}
+    children = part.get("parts") or ()
+    if mime.startswith("multipart/") and children and depth < 40:
+        boundary = _boundary(part, f"inboxcrm-{message_id}-{depth}")
+        head = b"".join(_header_line(n, v) for n, v in headers)
+        chunks = [head, b"\r\n"]
+        for child in children:
+            chunks += [f"--{boundary}\r\n".encode(), _part_bytes(child, message_id, depth + 1)]
+            chunks.append(b"\r\n")
+        chunks.append(f"--{boundary}--\r\n".encode())
+        return b"".join(chunks)
+    kept = [(n, v) for n, v in headers if n.lower() not in _DROPPED_PART_HEADERS]
+    if body.get("attachmentId") and not body.get("data"):
+        kept += [
+            (OMITTED_SIZE_HEADER, str(int(body.get("size") or 0))),
+            (OMITTED_ID_HEADER, str(body["attachmentId"])),
+        ]
+        return b"".join(_header_line(n, v) for n, v in kept) + b"\r\n"
+    data = b64url_decode(str(body.get("data") or ""))
+    kept.append(("Content-Transfer-Encoding", "base64"))
+    encoded = base64.encodebytes(data).replace(b"\n", b"\r\n")
+    return b"".join(_header_line(n, v) for n, v in kept) + b"\r\n" + encoded
+
+
+def mime_from_payload(payload: Json, message_id: str = "") -> bytes:
+    """RFC 5322 bytes rebuilt from a ``format=full`` payload.
+
+    Text parts come back whole; parts Gmail left out (attachments, given as ``attachmentId``)
+    become empty parts carrying the omitted-content headers, so parsing records their size and
+    id without their bytes ever being fetched.
+    """
+    return _part_bytes(payload, message_id)
+
+
 def message_from_json(data: Json) -> RemoteMessage:
     """A Message resource in any format (minimal, metadata, full, raw)."""
     raw_text = data.get("raw")
@@ -97,7 +172,13 @@ def message_from_json(data: Json) -> RemoteMessage:
         internal_date=epoch_ms_to_datetime(data.get("internalDate")),
         size_estimate=int(data.get("sizeEstimate") or 0),
         snippet=str(data.get("snippet") or ""),
-        raw=b64url_decode(raw_text) if isinstance(raw_text, str) else None,
+        raw=(
+            b64url_decode(raw_text)
+            if isinstance(raw_text, str)
+            else mime_from_payload(payload, str(data["id"]))
+            if payload.get("parts") or (payload.get("body") or {}).get("data")
+            else None
+        ),
         headers=headers,
     )
 

@@ -7,8 +7,12 @@ empty, otherwise the same paths under that base (the local Google API emulator).
 1. :func:`authorization_request` → the URL to send the user to, and the PKCE code verifier to
    keep (server side, e.g. in the signed session) until the callback.
 2. :func:`exchange_code` → :class:`GrantedTokens` (tokens, granted scopes, Google identity).
-   The granted scopes must be exactly :data:`SCOPES`; anything else raises
-   :class:`ScopeMismatch` (the user unticked a permission, or was granted more than asked).
+   A superset of :data:`SCOPES` is accepted (scopes granted earlier come along), and so is a
+   subset that still allows reading mail and identifies the account (see
+   :mod:`inboxcrm.providers.gmail.scopes` for what each scope allows); without those it raises
+   :class:`ScopeMismatch`. The granted scopes are returned as Google granted them.
+   :func:`authorization_request` with ``scopes`` and ``include_granted_scopes`` asks later for
+   what is missing (incremental authorization).
 3. :func:`credentials_from_tokens` → google-auth ``Credentials`` for API clients; they refresh
    themselves through the token endpoint.
 4. :func:`revoke_token` on disconnect.
@@ -42,6 +46,7 @@ from oauthlib.oauth2.rfc6749 import errors as oauth_errors
 from inboxcrm.config import Settings
 from inboxcrm.domain.addresses import try_normalize_email
 from inboxcrm.domain.errors import ProviderAuthError, ProviderError, ProviderTransientError
+from inboxcrm.providers.gmail import scopes
 
 __all__ = [
     "SCOPES",
@@ -59,24 +64,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCOPES: tuple[str, ...] = (
-    "https://www.googleapis.com/auth/gmail.readonly",
-    "https://www.googleapis.com/auth/gmail.send",
-    "https://www.googleapis.com/auth/gmail.modify",
-    "https://www.googleapis.com/auth/userinfo.email",
-    "openid",
-)
-"""Exactly the scopes inboxcrm asks for; nothing broader."""
-
-# Google may echo the short forms of the identity scopes.
-_SCOPE_ALIASES = {"email": "https://www.googleapis.com/auth/userinfo.email"}
+SCOPES: tuple[str, ...] = scopes.REQUESTED
+"""Exactly the scopes inboxcrm asks for on the first connect; nothing broader."""
 
 HTTP_TIMEOUT_SECONDS = 30.0
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class ScopeMismatch(ProviderAuthError):
-    """The user granted a different set of scopes than requested."""
+    """The granted scopes do not allow reading mail or identifying the account."""
 
     code = "oauth_scope_mismatch"
 
@@ -179,7 +175,12 @@ def _allow_loopback_http(url: str) -> Iterator[None]:
                     os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = previous
 
 
-def _flow(settings: Settings, redirect_uri: str, code_verifier: str | None) -> Flow:
+def _flow(
+    settings: Settings,
+    redirect_uri: str,
+    code_verifier: str | None,
+    requested: Sequence[str] = SCOPES,
+) -> Flow:
     endpoints = endpoints_for(settings)
     config = {
         "web": {
@@ -192,38 +193,52 @@ def _flow(settings: Settings, redirect_uri: str, code_verifier: str | None) -> F
     }
     return Flow.from_client_config(
         config,
-        scopes=list(SCOPES),
+        scopes=list(requested),
         redirect_uri=redirect_uri,
         code_verifier=code_verifier,
         autogenerate_code_verifier=False,
     )
 
 
-def authorization_request(settings: Settings, redirect_uri: str, state: str) -> tuple[str, str]:
-    """The consent URL (PKCE S256, offline access, forced consent) and its code verifier."""
+def authorization_request(
+    settings: Settings,
+    redirect_uri: str,
+    state: str,
+    *,
+    requested: Sequence[str] = SCOPES,
+    include_granted_scopes: bool = False,
+) -> tuple[str, str]:
+    """The consent URL (PKCE S256, offline access, forced consent) and its code verifier.
+
+    The first connect asks for exactly :data:`SCOPES`. To grant what a partial consent left out,
+    pass the missing scopes as ``requested`` (the identity scopes are always added) with
+    ``include_granted_scopes``: Google's answer then carries every scope granted so far.
+    """
     code_verifier = secrets.token_urlsafe(64)  # 86 characters of [A-Za-z0-9_-]
     _quiet_oauth_library_logs()
-    flow = _flow(settings, redirect_uri, code_verifier)
+    wanted = list(dict.fromkeys([*requested, *sorted(scopes.IDENTITY)]))
+    flow = _flow(settings, redirect_uri, code_verifier, wanted)
+    extra: dict[str, str] = {}
+    if include_granted_scopes:
+        extra["include_granted_scopes"] = "true"
     with _allow_loopback_http(endpoints_for(settings).auth_uri):
         url, _state = flow.authorization_url(
             access_type="offline",
             prompt="consent",
             state=state,
+            **extra,
         )
     return url, code_verifier
 
 
-def _canonical_scopes(scopes: Sequence[str] | str | None) -> set[str]:
-    if scopes is None:
-        return set()
-    items = scopes.split() if isinstance(scopes, str) else list(scopes)
-    return {_SCOPE_ALIASES.get(s, s) for s in items}
-
-
 def _check_scopes(granted: set[str]) -> None:
-    requested = set(SCOPES)
-    if granted != requested:
-        raise ScopeMismatch(sorted(requested - granted), sorted(granted - requested))
+    """Refuse a grant that cannot read mail or does not identify the account."""
+    features = scopes.features_of(granted)
+    missing = scopes.missing_identity(granted)
+    if not features["sync"]:
+        missing.append(scopes.READONLY)
+    if missing:
+        raise ScopeMismatch(sorted(missing), sorted(granted - set(SCOPES)))
 
 
 class _NoCredentialDumps(logging.Filter):
@@ -257,13 +272,15 @@ def exchange_code(
     try:
         with _allow_loopback_http(endpoints.token_uri):
             token: dict[str, Any] = dict(flow.fetch_token(code=code, timeout=HTTP_TIMEOUT_SECONDS))
-    except Warning as exc:  # oauthlib raises (not warns) when the scope differs
-        new_scope = getattr(exc, "new_scope", None)
-        _check_scopes(_canonical_scopes(new_scope))
-        raise ProviderAuthError("token response scope could not be verified") from exc
+    except Warning as exc:  # oauthlib raises (not warns) when the granted scope differs
+        answer = getattr(exc, "token", None)
+        if not isinstance(answer, dict) or "access_token" not in answer:
+            raise ProviderAuthError("token response scope could not be verified") from exc
+        token = dict(answer)
+        token.setdefault("scope", getattr(exc, "new_scope", None) or "")
     except Exception as exc:
         raise _oauth_error(exc, "code exchange") from exc
-    granted = _canonical_scopes(token.get("scope") or list(SCOPES))
+    granted = scopes.canonical_scopes(token.get("scope") or list(SCOPES))
     _check_scopes(granted)
     access_token = str(token["access_token"])
     info = fetch_userinfo(settings, access_token)
@@ -278,7 +295,7 @@ def exchange_code(
         access_token=access_token,
         refresh_token=token.get("refresh_token"),
         expiry=expiry,
-        scopes=tuple(s for s in SCOPES if s in granted),
+        scopes=tuple(sorted(granted, key=_scope_order)),
         email=info.email,
         subject=info.subject,
     )
@@ -306,6 +323,10 @@ class RefreshReportingCredentials(Credentials):
                 self._on_refresh(self)
             except Exception:  # storing must never break the call that needed the token
                 logger.warning("a refreshed access token could not be stored", exc_info=True)
+
+
+def _scope_order(scope: str) -> tuple[int, str]:
+    return (SCOPES.index(scope) if scope in SCOPES else len(SCOPES), scope)
 
 
 def credentials_from_tokens(

@@ -29,3 +29,6 @@ api_router.include_router(audit_log.router)
 from inboxcrm.web.api import messages  # noqa: E402  (compose, reply, send, retry)
 
 api_router.include_router(messages.router)
+from inboxcrm.web.api import mail_account_grants  # noqa: E402  (grant missing Gmail scopes)
+
+api_router.include_router(mail_account_grants.router)

@@ -36,6 +36,9 @@ class MailAccountOut(BaseModel):
     email: str
     status: str
     scopes: list[str]
+    features: dict[str, bool]
+    missing_scopes: list[str]
+    notices: dict[str, str]
     sync_phase: str
     sync_progress: dict[str, Any]
     messages_scanned: int

@@ -38,7 +38,7 @@ from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.errors import InvalidInput
 from inboxcrm.domain.roles import is_admin
 from inboxcrm.domain.sharing import Detail, Visibility
-from inboxcrm.services import mail_accounts, mail_connect, mail_settings, mail_sharing
+from inboxcrm.services import gmail_grants, mail_accounts, mail_connect, mail_settings, mail_sharing
 from inboxcrm.services.identity import Principal
 from inboxcrm.web.api.mail_accounts import client_ip
 from inboxcrm.web.api.params import PathId, StrictDigits
@@ -139,6 +139,13 @@ SKIP_REASONS = {
 }
 
 
+FEATURE_LABELS = {
+    "sync": "read mail (sync)",
+    "send": "send mail",
+    "labels": 'label synced mail ("Synced to inboxcrm")',
+}
+
+
 def skip_reason_text(reason: str | None) -> str:
     """A sentence for a ledger skip reason (``unparseable:<why>`` keeps its detail)."""
     if not reason:
@@ -223,6 +230,7 @@ def _accounts_context(runtime: Runtime, statuses: list[AccountStatus]) -> dict[s
         "statuses": statuses,
         "poll_seconds": POLL_RUNNING_S if busy else POLL_IDLE_S,
         "phase_labels": PHASE_LABELS,
+        "feature_labels": FEATURE_LABELS,
         "purge_days": runtime.settings.account_purge_days,
     }
 
@@ -310,6 +318,15 @@ def accounts_fragment(
 @router.post(SETUP_EMAIL + "/connect")
 def connect_gmail(principal: WriterPrincipal, runtime: RuntimeDep) -> Response:
     url = mail_connect.start_gmail_authorization(runtime, principal)
+    return RedirectResponse(url, status_code=303)
+
+
+@router.post(SETUP_EMAIL + "/{account_id}/grant-missing")
+def grant_missing_scopes(
+    principal: WriterPrincipal, runtime: RuntimeDep, account_id: AccountId
+) -> Response:
+    """Incremental authorization: Google asks only for what the account lacks."""
+    url = gmail_grants.start_missing_scopes_authorization(runtime, principal, account_id)
     return RedirectResponse(url, status_code=303)
 
 
