@@ -31,6 +31,7 @@ def _register() -> None:
         emulator_command,
         job_commands,
         keys_commands,
+        privacy_commands,
         server_commands,
         sync_commands,
     )

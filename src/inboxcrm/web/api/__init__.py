@@ -26,3 +26,11 @@ api_router.include_router(mail_sharing.router)
 from inboxcrm.web.api import audit_log  # noqa: E402  (the tenant's audit log, admins)
 
 api_router.include_router(audit_log.router)
+
+from inboxcrm.web.api import record_restore  # noqa: E402  (restore within the grace period)
+
+api_router.include_router(record_restore.router)
+
+from inboxcrm.web.api import exports  # noqa: E402  (data exports, admins)
+
+api_router.include_router(exports.router)
