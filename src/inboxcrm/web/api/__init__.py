@@ -34,3 +34,7 @@ api_router.include_router(record_restore.router)
 from inboxcrm.web.api import exports  # noqa: E402  (data exports, admins)
 
 api_router.include_router(exports.router)
+
+from inboxcrm.web.api import erasure_requests  # noqa: E402  (deletion on request, admins)
+
+api_router.include_router(erasure_requests.router)
