@@ -33,6 +33,7 @@ def _register() -> None:
         keys_commands,
         privacy_commands,
         server_commands,
+        staff_commands,
         sync_commands,
     )
 

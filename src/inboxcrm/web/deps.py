@@ -4,6 +4,9 @@ Authentication: ``Authorization: Bearer <api token>`` for the API, or the sessio
 the UI login. Requests authenticated by the cookie must prove CSRF on every unsafe method, with the
 ``X-CSRF-Token`` header or a ``csrf_token`` form field matching the session's token. Bearer requests
 carry no ambient authority, so they need no CSRF token.
+
+Support staff use a staff token (``icrmstaff_...``) and name the tenant in ``X-Inboxcrm-Tenant``;
+they get a read-only principal only under a live support grant (services.support_access).
 """
 
 from __future__ import annotations
@@ -19,6 +22,13 @@ from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.errors import AuthenticationFailed, PermissionDenied
 from inboxcrm.domain.roles import require_admin, require_write
 from inboxcrm.services.identity import Principal, resolve_api_token, resolve_session
+from inboxcrm.services.support_access import (
+    STAFF_TOKEN_PREFIX,
+    TENANT_HEADER,
+    audit_refused_staff_request,
+    audit_staff_request,
+    resolve_staff_access,
+)
 
 SESSION_COOKIE = "icrm_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -41,6 +51,8 @@ def principal_from_request(request: Request, runtime: Runtime) -> Principal | No
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("use 'Authorization: Bearer <token>'")
+        if token.strip().startswith(STAFF_TOKEN_PREFIX):
+            return staff_principal(request, runtime, token.strip())
         principal = resolve_api_token(runtime, token.strip())
         if principal is None:
             raise AuthenticationFailed("the API token is not valid")
@@ -49,6 +61,21 @@ def principal_from_request(request: Request, runtime: Runtime) -> Principal | No
     if session_id:
         return resolve_session(runtime, session_id)
     return None
+
+
+def staff_principal(request: Request, runtime: Runtime, token: str) -> Principal:
+    """Support staff's read-only principal under a live grant (services.support_access);
+    each request, allowed or refused, is audited."""
+    ip = request.client.host if request.client else None
+    try:
+        principal = resolve_staff_access(runtime, token, request.headers.get(TENANT_HEADER))
+        if request.method not in SAFE_METHODS:
+            raise PermissionDenied("support access is read-only")
+    except PermissionDenied:
+        audit_refused_staff_request(runtime, method=request.method, path=request.url.path, ip=ip)
+        raise
+    audit_staff_request(runtime, principal, method=request.method, path=request.url.path, ip=ip)
+    return principal
 
 
 async def check_csrf(request: Request, principal: Principal) -> None:

@@ -38,3 +38,7 @@ api_router.include_router(exports.router)
 from inboxcrm.web.api import erasure_requests  # noqa: E402  (deletion on request, admins)
 
 api_router.include_router(erasure_requests.router)
+
+from inboxcrm.web.api import support_grants  # noqa: E402  (support access grants, admins)
+
+api_router.include_router(support_grants.router)
