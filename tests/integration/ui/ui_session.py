@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from starlette.routing import BaseRoute
 
+from inboxcrm.adapters.db.control_tables import TenantRow
+from inboxcrm.adapters.db.staff_tables import SupportGrantRow
 from inboxcrm.adapters.db.tenant_tables import NeverLogEntryRow
+from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
+from inboxcrm.services.identity import create_user
 from inboxcrm.services.notifications import notify
 from inboxcrm.web.ui import PAGE_ROUTERS
 from tests.factories import (
@@ -71,6 +77,8 @@ class SampleData:
     mail_account: int
     never_log_entry: str
     email_thread: int
+    colleague: int = 0
+    support_grant: int = 0
 
     def fill(self, path: str) -> str:
         """``path`` with its id placeholders replaced by these records' ids."""
@@ -83,6 +91,8 @@ class SampleData:
             .replace("{notification_id}", str(self.notification))
             .replace("{account_id}", str(self.mail_account))
             .replace("{thread_id}", str(self.email_thread))
+            .replace("{user_id}", str(self.colleague))
+            .replace("{grant_id}", str(self.support_grant))
         )
 
 
@@ -99,6 +109,7 @@ def make_sample_data(runtime: Runtime, tenant: str, user_id: int) -> SampleData:
         uow.session.add(NeverLogEntryRow(entry=never_log_entry, created_by_user_id=user_id))
         uow.commit()
         thread = make_thread(uow, mailbox)
+    colleague, grant = _colleague_and_grant(runtime, tenant, mailbox.id)
     return SampleData(
         account.id,
         contact.id,
@@ -109,7 +120,34 @@ def make_sample_data(runtime: Runtime, tenant: str, user_id: int) -> SampleData:
         mailbox.id,
         never_log_entry,
         thread.id,
+        colleague,
+        grant,
     )
+
+
+def _colleague_and_grant(runtime: Runtime, tenant: str, n: int) -> tuple[int, int]:
+    """Another member of ``tenant`` (for the user admin pages) and a live support grant."""
+    user = create_user(
+        runtime,
+        tenant_slug=tenant,
+        email=f"colleague{n}@{tenant}.example.com",
+        password="colleague-password",
+        role="rep",
+    )
+    with runtime.control_uow() as uow:
+        tenant_id = uow.session.scalar(select(TenantRow.id).where(TenantRow.slug == tenant))
+        assert tenant_id is not None
+        now = utcnow()
+        grant = SupportGrantRow(
+            tenant_id=tenant_id,
+            created_by_user_id=user.id,
+            reason="sample grant",
+            created_at=now,
+            expires_at=now + timedelta(hours=1),
+        )
+        uow.session.add(grant)
+        uow.commit()
+        return user.id, grant.id
 
 
 def page_routes() -> list[tuple[str, str]]:

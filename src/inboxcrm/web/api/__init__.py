@@ -42,3 +42,7 @@ api_router.include_router(erasure_requests.router)
 from inboxcrm.web.api import support_grants  # noqa: E402  (support access grants, admins)
 
 api_router.include_router(support_grants.router)
+
+from inboxcrm.web.api import tenant_users  # noqa: E402  (users and roles, admins)
+
+api_router.include_router(tenant_users.router)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from inboxcrm.web.ui import (
+    admin_pages,
     deal_pages,
     home_pages,
     notification_pages,
@@ -30,6 +31,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     deal_pages.router,
     notification_pages.router,
     setup_email_pages.router,
+    admin_pages.router,
 )
 
 ui_router = APIRouter(include_in_schema=False)
