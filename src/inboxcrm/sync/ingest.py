@@ -11,7 +11,10 @@ accounts, BCC tags), loaded once per sync run. :class:`Ingestor` handles one mai
   detail. Every insert is insert-if-absent, so a retried or concurrent batch changes nothing.
 
 The storage policy is applied here: ``full`` keeps text and HTML bodies, ``snippet`` keeps only
-the snippet, ``metadata`` keeps neither. Message bodies are never logged.
+the snippet, ``metadata`` keeps neither; ``live`` keeps only the Gmail ids and the headers that
+matching and threading need (addresses, Message-ID, In-Reply-To, References, date): no subject,
+snippet, body or attachment names, which are fetched from Gmail when a user opens the message
+(services.live_mail). Message bodies are never logged.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ACTIVITY_KIND = "email"
-StoragePolicy = Literal["full", "snippet", "metadata"]
+StoragePolicy = Literal["full", "snippet", "metadata", "live"]
 METADATA_HEADERS = (
     "From",
     "Sender",
@@ -377,7 +380,7 @@ class Ingestor:
             when = parsed.sent_at or message.internal_date or utcnow()
             known = latest.get(message.thread_id)
             if known is None or known[0] < when:
-                latest[message.thread_id] = (when, parsed.subject or "")
+                latest[message.thread_id] = (when, self._kept_subject(parsed))
         insert_if_absent(
             session,
             EmailThreadRow.__table__,  # type: ignore[arg-type]
@@ -416,15 +419,19 @@ class Ingestor:
             )
         return {row.provider_thread_id: int(row.id) for row in rows}
 
+    def _kept_subject(self, parsed: ParsedMail) -> str:
+        """The subject as stored: none under the ``live`` policy."""
+        return "" if self.policy.storage == "live" else parsed.subject or ""
+
     def _message_values(
         self, message: RemoteMessage, parsed: ParsedMail, result: MatchResult, thread_row_id: int
     ) -> dict[str, object]:
         sent_at = parsed.sent_at or message.internal_date or utcnow()
-        subject = parsed.subject or ""
+        subject = self._kept_subject(parsed)
         policy = self.policy.storage
         text_body = parsed.text_body
         html_body = parsed.html_body
-        if policy == "metadata":
+        if policy in ("metadata", "live"):
             snippet = ""
             text_body = html_body = None
         else:
@@ -497,6 +504,7 @@ class Ingestor:
             }
             for message, parsed, _ in fresh
             for a in parsed.attachments
+            if self.policy.storage != "live"
         ]
         if attachments:
             session.connection().execute(
@@ -506,7 +514,9 @@ class Ingestor:
         links: list[dict[str, object]] = []
         for message, parsed, result in items:
             sent_at = parsed.sent_at or message.internal_date or utcnow()
-            links.extend(_activity_rows(row_ids[message.id], sent_at, parsed.subject or "", result))
+            links.extend(
+                _activity_rows(row_ids[message.id], sent_at, self._kept_subject(parsed), result)
+            )
         insert_if_absent(
             session,
             ActivityRow.__table__,  # type: ignore[arg-type]
@@ -582,7 +592,7 @@ def load_tenant_mail_settings(session: Session) -> tuple[StoragePolicy, NeverLog
 
     row = session.get(TenantSettingsRow, 1)
     policy = (row.mail_storage_policy if row is not None else "full") or "full"
-    if policy not in ("full", "snippet", "metadata"):
+    if policy not in ("full", "snippet", "metadata", "live"):
         policy = "full"
     autocreate = (row.contact_autocreate if row is not None else "off") or "off"
     entries = list(session.scalars(select(NeverLogEntryRow.entry)))

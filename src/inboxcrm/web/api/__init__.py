@@ -46,3 +46,7 @@ api_router.include_router(support_grants.router)
 from inboxcrm.web.api import tenant_users  # noqa: E402  (users and roles, admins)
 
 api_router.include_router(tenant_users.router)
+
+from inboxcrm.web.api import email_content  # noqa: E402  (message content; live from Gmail)
+
+api_router.include_router(email_content.router)
