@@ -31,7 +31,9 @@ def _register() -> None:
         emulator_command,
         job_commands,
         keys_commands,
+        privacy_commands,
         server_commands,
+        staff_commands,
         sync_commands,
     )
 

@@ -31,7 +31,12 @@ DEFAULT_QUEUE = "default"
 DEFAULT_TIME_LIMIT = 300
 """Seconds a task may run before it is stopped (hard limit); the soft limit is a bit earlier."""
 
-TASK_MODULES = ("inboxcrm.jobs.tasks", "inboxcrm.jobs.account_tasks", "inboxcrm.jobs.mail_tasks")
+TASK_MODULES = (
+    "inboxcrm.jobs.tasks",
+    "inboxcrm.jobs.account_tasks",
+    "inboxcrm.jobs.mail_tasks",
+    "inboxcrm.jobs.privacy_tasks",
+)
 """Modules whose import registers tasks with the default registry. Add new task modules here."""
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")

@@ -3,9 +3,10 @@ per-account sync choices (labels, look-back) and the sync ledger view.
 
 Write paths (each one function, one unit of work):
 
-- :func:`update_mail_settings` (admins): storage policy ``full`` | ``snippet`` | ``metadata``
-  (applied to mail synced from then on) and contact auto-creation ``off`` | ``sent`` |
-  ``sent_and_received``.
+- :func:`update_mail_settings` (admins): storage policy ``full`` | ``snippet`` | ``metadata`` |
+  ``live`` (applied to mail synced from then on; ``live`` stores no subject, snippet or body:
+  they are fetched from Gmail when a message is opened, see services.live_mail) and contact
+  auto-creation ``off`` | ``sent`` | ``sent_and_received``.
 - :func:`add_never_log` (admins): the entry is stored and the synced mail it now excludes is
   removed at once: messages with no other CRM counterpart (with their timeline entries and
   attachment metadata) and timeline links that only existed through the blocked address.
@@ -64,7 +65,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-STORAGE_POLICIES = ("full", "snippet", "metadata")
+STORAGE_POLICIES = ("full", "snippet", "metadata", "live")
 AUTOCREATE_MODES = ("off", "sent", "sent_and_received")
 BACKFILL_TASK = "inboxcrm.mail.backfill_addresses"
 

@@ -37,8 +37,11 @@ from inboxcrm.domain.records import (
     normalize_record_emails,
     search_terms,
 )
+from inboxcrm.services.audit import record_event
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.pagination import DEFAULT_LIMIT, Page, page_by_id
+from inboxcrm.services.retention import hide_record
+from inboxcrm.services.retention import restore_record as retention_restore
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ __all__ = [
     "list_leads",
     "record_alive",
     "require_record",
+    "restore_record",
     "update_account",
     "update_contact",
     "update_lead",
@@ -362,6 +366,14 @@ def _not_null(names: Iterable[str], patch: BaseModel) -> None:
             raise InvalidInput(f"{name} cannot be null", field=name)
 
 
+def restore_record(
+    uow: UnitOfWork, principal: Principal, kind: str, record_id: int, *, grace_days: int
+) -> Lead | Contact | Account:
+    """Bring back a deleted record within the grace period (admins); returns it."""
+    retention_restore(uow, principal, kind, record_id, grace_days=grace_days)
+    return get_record(uow, kind, record_id)
+
+
 def get_record(uow: UnitOfWork, kind: str, record_id: int) -> Lead | Contact | Account:
     """Any record by kind and id (for pages that show a record of any kind)."""
     if kind == "lead":
@@ -494,9 +506,19 @@ def _update(
 def _delete(
     uow: UnitOfWork, principal: Principal, table: _KindTable[_R, _V], record_id: int
 ) -> None:
-    """Soft delete: the record disappears from every read."""
+    """Soft delete: the record, its timeline and the mail only it showed disappear from every
+    read at once; an admin can restore them within the grace period (services.retention)."""
     row = _live_row(uow.session, table.row_cls, table.kind, record_id)
-    row.deleted_at = utcnow()
+    now = utcnow()
+    row.deleted_at = now
+    hidden = hide_record(uow.session, table.kind, record_id, now)
+    record_event(
+        uow,
+        action="record.delete",
+        actor_user_id=principal.user_id,
+        target=f"{table.kind}:{record_id}",
+        details={"messages_hidden": hidden},
+    )
     _commit(uow, f"{table.kind} {record_id}")
     logger.info(
         "%s %s deleted by user %s in tenant %s",

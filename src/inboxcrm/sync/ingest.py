@@ -19,7 +19,10 @@ one. Thread matching looks at every copy in the thread, so a reply that only one
 still follows the thread onto the record.
 
 The storage policy is applied here: ``full`` keeps text and HTML bodies, ``snippet`` keeps only
-the snippet, ``metadata`` keeps neither. Message bodies are never logged.
+the snippet, ``metadata`` keeps neither; ``live`` keeps only the Gmail ids and the headers that
+matching and threading need (addresses, Message-ID, In-Reply-To, References, date): no subject,
+snippet, body or attachment names, which are fetched from Gmail when a user opens the message
+(services.live_mail). Message bodies are never logged.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ACTIVITY_KIND = "email"
-StoragePolicy = Literal["full", "snippet", "metadata"]
+StoragePolicy = Literal["full", "snippet", "metadata", "live"]
 METADATA_HEADERS = (
     "From",
     "Sender",
@@ -436,7 +439,7 @@ class Ingestor:
             when = parsed.sent_at or message.internal_date or utcnow()
             known = latest.get(message.thread_id)
             if known is None or known[0] < when:
-                latest[message.thread_id] = (when, parsed.subject or "")
+                latest[message.thread_id] = (when, self._kept_subject(parsed))
         insert_if_absent(
             session,
             EmailThreadRow.__table__,  # type: ignore[arg-type]
@@ -475,15 +478,19 @@ class Ingestor:
             )
         return {row.provider_thread_id: int(row.id) for row in rows}
 
+    def _kept_subject(self, parsed: ParsedMail) -> str:
+        """The subject as stored: none under the ``live`` policy."""
+        return "" if self.policy.storage == "live" else parsed.subject or ""
+
     def _message_values(
         self, message: RemoteMessage, parsed: ParsedMail, result: MatchResult, thread_row_id: int
     ) -> dict[str, object]:
         sent_at = parsed.sent_at or message.internal_date or utcnow()
-        subject = parsed.subject or ""
+        subject = self._kept_subject(parsed)
         policy = self.policy.storage
         text_body = parsed.text_body
         html_body = parsed.html_body
-        if policy == "metadata":
+        if policy in ("metadata", "live"):
             snippet = ""
             text_body = html_body = None
         else:
@@ -567,6 +574,7 @@ class Ingestor:
             }
             for message, parsed, _ in fresh
             for a in parsed.attachments
+            if self.policy.storage != "live"
         ]
         if attachments:
             session.connection().execute(
@@ -577,7 +585,7 @@ class Ingestor:
         for message, parsed, result in items:
             sent_at = parsed.sent_at or message.internal_date or utcnow()
             links.extend(
-                _activity_rows(entry_refs[message.id], sent_at, parsed.subject or "", result)
+                _activity_rows(entry_refs[message.id], sent_at, self._kept_subject(parsed), result)
             )
         insert_if_absent(
             session,
@@ -684,7 +692,7 @@ def load_tenant_mail_settings(session: Session) -> tuple[StoragePolicy, NeverLog
 
     row = session.get(TenantSettingsRow, 1)
     policy = (row.mail_storage_policy if row is not None else "full") or "full"
-    if policy not in ("full", "snippet", "metadata"):
+    if policy not in ("full", "snippet", "metadata", "live"):
         policy = "full"
     autocreate = (row.contact_autocreate if row is not None else "off") or "off"
     entries = list(session.scalars(select(NeverLogEntryRow.entry)))

@@ -7,6 +7,8 @@ carry no ambient authority, so they need no CSRF token.
 
 Wrong bearer tokens are throttled per client IP (``services.auth_throttle``): after too many,
 that IP gets 429 with ``Retry-After`` instead of 401 until its lock expires.
+Support staff use a staff token (``icrmstaff_...``) and name the tenant in ``X-Inboxcrm-Tenant``;
+they get a read-only principal only under a live support grant (services.support_access).
 """
 
 from __future__ import annotations
@@ -28,6 +30,13 @@ from inboxcrm.services.auth_throttle import (
     record_failure,
 )
 from inboxcrm.services.identity import Principal, resolve_api_token, resolve_session
+from inboxcrm.services.support_access import (
+    STAFF_TOKEN_PREFIX,
+    TENANT_HEADER,
+    audit_refused_staff_request,
+    audit_staff_request,
+    resolve_staff_access,
+)
 
 SESSION_COOKIE = "icrm_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -52,6 +61,8 @@ def principal_from_request(request: Request, runtime: Runtime) -> Principal | No
             raise AuthenticationFailed("use 'Authorization: Bearer <token>'")
         keys = ip_key("token_ip", request.client.host if request.client else None)
         locally_locked(runtime, keys)
+        if token.strip().startswith(STAFF_TOKEN_PREFIX):
+            return staff_principal(request, runtime, token.strip())
         principal = resolve_api_token(runtime, token.strip())
         if principal is None:
             locked = record_failure(runtime, keys)
@@ -63,6 +74,21 @@ def principal_from_request(request: Request, runtime: Runtime) -> Principal | No
     if session_id:
         return resolve_session(runtime, session_id)
     return None
+
+
+def staff_principal(request: Request, runtime: Runtime, token: str) -> Principal:
+    """Support staff's read-only principal under a live grant (services.support_access);
+    each request, allowed or refused, is audited."""
+    ip = request.client.host if request.client else None
+    try:
+        principal = resolve_staff_access(runtime, token, request.headers.get(TENANT_HEADER))
+        if request.method not in SAFE_METHODS:
+            raise PermissionDenied("support access is read-only")
+    except PermissionDenied:
+        audit_refused_staff_request(runtime, method=request.method, path=request.url.path, ip=ip)
+        raise
+    audit_staff_request(runtime, principal, method=request.method, path=request.url.path, ip=ip)
+    return principal
 
 
 async def check_csrf(request: Request, principal: Principal) -> None:

@@ -78,6 +78,17 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
         "detail": "subject",
         "next": f"/contacts/{d.contact}",
     },
+    "/setup/users/invite": lambda d: {
+        "email": f"invitee{d.colleague}@acme.example.com",
+        "role": "rep",
+        "password": "invitee-password",
+    },
+    "/setup/users/{user_id}/role": lambda _d: {"role": "manager"},
+    "/setup/users/{user_id}/deactivate": lambda _d: {},
+    "/setup/privacy/grants": lambda _d: {"hours": "2", "reason": "ticket 1"},
+    "/setup/privacy/grants/{grant_id}/revoke": lambda _d: {},
+    "/setup/privacy/exports": lambda _d: {"record": ""},
+    "/setup/privacy/erasure": lambda d: {"address": f"gone{d.colleague}@example.org"},
 }
 SESSION_ROUTES = {"/login", "/logout"}
 #: Unsafe routes only tenant owners and admins may use (the CSRF walk posts them as an admin).
@@ -86,6 +97,13 @@ ADMIN_ONLY = {
     "/setup/email/never-log",
     "/setup/email/never-log/remove",
     "/setup/email/sharing",
+    "/setup/users/invite",
+    "/setup/users/{user_id}/role",
+    "/setup/users/{user_id}/deactivate",
+    "/setup/privacy/grants",
+    "/setup/privacy/grants/{grant_id}/revoke",
+    "/setup/privacy/exports",
+    "/setup/privacy/erasure",
 }
 #: Unsafe routes a read-only user may use: they change no CRM data.
 READ_ONLY_ALLOWED = {"/login", "/logout", "/notifications/{notification_id}/read"}

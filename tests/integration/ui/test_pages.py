@@ -9,6 +9,20 @@ from tests.factories import make_contact, make_email_history
 from tests.fixtures.web import TenantFactory
 from tests.integration.ui.ui_session import make_sample_data, page_routes, sign_in, user_id_of
 
+ADMIN_PAGES = {"/setup/users", "/setup/audit-log", "/setup/privacy"}
+
+
+def test_admin_pages_render_for_an_admin(
+    client: TestClient, tenants: TenantFactory, runtime: Runtime
+) -> None:
+    admin = tenants.member("acme", "admin")
+    sign_in(client, admin)
+    make_sample_data(runtime, "acme", user_id_of(client, admin))
+    for route_path in sorted(ADMIN_PAGES):
+        response = client.get(route_path)
+        assert response.status_code == 200, (route_path, response.status_code)
+        assert "Content-Security-Policy" in response.headers
+
 
 def test_every_page_renders_for_a_signed_in_rep(
     client: TestClient, tenants: TenantFactory, runtime: Runtime
@@ -18,7 +32,9 @@ def test_every_page_renders_for_a_signed_in_rep(
     data = make_sample_data(runtime, "acme", user_id_of(client, rep))
     pages = [path for method, path in page_routes() if method == "GET"]
     assert len(pages) >= 15
-    for route_path in pages:
+    for route_path in ADMIN_PAGES:  # a rep is refused the admin pages (checked below as admin)
+        assert client.get(route_path).status_code == 403
+    for route_path in (p for p in pages if p not in ADMIN_PAGES):
         response = client.get(data.fill(route_path), follow_redirects=False)
         if route_path == "/login":
             assert response.status_code == 303  # already signed in: straight home

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from starlette.routing import BaseRoute
 
+from inboxcrm.adapters.db.control_tables import TenantRow
+from inboxcrm.adapters.db.staff_tables import SupportGrantRow
 from inboxcrm.adapters.db.tenant_tables import NeverLogEntryRow
+from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
+from inboxcrm.services.identity import create_user
 from inboxcrm.services.notifications import notify
 from inboxcrm.web.ui import PAGE_ROUTERS
 from tests.factories import (
@@ -73,6 +79,8 @@ class SampleData:
     never_log_entry: str
     email_thread: int
     email_message: int = 0
+    colleague: int = 0
+    support_grant: int = 0
 
     def fill(self, path: str) -> str:
         """``path`` with its id placeholders replaced by these records' ids."""
@@ -86,6 +94,8 @@ class SampleData:
             .replace("{account_id}", str(self.mail_account))
             .replace("{thread_id}", str(self.email_thread))
             .replace("{message_id}", str(self.email_message))
+            .replace("{user_id}", str(self.colleague))
+            .replace("{grant_id}", str(self.support_grant))
         )
 
 
@@ -103,6 +113,7 @@ def make_sample_data(runtime: Runtime, tenant: str, user_id: int) -> SampleData:
         uow.commit()
         thread = make_thread(uow, mailbox)
         message = make_email_message(uow, thread=thread, link_to=[("contact", contact.id)])
+    colleague, grant = _colleague_and_grant(runtime, tenant, mailbox.id)
     return SampleData(
         account.id,
         contact.id,
@@ -114,7 +125,34 @@ def make_sample_data(runtime: Runtime, tenant: str, user_id: int) -> SampleData:
         never_log_entry,
         thread.id,
         message.id,
+        colleague,
+        grant,
     )
+
+
+def _colleague_and_grant(runtime: Runtime, tenant: str, n: int) -> tuple[int, int]:
+    """Another member of ``tenant`` (for the user admin pages) and a live support grant."""
+    user = create_user(
+        runtime,
+        tenant_slug=tenant,
+        email=f"colleague{n}@{tenant}.example.com",
+        password="colleague-password",
+        role="rep",
+    )
+    with runtime.control_uow() as uow:
+        tenant_id = uow.session.scalar(select(TenantRow.id).where(TenantRow.slug == tenant))
+        assert tenant_id is not None
+        now = utcnow()
+        grant = SupportGrantRow(
+            tenant_id=tenant_id,
+            created_by_user_id=user.id,
+            reason="sample grant",
+            created_at=now,
+            expires_at=now + timedelta(hours=1),
+        )
+        uow.session.add(grant)
+        uow.commit()
+        return user.id, grant.id
 
 
 def page_routes() -> list[tuple[str, str]]:

@@ -15,7 +15,13 @@ from inboxcrm.adapters.db.audit_columns import AuditEntryColumns, AuditHeadColum
 from inboxcrm.adapters.db.tenant_tables import TenantBase
 from inboxcrm.adapters.db.types import utcnow
 
-__all__ = ["AuditChainHeadRow", "AuditLogRow", "ErasureRequestRow", "ExportJobRow"]
+__all__ = [
+    "AuditChainHeadRow",
+    "AuditLogRow",
+    "ErasureRequestRow",
+    "ExportJobRow",
+    "RetentionStateRow",
+]
 
 
 class AuditLogRow(AuditEntryColumns, TenantBase):
@@ -69,3 +75,13 @@ class ErasureRequestRow(TenantBase):
     deleted: Mapped[dict[str, Any]] = mapped_column(default=dict)
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RetentionStateRow(TenantBase):
+    """The purge's own state (a single row, id 1): whether a vacuum still has to finish."""
+
+    __tablename__ = "retention_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vacuum_pending: Mapped[bool] = mapped_column(default=False)
+    last_purge_at: Mapped[datetime | None]

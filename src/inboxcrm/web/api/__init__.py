@@ -32,3 +32,27 @@ api_router.include_router(messages.router)
 from inboxcrm.web.api import mail_account_grants  # noqa: E402  (grant missing Gmail scopes)
 
 api_router.include_router(mail_account_grants.router)
+
+from inboxcrm.web.api import record_restore  # noqa: E402  (restore within the grace period)
+
+api_router.include_router(record_restore.router)
+
+from inboxcrm.web.api import exports  # noqa: E402  (data exports, admins)
+
+api_router.include_router(exports.router)
+
+from inboxcrm.web.api import erasure_requests  # noqa: E402  (deletion on request, admins)
+
+api_router.include_router(erasure_requests.router)
+
+from inboxcrm.web.api import support_grants  # noqa: E402  (support access grants, admins)
+
+api_router.include_router(support_grants.router)
+
+from inboxcrm.web.api import tenant_users  # noqa: E402  (users and roles, admins)
+
+api_router.include_router(tenant_users.router)
+
+from inboxcrm.web.api import email_content  # noqa: E402  (message content; live from Gmail)
+
+api_router.include_router(email_content.router)

@@ -117,7 +117,7 @@ class MailSettingsOut(BaseModel):
 
 class MailSettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    storage_policy: Literal["full", "snippet", "metadata"] | None = None
+    storage_policy: Literal["full", "snippet", "metadata", "live"] | None = None
     contact_autocreate: Literal["off", "sent", "sent_and_received"] | None = None
 
 

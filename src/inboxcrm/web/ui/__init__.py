@@ -15,6 +15,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from inboxcrm.web.ui import (
+    admin_pages,
     deal_pages,
     home_pages,
     mail_body_pages,
@@ -32,6 +33,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     notification_pages.router,
     setup_email_pages.router,
     mail_body_pages.router,
+    admin_pages.router,
 )
 
 ui_router = APIRouter(include_in_schema=False)

@@ -40,6 +40,9 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Accounts", "/accounts"),
     NavItem("Deals", "/deals"),
     NavItem("Email", "/setup/email", section="setup", admin_only=False),
+    NavItem("Users", "/setup/users", section="setup", admin_only=True),
+    NavItem("Audit log", "/setup/audit-log", section="setup", admin_only=True),
+    NavItem("Privacy", "/setup/privacy", section="setup", admin_only=True),
 )
 
 

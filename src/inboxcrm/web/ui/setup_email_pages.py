@@ -94,6 +94,8 @@ STORAGE_CHOICES = (
      "sanitised HTML) are stored."),
     ("snippet", "Snippet only", "Subject, addresses and Gmail's short snippet; no body is stored."),
     ("metadata", "Metadata only", "Addresses, subject and time; no snippet and no body."),
+    ("live", "Live from Gmail", "Only ids and threading headers; subject and body are fetched "
+     "from Gmail when opened, never stored, and unavailable after a disconnect."),
 )  # fmt: skip
 AUTOCREATE_CHOICES = (
     ("off", "Off", "Mail is only linked to existing leads, contacts and accounts."),

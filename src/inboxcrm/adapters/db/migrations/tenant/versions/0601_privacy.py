@@ -1,4 +1,4 @@
-"""privacy: the append-only audit log with its chain head, export jobs, erasure requests
+"""privacy: the append-only audit log with its chain head, exports, erasure requests, purge state
 
 Revision ID: 0601
 Revises: 0301
@@ -94,9 +94,17 @@ def upgrade() -> None:
         sa.Column("created_at", inboxcrm.adapters.db.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_erasure_requests")),
     )
+    op.create_table(
+        "retention_state",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("vacuum_pending", sa.Boolean(), nullable=False),
+        sa.Column("last_purge_at", inboxcrm.adapters.db.types.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_retention_state")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("retention_state")
     op.drop_table("erasure_requests")
     with op.batch_alter_table("export_jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_export_jobs_requested_by_user_id"))
