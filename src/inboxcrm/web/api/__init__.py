@@ -26,3 +26,7 @@ api_router.include_router(mail_sharing.router)
 from inboxcrm.web.api import messages  # noqa: E402  (compose, reply, send, retry)
 
 api_router.include_router(messages.router)
+
+from inboxcrm.web.api import drafts  # noqa: E402  (AI drafts: create, edit, approve, discard)
+
+api_router.include_router(drafts.router)
