@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     log_json: bool = False
 
     anthropic_api_key: SecretStr | None = Field(default=None, validation_alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, validation_alias="ANTHROPIC_BASE_URL")
+
+    # AI drafts (services.drafts): the model, how much context, and how long to wait.
+    ai_model: str = "claude-sonnet-4-6"
+    ai_context_messages: int = Field(default=5, ge=1, le=50)
+    ai_body_chars: int = Field(default=2000, ge=100, le=20000)
+    ai_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    ai_max_retries: int = Field(default=2, ge=0, le=10)
 
     @field_validator("data_dir")
     @classmethod

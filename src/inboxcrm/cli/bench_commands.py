@@ -10,7 +10,7 @@ import typer
 from inboxcrm.cli import app
 from inboxcrm.cli.context import console
 
-ALL = ("timeline", "sync", "quota", "memory")
+ALL = ("timeline", "sync", "quota", "memory", "tracking")
 
 
 @app.command("bench")
@@ -32,6 +32,7 @@ def bench(
     from inboxcrm.benchmarks.full_sync import memory_results, quota_bound_results, sync_rate_results
     from inboxcrm.benchmarks.results import BenchResult, render_run, write_report
     from inboxcrm.benchmarks.timeline_pages import timeline_results
+    from inboxcrm.benchmarks.tracking_endpoints import tracking_results
     from inboxcrm.logging_setup import configure_logging
 
     configure_logging("WARNING")
@@ -50,6 +51,8 @@ def bench(
             results += quota_bound_results(quota_messages)
         elif name == "memory":
             results += memory_results(*memory_sizes)
+        elif name == "tracking":
+            results += tracking_results()
     write_report(output, results)
     console.print(render_run(results))
     console.print(f"written to {output}")

@@ -275,16 +275,27 @@ def _new_message_id(sender: Recipient) -> str:
 
 
 def send_message(
-    ports: SendingPorts, principal: Principal, request: MessageRequest
+    ports: SendingPorts,
+    principal: Principal,
+    request: MessageRequest,
+    *,
+    draft_id: int | None = None,
 ) -> OutboundView:
-    """Compose and send (see the module docstring); the outcome is in the view's status."""
+    """Compose and send (see the module docstring); the outcome is in the view's status.
+
+    ``draft_id`` is set only by :func:`inboxcrm.services.drafts.approve_draft`.
+    """
     prepared = prepare_request(request)
-    outbound_id = _store_outbound(ports, principal, request, prepared)
+    outbound_id = _store_outbound(ports, principal, request, prepared, draft_id)
     return deliver(ports, outbound_id)
 
 
 def _store_outbound(
-    ports: SendingPorts, principal: Principal, request: MessageRequest, prepared: PreparedMessage
+    ports: SendingPorts,
+    principal: Principal,
+    request: MessageRequest,
+    prepared: PreparedMessage,
+    draft_id: int | None = None,
 ) -> int:
     with ports.uow() as uow:
         require_write(principal.role)
@@ -321,6 +332,7 @@ def _store_outbound(
             provider_thread_hint=reply.provider_thread_id if reply else None,
             message_id_header=_new_message_id(sender),
             track=track,
+            draft_id=draft_id,
         )
         uow.session.add(row)
         uow.session.flush()

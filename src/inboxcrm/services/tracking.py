@@ -211,7 +211,14 @@ def record_tracking_hits(uow: UnitOfWork, hits: Sequence[TrackingHit]) -> int:
     """Store a batch of one tenant's hits (step 4); returns how many new human events."""
     humans = 0
     rows: dict[int, OutboundMessageRow | None] = {}
+    seen: set[tuple[object, ...]] = set()
     for hit in sorted(hits, key=lambda h: h.at):
+        # The same event again in this batch changes nothing: skip it before the database.
+        key = (hit.outbound_id, hit.recipient, hit.kind, hit.link, int(hit.at // 60), hit.visitor)
+        label_key = (*key, classify_hit(hit)[0])
+        if label_key in seen:
+            continue
+        seen.add(label_key)
         if hit.outbound_id not in rows:
             rows[hit.outbound_id] = uow.session.get(OutboundMessageRow, hit.outbound_id)
         row = rows[hit.outbound_id]

@@ -148,3 +148,43 @@ def mailroom(
     with runtime.tenant_uow("acme") as uow:
         contact = make_contact(uow, first_name="Jörg", last_name="Müller", emails=[CUSTOMER])
     return Mailroom(runtime, client, emulator, member, account_id, contact.id)
+
+
+@pytest.fixture
+def anthropic_double(runtime: Runtime) -> Iterator[Any]:
+    """The Anthropic Messages API double, with the runtime's settings pointed at it."""
+    from pydantic import SecretStr
+
+    from tests.fixtures.anthropic_double import AnthropicDouble
+
+    double = AnthropicDouble()
+    runtime.settings.anthropic_api_key = SecretStr("test-anthropic-key")
+    runtime.settings.anthropic_base_url = double.url
+    runtime.settings.ai_max_retries = 2
+    try:
+        yield double
+    finally:
+        double.close()
+
+
+def thread_mail(
+    sender: str,
+    to: str,
+    subject: str,
+    body: str,
+    message_id: str,
+    references: list[str],
+    *,
+    minute: int = 0,
+) -> bytes:
+    msg = EmailMessage(policy=policy.SMTP)
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = message_id
+    if references:
+        msg["In-Reply-To"] = references[-1]
+        msg["References"] = " ".join(references)
+    msg["Date"] = f"Mon, 3 Nov 2025 10:{minute:02d}:00 +0000"
+    msg.set_content(body)
+    return msg.as_bytes()

@@ -132,3 +132,31 @@ def test_the_tracking_default_is_off_and_follows_the_users_setting(mailroom: Mai
         set_sending_default(uow, principal, track=True)
     assert mailroom.send().json()["track"] is True
     assert mailroom.send(track=False).json()["track"] is False
+
+
+def test_the_endpoints_answer_without_waiting_for_the_database(mailroom: Mailroom) -> None:
+    import threading
+
+    sent, pixel, clicks = _tracked(mailroom)
+    recorder = mailroom.client.app.state.tracking_recorder  # type: ignore[attr-defined]
+    release = threading.Event()
+    writes: list[int] = []
+    real_write = recorder._write
+
+    def blocked_write(tenant: str, hits: list[Any]) -> None:
+        release.wait(timeout=60)  # the tenant database "hangs"
+        writes.append(len(hits))
+        real_write(tenant, hits)
+
+    recorder._write = blocked_write
+    try:
+        for _ in range(3):
+            assert mailroom.client.get(pixel, headers={"User-Agent": CHROME}).status_code == 200
+            answer = mailroom.client.get(clicks[0], follow_redirects=False)
+            assert answer.status_code == 302
+        assert writes == []
+    finally:
+        release.set()
+        recorder._write = real_write
+    _flush(mailroom.client)
+    assert _message(mailroom, sent["id"])["opens"] >= 1

@@ -36,6 +36,12 @@ def _record_forms() -> dict[str, Callable[[SampleData], Form]]:
         forms[f"/{plural}/{{record_id}}/edit"] = lambda _d, body=body: dict(body)
         forms[f"/{plural}/{{record_id}}/delete"] = lambda _d: {}
         forms[f"/{plural}/{{record_id}}/notes"] = lambda _d: {"body": "Sent the proposal."}
+        forms[f"/{plural}/{{record_id}}/compose"] = lambda d: {
+            "mail_account_id": str(d.mail_account),
+            "to": "pat@sample.example.com",
+            "subject": "Proposal",
+            "body_text": "Attached.",
+        }
     return forms
 
 
@@ -73,6 +79,7 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/setup/email/never-log/remove": lambda d: {"entry": d.never_log_entry},
     "/setup/email/{account_id}/sharing": lambda _d: {"visibility": "team", "detail": "subject"},
     "/setup/email/sharing": lambda _d: {"visibility": "team", "detail": "everything"},
+    "/setup/email/sending": lambda _d: {"track_by_default": "1"},
     "/email-threads/{thread_id}/sharing": lambda d: {
         "visibility": "team",
         "detail": "subject",

@@ -80,7 +80,8 @@ def test_timeline_pages_newest_first_with_an_htmx_fragment_for_older_items(
     # One thread: the 30 newest messages are on the first page, grouped under the newest subject.
     assert "Message 44" in page.text
     assert "snippet 15<" in page.text and "snippet 14<" not in page.text
-    more = page.text.split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
+    older = page.text.split('class="tl-more"')[1]
+    more = older.split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
     fragment = client.get(more, headers={"HX-Request": "true"})
     assert fragment.status_code == 200
     assert "<html" not in fragment.text

@@ -56,3 +56,7 @@ api_router.include_router(tenant_users.router)
 from inboxcrm.web.api import email_content  # noqa: E402  (message content; live from Gmail)
 
 api_router.include_router(email_content.router)
+
+from inboxcrm.web.api import drafts  # noqa: E402  (AI drafts: create, edit, approve, discard)
+
+api_router.include_router(drafts.router)

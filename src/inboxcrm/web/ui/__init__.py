@@ -36,6 +36,10 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     admin_pages.router,
 )
 
+from inboxcrm.web.ui import composer_pages  # noqa: E402  (compose, reply, tracking default)
+
+PAGE_ROUTERS = (*PAGE_ROUTERS, composer_pages.router)
+
 ui_router = APIRouter(include_in_schema=False)
 for _router in PAGE_ROUTERS:
     ui_router.include_router(_router)

@@ -28,6 +28,7 @@ _REASON_TEXT = {
     "address": "Linked because {detail} is one of this record's addresses",
     "bcc": "Linked because it was sent to the logging address {detail}",
     "thread": "Linked because it belongs to a thread already on this record",
+    "sent": "Linked because it was sent from this record in inboxcrm",
 }
 
 

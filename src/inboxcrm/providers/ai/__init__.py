@@ -1,0 +1,1 @@
+"""Drafting providers: Anthropic Claude through the official SDK, and an offline drafter."""
