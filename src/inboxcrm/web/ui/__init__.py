@@ -15,10 +15,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from inboxcrm.web.ui import (
+    api_docs_pages,
     deal_pages,
     home_pages,
     notification_pages,
+    preference_pages,
     record_pages,
+    search_pages,
     session_pages,
     setup_email_pages,
 )
@@ -30,6 +33,9 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     deal_pages.router,
     notification_pages.router,
     setup_email_pages.router,
+    api_docs_pages.router,
+    preference_pages.router,
+    search_pages.router,
 )
 
 ui_router = APIRouter(include_in_schema=False)

@@ -40,6 +40,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Accounts", "/accounts"),
     NavItem("Deals", "/deals"),
     NavItem("Email", "/setup/email", section="setup", admin_only=False),
+    NavItem("Preferences", "/preferences", section="setup"),
 )
 
 
