@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from inboxcrm.web.ui.charts import BarChart, Series, nice_ceiling, render_bar_chart
+from inboxcrm.web.ui.charts import BarChart, Series, nice_ceiling, render_bar_chart, tick_count
 from inboxcrm.web.ui.time_display import (
     absolute_time,
     relative_time,
@@ -16,16 +16,10 @@ from inboxcrm.web.ui.time_display import (
 NOW = datetime(2026, 3, 18, 12, 0, tzinfo=UTC)
 
 
-def test_nice_ceilings_are_round() -> None:
-    assert [nice_ceiling(v) for v in (0, 0.7, 3, 7, 11, 240, 26_000)] == [
-        1,
-        1,
-        5,
-        10,
-        20,
-        250,
-        50_000,
-    ]
+def test_nice_ceilings_and_ticks_are_round() -> None:
+    tops = [nice_ceiling(v) for v in (0, 0.7, 2, 3, 7, 11, 240, 26_000)]
+    assert tops == [1, 1, 2, 5, 10, 20, 250, 50_000]
+    assert [tick_count(t) for t in tops] == [1, 1, 2, 5, 5, 4, 5, 5]  # steps 1, 1, 1, 1, 2, 5, 50…
 
 
 def test_a_bar_chart_draws_one_bar_per_value_scaled_to_the_axis_and_escapes_labels() -> None:

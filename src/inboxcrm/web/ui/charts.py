@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from markupsafe import Markup, escape
 
-__all__ = ["BarChart", "Series", "nice_ceiling", "render_bar_chart"]
+__all__ = ["BarChart", "Series", "nice_ceiling", "render_bar_chart", "tick_count"]
 
 Number = int | float | Decimal
 
@@ -54,10 +54,18 @@ def nice_ceiling(value: float) -> float:
     if value <= 0:
         return 1.0
     power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+    steps = (1, 2, 2.5, 5, 10) if power >= 10 else (1, 2, 5, 10)  # small counts stay whole
+    for step in steps:
         if value <= step * power:
             return float(step * power)
     return float(10 * power)
+
+
+def tick_count(top: float) -> int:
+    """How many steps the y axis has up to ``top`` (a :func:`nice_ceiling`), each a round number."""
+    lead = top / 10 ** math.floor(math.log10(top))
+    count = 4 if math.isclose(lead, 2) else 5
+    return min(count, int(top)) if top <= 5 and top == int(top) else count
 
 
 def _fmt(number: float) -> str:
@@ -75,12 +83,13 @@ def render_bar_chart(chart: BarChart) -> Markup:
     bar_w = group / max(len(chart.series), 1)
     label_every = max(1, math.ceil(count / 12))
     parts: list[str] = []
-    for i in range(5):  # grid lines and y labels at 0, 25, 50, 75, 100 %
-        y = _TOP + plot_h - plot_h * i / 4
+    ticks = tick_count(top)
+    for i in range(ticks + 1):  # grid lines and y labels at round steps
+        y = _TOP + plot_h - plot_h * i / ticks
         parts.append(
             f'<line class="grid" x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{_fmt(y)}" y2="{_fmt(y)}"/>'
         )
-        tick = escape(chart.format_value(top * i / 4))
+        tick = escape(chart.format_value(top * i / ticks))
         parts.append(
             f'<text class="axis" x="{_LEFT - 6}" y="{_fmt(y + 4)}" text-anchor="end">{tick}</text>'
         )
@@ -119,13 +128,13 @@ def render_bar_chart(chart: BarChart) -> Markup:
     label = escape(chart.label)
     svg = (
         f'<svg class="chart-svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{label}" '
-        f'preserveAspectRatio="xMidYMid meet" xmlns="http://www.w3.org/2000/svg">'
+        f'preserveAspectRatio="xMinYMid meet" xmlns="http://www.w3.org/2000/svg">'
         + "".join(parts)
         + "</svg>"
     )
-    table = (
-        f'<table class="chart-data visually-hidden"><caption>{label}</caption>'
-        f"<thead><tr><td></td>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    table = (  # in a hidden box: a table ignores the 1 px width of .visually-hidden itself
+        f'<div class="visually-hidden"><table class="chart-data"><caption>{label}</caption>'
+        f"<thead><tr><td></td>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
     )
     return Markup(  # noqa: S704 - every text above is escaped; the rest is our own markup
         f'<figure class="chart"><ul class="chart-legend">{legend}</ul>{svg}{table}</figure>'

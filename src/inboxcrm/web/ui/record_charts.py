@@ -31,7 +31,7 @@ def _money(value: Number) -> str:
     if amount >= 1_000_000:
         return f"{amount / 1_000_000:.1f}M".replace(".0M", "M")
     if amount >= 10_000:
-        return f"{amount / 1000:.0f}k"
+        return f"{amount / 1000:.1f}k".replace(".0k", "k")
     return f"{amount:,.0f}"
 
 
