@@ -108,3 +108,20 @@ def test_mail_per_week_counts_only_mail_the_viewer_may_see(runtime: Runtime) -> 
     assert (weeks[-2].received, weeks[-2].sent) == (1, 0)
     assert sum(w.received + w.sent for w in weeks) == 3
     assert (other[-1].received, other[-1].sent) == (2, 1)  # user 2 sees own + shared mail
+
+
+def test_the_time_zone_preference_takes_only_known_zones(
+    client: TestClient, tenants: TenantFactory, runtime: Runtime
+) -> None:
+    rep = tenants.member("acme", "rep")
+    csrf = sign_in(client, rep)
+    saved = client.post("/preferences", data={"time_zone": "Asia/Tokyo", "csrf_token": csrf})
+    assert saved.status_code == 200 and "Preferences saved" in saved.text
+    assert '<option value="Asia/Tokyo" selected>' in saved.text
+    for bad in ("Mars/Olympus_Mons", "../../etc/passwd", "x" * 80):
+        refused = client.post("/preferences", data={"time_zone": bad, "csrf_token": csrf})
+        assert refused.status_code == 422 and "Choose a time zone from the list" in refused.text
+    page = client.get("/preferences").text
+    assert '<option value="Asia/Tokyo" selected>' in page  # the bad posts changed nothing
+    reset = client.post("/preferences", data={"time_zone": "", "csrf_token": csrf})
+    assert '<option value="" selected>' in reset.text
