@@ -140,26 +140,29 @@ def test_an_admin_changes_mail_settings_the_never_log_list_and_disconnects(
     sign_in(page, live_server, admin)
     _open_setup_email(page, live_server)
 
+    page.click("nav.section-tabs >> text=Privacy & storage")
     page.check("input[name=storage_policy][value=snippet]")
     page.check("input[name=contact_autocreate][value=sent_and_received]")
     page.click("text=Save mail settings")
-    page.wait_for_url(live_server + "/setup/email?notice=settings_saved")
-    assert page.is_checked("input[name=storage_policy][value=snippet]")
+    page.wait_for_url(live_server + "/setup/email?notice=settings_saved#section-privacy")
+    assert page.is_checked("input[name=storage_policy][value=snippet]")  # back on its tab
 
+    page.click("nav.section-tabs >> text=Never log")
     page.fill(".never-log-add input[name=entry]", "Newsletter.Example.org")
     page.click(".never-log-add button")
-    page.wait_for_url(live_server + "/setup/email?notice=never_log_added*")
+    page.wait_for_url(live_server + "/setup/email?notice=never_log_added*#section-never-log")
     assert "newsletter.example.org" in page.inner_text(".never-log-list")
     page.fill(".never-log-add input[name=entry]", "billing@vendor.example")
     page.click(".never-log-add button")
     page.wait_for_selector(".never-log-list >> text=billing@vendor.example")
     page.click(".never-log-list li:has-text('newsletter.example.org') >> text=Remove")
-    page.wait_for_url(live_server + "/setup/email?notice=never_log_removed")
+    page.wait_for_url(live_server + "/setup/email?notice=never_log_removed#section-never-log")
     assert "newsletter.example.org" not in page.inner_text(".never-log-list")
     page.screenshot(path=ADMIN_SCREENSHOT, full_page=True)
 
+    page.click("nav.section-tabs >> text=Mailboxes")
     page.click(f"#account-{account_id} >> text=Disconnect")  # confirmed in the dialog
-    page.wait_for_url(live_server + "/setup/email?notice=disconnected")
+    page.wait_for_url(live_server + "/setup/email?notice=disconnected*")
     row = page.locator(f"#account-{account_id}")
     assert row.get_attribute("data-status") == "disconnected"
     assert "Synced mail will be deleted on" in row.inner_text()

@@ -130,7 +130,7 @@ def test_hostile_mail_body_does_not_run_and_the_page_has_no_csp_errors(
     page.wait_for_url(f"{live_server}/contacts/{contact.id}#timeline")
 
     thread_box = page.locator("details.thread").first
-    thread_box.locator("summary").click()
+    thread_box.locator("summary").first.click()
     body = thread_box.locator(".mail-body").first
     assert "our offer" in body.inner_text()
     assert "grace@globex.example.com is one of this record" in thread_box.inner_text()

@@ -63,31 +63,38 @@ def prepare_demo_directory(path: Path) -> Path:
     return path
 
 
-_SUBJECTS = (
-    "Question about our renewal",
-    "Can we move Thursday's call?",
-    "Invoice for October",
-    "Feedback on the proposal",
-    "Quick intro: our new procurement lead",
-    "Re: pricing for 50 seats",
-)
-_BODIES = (
-    "Hi Alex,\n\nCould you send over the updated quote? We would like to decide this week."
-    "\n\nThanks,\n{name}",
-    "Hello Alex,\n\nThe team reviewed the proposal and has two questions on onboarding."
-    "\n\nBest,\n{name}",
-    "Hi,\n\nJust checking in on the status of our request. Any news?\n\nCheers,\n{name}",
-)
+#: New customer mail of the demo: each subject with a body that is about it.
+_NEW_MAIL = (
+    ("Question about our renewal",
+     "Hi Alex,\n\nour licence renews next month. Can we add three seats at the current price?"
+     "\n\nThanks,\n{name}"),
+    ("Can we move Thursday's call?",
+     "Hello Alex,\n\nsomething came up on Thursday. Would Friday at 10:00 work for you instead?"
+     "\n\nBest,\n{name}"),
+    ("Invoice for October",
+     "Hi,\n\nthe October invoice has no purchase order number on it. Could you re-issue it?"
+     "\n\nCheers,\n{name}"),
+    ("Feedback on the proposal",
+     "Hello Alex,\n\nthe team read the proposal: the scope is right, but we need onboarding "
+     "in two phases. Can you adjust the timeline?\n\nBest,\n{name}"),
+    ("Quick intro: our new procurement lead",
+     "Hi Alex,\n\nfrom next week Maria takes over procurement on our side; please copy her on "
+     "the renewal.\n\nThanks,\n{name}"),
+    ("Pricing for 50 seats",
+     "Hi Alex,\n\nwe are growing. What would 50 seats cost per year, with priority support?"
+     "\n\nRegards,\n{name}"),
+)  # fmt: skip
 
 
 def _demo_message(sender: dict[str, Any], rng: random.Random) -> bytes:
     message = EmailMessage()
     message["From"] = f"{sender.get('name') or sender['email']} <{sender['email']}>"
     message["To"] = DEMO_EMAIL
-    message["Subject"] = rng.choice(_SUBJECTS)
+    subject, body = rng.choice(_NEW_MAIL)
+    message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = make_msgid(domain=sender["email"].split("@", 1)[1])
-    message.set_content(rng.choice(_BODIES).format(name=sender.get("name") or "me"))
+    message.set_content(body.format(name=sender.get("name") or "me"))
     return bytes(message)
 
 

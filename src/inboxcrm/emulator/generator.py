@@ -21,6 +21,7 @@ import random
 import unicodedata
 from collections.abc import Callable
 
+from inboxcrm.emulator import conversation_text as talk
 from inboxcrm.emulator import corpus_text as words
 from inboxcrm.emulator.mail_store import Correspondent, Mailbox, MessageRecord, sys_intern
 from inboxcrm.emulator.mime_payload import attachment_id, b64url, make_snippet
@@ -30,13 +31,24 @@ SPAN_MS = 730 * DAY_MS
 CRLF = "\r\n"
 
 
+#: A thread's subject as generated: (template, subject, item, day, number), shared by its messages.
+Topic = tuple[str, str, str, str, int]
+
+
 class GenSpec:
     """What is needed to re-create a generated message's bytes."""
 
-    __slots__ = ("kind", "lang", "name", "refs", "seed", "variant")
+    __slots__ = ("kind", "lang", "name", "refs", "seed", "topic", "variant")
 
     def __init__(
-        self, seed: int, variant: int, lang: str, kind: str, refs: tuple[str, ...], name: str
+        self,
+        seed: int,
+        variant: int,
+        lang: str,
+        kind: str,
+        refs: tuple[str, ...],
+        name: str,
+        topic: Topic | None = None,
     ) -> None:
         self.seed = seed
         self.variant = variant
@@ -44,6 +56,7 @@ class GenSpec:
         self.kind = kind
         self.refs = refs
         self.name = name  # the sender's display name (signs the body)
+        self.topic = topic  # what the thread is about (conversations); its replies answer it
 
     def snippet(self) -> str:
         return make_snippet(body_text(self, self.name, limit=200))
@@ -129,11 +142,38 @@ def build_correspondents(
 
 
 def _fill(template: str, rng: random.Random) -> str:
+    return _fill_topic(template, rng)[1]
+
+
+def _fill_topic(template: str, rng: random.Random) -> Topic:
+    """The template filled in, with the values used (draws from ``rng`` exactly as ``_fill``)."""
     if "{" not in template:
-        return template
-    return template.format(
-        item=rng.choice(words.ITEMS), day=rng.choice(words.DAYS), num=rng.randrange(1000, 99999)
-    )
+        return (template, template, "", "", 0)
+    item, day, num = rng.choice(words.ITEMS), rng.choice(words.DAYS), rng.randrange(1000, 99999)
+    return (template, template.format(item=item, day=day, num=num), item, day, num)
+
+
+def _record_key(address: str) -> str:
+    """Whose timeline a thread lands on: the company domain, or the address on free mail."""
+    domain = address.rpartition("@")[2]
+    return address if domain in words.FREE_MAIL else domain
+
+
+def _distinct_subject(
+    topic: Topic, partner: str, when_ms: int, seen: set[tuple[str, str]]
+) -> Topic:
+    """The topic with a subject no earlier thread with ``partner`` has (no random draws)."""
+    template, subject, item, day, num = topic
+    candidate = subject
+    if (partner, candidate) in seen:
+        month = email.utils.formatdate(when_ms / 1000, usegmt=True)[8:16]  # "Mar 2025"
+        candidate = f"{subject} ({month})"
+        extra = 2
+        while (partner, candidate) in seen:
+            candidate = f"{subject} ({month}, part {extra})"
+            extra += 1
+    seen.add((partner, candidate))
+    return (template, candidate, item, day, num)
 
 
 def _sentence_pools() -> dict[str, tuple[str, ...]]:
@@ -154,11 +194,54 @@ def _paragraph_count(rng: random.Random, kind: str) -> int:
     return count + 4 if kind == "newsletter" else count
 
 
+def _script_lines(spec: GenSpec, rng: random.Random) -> list[str]:
+    """The sentences of a conversation message: what its place in the thread calls for."""
+    assert spec.topic is not None
+    template, subject, item, day, num = spec.topic
+    script = talk.EN_SCRIPTS.get(template) if spec.lang == "en" else None
+    if script is None:
+        script = talk.GENERAL_SCRIPTS.get(spec.lang, talk.GENERAL_SCRIPTS["en"])
+    position = len(spec.refs)
+    slot = "open" if position == 0 else "answer" if position % 2 else "follow"
+    choices = script[slot]
+    other_day = words.DAYS[(words.DAYS.index(day) + 2) % len(words.DAYS)] if day else "Thursday"
+    values = {
+        "item": item or "this",
+        "day": day or "Monday",
+        "other_day": other_day,
+        "num": num,
+        "subject": subject,
+    }
+    first = choices[int(rng.random() * len(choices))]
+    lines = [first.format(**values)]
+    if len(choices) > 1 and rng.random() < 0.3:
+        second = choices[(choices.index(first) + 1) % len(choices)].format(**values)
+        lines.append(second)
+    return lines
+
+
+def _conversation_body(spec: GenSpec, sender_name: str, rng: random.Random) -> list[str]:
+    lang = spec.lang if spec.lang in talk.GREETINGS else "en"
+    greetings, closings = talk.GREETINGS[lang], talk.CLOSINGS[lang]
+    lines = [greetings[int(rng.random() * len(greetings))], ""]
+    for sentence in _script_lines(spec, rng):
+        lines += [sentence, ""]
+    if rng.random() < 0.04:  # now and then a long report after the answer
+        pool = _POOLS[spec.lang]
+        for _ in range(20 + int(rng.random() * 40)):
+            lines += [" ".join(pool[int(rng.random() * len(pool))] for _ in range(3)), ""]
+    lines.append(closings[int(rng.random() * len(closings))])
+    lines.append(sender_name.split(" ")[0] if sender_name else "Team")
+    return lines
+
+
 def body_text(spec: GenSpec, sender_name: str, *, limit: int | None = None) -> str:
     """The plain-text body; with ``limit`` only (at least) that many leading characters."""
     rng = random.Random(spec.seed)
     if spec.kind == "spam":
         return "Dear friend, CLICK HERE to claim your reward now! " * (3 + spec.seed % 10)
+    if spec.kind == "conversation" and spec.topic is not None:
+        return CRLF.join(_conversation_body(spec, sender_name, rng))
     pool = _POOLS[spec.lang]
     size = len(pool)
     rand = rng.random
@@ -282,6 +365,7 @@ def generate_messages(
     newsletters = [c for c in mailbox.correspondents if c.kind == "newsletter"] or people
     lists = [c for c in mailbox.correspondents if c.kind == "list"] or people
     colleagues = [c for c in people if c.kind == "colleague"]
+    subjects_seen: set[tuple[str, str]] = set()
     produced = 0
     customers = {c.email for c in mailbox.correspondents if c.customer}
     candidates: list[MessageRecord] = []
@@ -310,14 +394,17 @@ def generate_messages(
             if kind == "newsletter"
             else rng.choice(words.LANGUAGES[lang][0])
         )
-        subject = _fill(subject_template, rng)
-        reply_subject = f"Re: {subject}"
+        topic = _fill_topic(subject_template, rng)
         partner = rng.choice(newsletters if kind == "newsletter" else people)
         if kind == "spam":
             spam_local = f"winner{rng.randrange(10_000)}"
             partner = Correspondent(
                 f"{spam_local}@prize-{rng.randrange(99)}.example", "", False, "spam"
             )
+        if kind == "conversation":  # one thread per subject and company, as in a real mailbox
+            topic = _distinct_subject(topic, _record_key(partner.email), start, subjects_seen)
+        subject = topic[1]
+        reply_subject = f"Re: {subject}"
         list_addr = rng.choice(lists) if kind == "list" else None
         cc: tuple[str, ...] = ()
         if kind == "conversation" and rng.random() < 0.2:
@@ -340,7 +427,13 @@ def generate_messages(
                 sender, recipients = partner.email, (owner,)
             sender_name = sys_intern(mailbox.display_names.get(sender, ""))
             spec = GenSpec(
-                rng.getrandbits(48), pick.variant(kind), lang, kind, tuple(refs[-10:]), sender_name
+                rng.getrandbits(48),
+                pick.variant(kind),
+                lang,
+                kind,
+                tuple(refs[-10:]),
+                sender_name,
+                topic if kind == "conversation" else None,
             )
             if sender == owner:
                 labels: tuple[str, ...] = ("SENT",)

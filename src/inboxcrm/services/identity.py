@@ -58,6 +58,7 @@ class Principal:
     role: Role
     via: str  # "session" or "token"
     csrf_token: str | None = None
+    time_zone: str | None = None  # the user's preference (IANA name); None: the browser's
 
 
 def _sha256(value: str) -> str:
@@ -135,6 +136,7 @@ def _principal_of(row: Any, via: str, csrf: str | None = None) -> Principal | No
         role=Role(membership.role),
         via=via,
         csrf_token=csrf,
+        time_zone=user.time_zone,
     )
 
 

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from inboxcrm.adapters.db.tenant_tables import NotificationRow
 from inboxcrm.adapters.db.types import utcnow
@@ -26,6 +26,7 @@ from inboxcrm.services.pagination import (
 
 __all__ = [
     "Notification",
+    "count_unread",
     "list_notifications",
     "mark_notification_read",
     "notify",
@@ -92,6 +93,17 @@ def list_notifications(
     rows = rows[:limit]
     next_cursor = encode_cursor(_CURSOR_SCOPE, [rows[-1].id]) if more and rows else None
     return Page(items=[_out(r) for r in rows], next_cursor=next_cursor)
+
+
+def count_unread(uow: UnitOfWork, user_id: int, *, at_most: int = 99) -> int:
+    """How many of the user's notifications are unread, counted up to ``at_most``."""
+    unread = (
+        select(NotificationRow.id)
+        .where(NotificationRow.user_id == user_id, NotificationRow.read_at.is_(None))
+        .limit(at_most)
+        .subquery()
+    )
+    return int(uow.session.scalar(select(func.count()).select_from(unread)) or 0)
 
 
 def mark_notification_read(uow: UnitOfWork, user_id: int, notification_id: int) -> Notification:

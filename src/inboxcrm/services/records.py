@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import ColumnElement, and_, delete, exists, inspect, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,13 +39,14 @@ from inboxcrm.domain.records import (
 )
 from inboxcrm.services.audit import record_event
 from inboxcrm.services.identity import Principal
-from inboxcrm.services.pagination import DEFAULT_LIMIT, Page, page_by_id
+from inboxcrm.services.pagination import DEFAULT_LIMIT, Page, check_limit, page_by_id
 from inboxcrm.services.retention import hide_record
 from inboxcrm.services.retention import restore_record as retention_restore
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "SORT_KEYS",
     "Account",
     "AccountCreate",
     "AccountPatch",
@@ -55,6 +56,7 @@ __all__ = [
     "Lead",
     "LeadCreate",
     "LeadPatch",
+    "SortedPage",
     "check_parent",
     "create_account",
     "create_contact",
@@ -70,6 +72,7 @@ __all__ = [
     "list_accounts",
     "list_contacts",
     "list_leads",
+    "list_sorted",
     "record_alive",
     "require_record",
     "restore_record",
@@ -437,18 +440,96 @@ def _list(
     email: str | None,
     cursor: str | None,
     limit: int,
+    _where: Sequence[ColumnElement[bool]] = (),
     **equal_to: Any,
 ) -> Page[_V]:
-    """Live records by id; ``q`` searches; ``email`` and ``equal_to`` (unless None) filter."""
+    """Live records by id; ``q`` searches; ``email``, ``equal_to`` (unless None), ``_where``
+    filter."""
     row_cls = table.row_cls
     conditions = _search_condition(table.kind, row_cls.id, table.search_columns, q)
     conditions += _email_condition(table.kind, row_cls.id, email)
+    conditions += list(_where)
     conditions += [getattr(row_cls, k) == v for k, v in equal_to.items() if v is not None]
     query = select(row_cls).where(row_cls.deleted_at.is_(None), *conditions)
     rows, next_cursor = page_by_id(
         uow.session, query, row_cls.id, f"{table.kind}s", cursor=cursor, limit=limit
     )
     return Page(_views(uow.session, table, rows), next_cursor)
+
+
+def _domain_part(text: str | None) -> list[ColumnElement[bool]]:
+    """Accounts whose domain contains ``text`` (case-insensitive; wildcards are literal)."""
+    term = (text or "").strip().lower().removeprefix("www.")
+    if not term:
+        return []
+    return [AccountRow.domain.ilike(like_pattern(term), escape="\\")]
+
+
+#: Orders a list can be sorted by (UI column headers): name, last update, creation.
+SORT_KEYS = ("name", "updated", "created")
+
+
+def _sort_columns(table: _KindTable[Any, Any], key: str) -> list[Any]:
+    row_cls: Any = table.row_cls
+    if key == "updated":
+        return [row_cls.updated_at]
+    if key == "created":
+        return [row_cls.created_at]
+    if table.kind == "account":
+        return [func.lower(AccountRow.name)]
+    return [func.lower(row_cls.last_name), func.lower(row_cls.first_name)]
+
+
+@dataclass(frozen=True)
+class SortedPage(Generic[_V]):
+    """One numbered page of a sorted list (``page`` counts from 1)."""
+
+    items: list[_V]
+    page: int
+    pages: int
+    total: int
+
+
+def list_sorted(
+    uow: UnitOfWork,
+    kind: RecordKind,
+    *,
+    sort: str,
+    descending: bool = False,
+    page: int = 1,
+    per_page: int = DEFAULT_LIMIT,
+    q: str | None = None,
+    domain_contains: str | None = None,
+    **equal_to: Any,
+) -> SortedPage[Any]:
+    """Live records of ``kind`` sorted by ``sort`` (one of :data:`SORT_KEYS`), one numbered page.
+
+    Filters as the ``list_*`` functions; pages by offset, which a person paging through a list
+    sorted by name expects (page 3 of 7), unlike the API's cursors.
+    """
+    if sort not in SORT_KEYS:
+        raise InvalidInput(f"sort by one of {', '.join(SORT_KEYS)}", field="sort")
+    check_limit(per_page)
+    table: _KindTable[Any, Any] = _TABLES[kind]
+    row_cls = table.row_cls
+    conditions = _search_condition(table.kind, row_cls.id, table.search_columns, q)
+    conditions += [getattr(row_cls, k) == v for k, v in equal_to.items() if v is not None]
+    if kind == "account":
+        conditions += _domain_part(domain_contains)
+    where = [row_cls.deleted_at.is_(None), *conditions]
+    total = int(uow.session.scalar(select(func.count()).select_from(row_cls).where(*where)) or 0)
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    order = [*_sort_columns(table, sort), row_cls.id]
+    query = (
+        select(row_cls)
+        .where(*where)
+        .order_by(*(c.desc() if descending else c.asc() for c in order))
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    rows = list(uow.session.scalars(query))
+    return SortedPage(_views(uow.session, table, rows), page, pages, total)
 
 
 def _get(uow: UnitOfWork, table: _KindTable[_R, _V], record_id: int) -> _V:
@@ -593,6 +674,12 @@ _ACCOUNTS = _KindTable(
 )
 
 
+_TABLES: dict[RecordKind, _KindTable[Any, Any]] = {
+    "lead": _LEADS,
+    "contact": _CONTACTS,
+    "account": _ACCOUNTS,
+}
+
 # ---------------------------------------------------------------------------------------------
 # Leads
 
@@ -674,15 +761,28 @@ def list_accounts(
     *,
     q: str | None = None,
     domain: str | None = None,
+    domain_contains: str | None = None,
     owner_user_id: int | None = None,
     email: str | None = None,
     cursor: str | None = None,
     limit: int = DEFAULT_LIMIT,
 ) -> Page[Account]:
-    """Accounts by id; ``q`` searches name, domain, industry and emails."""
+    """Accounts by id; ``q`` searches name, domain, industry and emails.
+
+    ``domain`` is an exact (normalised) domain; ``domain_contains`` any part of one, as typed
+    into a filter box ("wayne" finds ``wayne-enterprises.example``).
+    """
     domain = None if domain is None else normalize_domain(domain)
     return _list(
-        uow, _ACCOUNTS, q, email, cursor, limit, domain=domain, owner_user_id=owner_user_id
+        uow,
+        _ACCOUNTS,
+        q,
+        email,
+        cursor,
+        limit,
+        domain=domain,
+        owner_user_id=owner_user_id,
+        _where=_domain_part(domain_contains),
     )
 
 

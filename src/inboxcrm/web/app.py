@@ -29,7 +29,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         description="Self-hostable multi-tenant CRM built around Gmail. "
         "Authenticate with `Authorization: Bearer <token>` (see `inboxcrm token create`).",
         openapi_url="/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # /api/docs is served by web.ui.api_docs_pages from vendored assets
         redoc_url=None,
     )
     app.state.runtime = runtime

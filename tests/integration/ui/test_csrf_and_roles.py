@@ -32,7 +32,8 @@ def _record_forms() -> dict[str, Callable[[SampleData], Form]]:
         "accounts": {"name": "Park Industries", "domain": "park.example.com", "emails": []},
     }
     for plural, body in bodies.items():
-        forms[f"/{plural}"] = lambda _d, body=body: dict(body)
+        # a create with a known address asks first: confirm, as the form's second button does
+        forms[f"/{plural}"] = lambda _d, body=body: {**body, "confirm_duplicate": "1"}
         forms[f"/{plural}/{{record_id}}/edit"] = lambda _d, body=body: dict(body)
         forms[f"/{plural}/{{record_id}}/delete"] = lambda _d: {}
         forms[f"/{plural}/{{record_id}}/notes"] = lambda _d: {"body": "Sent the proposal."}
@@ -80,6 +81,7 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/setup/email/{account_id}/sharing": lambda _d: {"visibility": "team", "detail": "subject"},
     "/setup/email/sharing": lambda _d: {"visibility": "team", "detail": "everything"},
     "/setup/email/sending": lambda _d: {"track_by_default": "1"},
+    "/preferences": lambda _d: {"time_zone": "Europe/Berlin"},
     "/email-threads/{thread_id}/sharing": lambda d: {
         "visibility": "team",
         "detail": "subject",
@@ -113,7 +115,7 @@ ADMIN_ONLY = {
     "/setup/privacy/erasure",
 }
 #: Unsafe routes a read-only user may use: they change no CRM data.
-READ_ONLY_ALLOWED = {"/login", "/logout", "/notifications/{notification_id}/read"}
+READ_ONLY_ALLOWED = {"/login", "/logout", "/notifications/{notification_id}/read", "/preferences"}
 
 UNSAFE = [(m, p) for m, p in page_routes() if m not in {"GET", "HEAD", "OPTIONS"}]
 

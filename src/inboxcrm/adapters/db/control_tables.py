@@ -49,6 +49,7 @@ class UserRow(ControlBase):
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
 
 class MembershipRow(ControlBase):

@@ -16,11 +16,14 @@ from fastapi import APIRouter
 
 from inboxcrm.web.ui import (
     admin_pages,
+    api_docs_pages,
     deal_pages,
     home_pages,
     mail_body_pages,
     notification_pages,
+    preference_pages,
     record_pages,
+    search_pages,
     session_pages,
     setup_email_pages,
 )
@@ -34,6 +37,9 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     setup_email_pages.router,
     mail_body_pages.router,
     admin_pages.router,
+    api_docs_pages.router,
+    preference_pages.router,
+    search_pages.router,
 )
 
 from inboxcrm.web.ui import composer_pages  # noqa: E402  (compose, reply, tracking default)

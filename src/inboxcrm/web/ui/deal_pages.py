@@ -3,6 +3,7 @@
 GET  /deals                  the board (``?status=open|won|lost``, ``?q=`` searches names)
 GET  /deals/new              create form (``?account_id=`` / ``?contact_id=`` preselect)
 POST /deals                  create
+GET  /deals/{id}             the deal page: its facts and the timeline of its contact or account
 GET  /deals/{id}/edit        edit form            POST /deals/{id}/edit    update
 POST /deals/{id}/stage       move to another stage (the board's selects post here via htmx)
 POST /deals/{id}/delete      soft delete
@@ -19,13 +20,16 @@ from pydantic import ValidationError
 
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.errors import InvalidInput, NotFound
-from inboxcrm.domain.records import DEAL_STAGES, DEAL_STATUSES
+from inboxcrm.domain.records import DEAL_STAGES, DEAL_STATUSES, RecordKind
 from inboxcrm.services import deals as deal_service
 from inboxcrm.services import records as record_service
+from inboxcrm.services.mail_sharing import mail_viewer
 from inboxcrm.web.api.params import PathId
-from inboxcrm.web.deps import CurrentPrincipal, TenantUow, WriterPrincipal
+from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow, WriterPrincipal
 from inboxcrm.web.ui.page_routes import page_router
+from inboxcrm.web.ui.record_charts import pipeline_chart
 from inboxcrm.web.ui.record_forms import FormState, PostedForm, errors_from, form_texts
+from inboxcrm.web.ui.record_pages import KINDS, timeline_context
 from inboxcrm.web.ui.rendering import render
 
 router = page_router()
@@ -43,6 +47,16 @@ _FIELDS = (
     "contact_id",
 )
 _OPTIONAL = ("amount", "close_date", "account_id", "contact_id")
+DEAL_LABELS = {
+    "name": "Deal name",
+    "stage": "Stage",
+    "status": "Status",
+    "amount": "Amount",
+    "currency": "Currency",
+    "close_date": "Expected close date",
+    "account_id": "Account",
+    "contact_id": "Contact",
+}
 
 
 def _board_deals(uow: UnitOfWork, status: str, q: str) -> list[deal_service.Deal]:
@@ -73,16 +87,23 @@ def _parent_names(uow: UnitOfWork, deals: list[deal_service.Deal]) -> dict[str, 
     return names
 
 
-def _totals(columns: dict[str, list[deal_service.Deal]]) -> dict[str, str]:
-    """Per column, the sum of amounts per currency (``12,000.00 EUR + 500.00 USD``)."""
-    out: dict[str, str] = {}
+def _sums(columns: dict[str, list[deal_service.Deal]]) -> dict[str, dict[str, Decimal]]:
+    """Per column, the sum of amounts per currency."""
+    out: dict[str, dict[str, Decimal]] = {}
     for stage, deals in columns.items():
-        sums: dict[str, Decimal] = {}
+        sums = out.setdefault(stage, {})
         for deal in deals:
             if deal.amount is not None:
                 sums[deal.currency] = sums.get(deal.currency, Decimal(0)) + deal.amount
-        out[stage] = " + ".join(f"{amount:,.2f} {cur}" for cur, amount in sorted(sums.items()))
     return out
+
+
+def _totals(sums: dict[str, dict[str, Decimal]]) -> dict[str, str]:
+    """Per column, the sums as text (``12,000.00 EUR + 500.00 USD``)."""
+    return {
+        stage: " + ".join(f"{amount:,.2f} {cur}" for cur, amount in sorted(per_stage.items()))
+        for stage, per_stage in sums.items()
+    }
 
 
 @router.get("/deals")
@@ -97,12 +118,14 @@ def deal_board(
         status = "open"
     deals = _board_deals(uow, status, q.strip())
     columns = deal_service.deals_by_stage(deals)
+    sums = _sums(columns)
     return render(
         request,
         "deals/board.html",
         {
             "columns": columns,
-            "totals": _totals(columns),
+            "totals": _totals(sums),
+            "pipeline_chart": pipeline_chart(list(columns), sums),
             "names": _parent_names(uow, deals),
             "status": status,
             "statuses": DEAL_STATUSES,
@@ -174,9 +197,33 @@ def create_deal(
     try:
         deal_service.create_deal(uow, principal, deal_service.DealCreate.model_validate(data))
     except (ValidationError, InvalidInput) as exc:
-        state.errors = errors_from(exc)
+        state.errors = errors_from(exc, DEAL_LABELS)
         return _form_page(request, uow, state, status_code=422)
     return RedirectResponse("/deals", status_code=303)
+
+
+@router.get("/deals/{deal_id}")
+def deal_page(
+    request: Request,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    uow: TenantUow,
+    deal_id: DealId,
+) -> Response:
+    deal = deal_service.get_deal(uow, deal_id)
+    names = _parent_names(uow, [deal])
+    # The deal's conversation is its contact's timeline, else its account's.
+    kind: RecordKind = "contact" if deal.contact_id else "account"
+    record_id = deal.contact_id or deal.account_id
+    context: dict[str, Any] = {"deal": deal, "names": names, "stages": DEAL_STAGES}
+    context["timeline_record"] = None
+    if record_id is not None and names[kind].get(record_id):
+        viewer = mail_viewer(runtime, principal)
+        context.update(timeline_context(uow, KINDS[kind], record_id, None, viewer))
+        context["timeline_record"] = {"kind": kind, "id": record_id, "name": names[kind][record_id]}
+    else:
+        context.update({"entries": [], "next_cursor": None})
+    return render(request, "deals/detail.html", context)
 
 
 @router.get("/deals/{deal_id}/edit")
@@ -200,9 +247,9 @@ def update_deal(
         patch = deal_service.DealPatch.model_validate(data)
         deal_service.update_deal(uow, principal, deal_id, patch)
     except (ValidationError, InvalidInput) as exc:
-        state.errors = errors_from(exc)
+        state.errors = errors_from(exc, DEAL_LABELS)
         return _form_page(request, uow, state, deal=deal, status_code=422)
-    return RedirectResponse("/deals", status_code=303)
+    return RedirectResponse(f"/deals/{deal_id}", status_code=303)
 
 
 @router.post("/deals/{deal_id}/stage")

@@ -43,6 +43,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Users", "/setup/users", section="setup", admin_only=True),
     NavItem("Audit log", "/setup/audit-log", section="setup", admin_only=True),
     NavItem("Privacy", "/setup/privacy", section="setup", admin_only=True),
+    NavItem("Preferences", "/preferences", section="setup"),
 )
 
 

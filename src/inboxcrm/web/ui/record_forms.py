@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from inboxcrm.domain.errors import InboxCrmError
+from inboxcrm.web.ui.form_errors import friendly_errors
 
 
 async def read_form(request: Request) -> FormData:
@@ -62,13 +63,8 @@ def optional_fields(values: Mapping[str, str], optional: Iterable[str]) -> dict[
     return {k: (None if k in skip and not v else v) for k, v in values.items()}
 
 
-def errors_from(exc: ValidationError | InboxCrmError) -> dict[str, str]:
-    """Field errors of a pydantic or domain error, keyed by field name ("" for the form)."""
-    if isinstance(exc, InboxCrmError):
-        return {exc.field or "": exc.message}
-    errors: dict[str, str] = {}
-    for err in exc.errors():
-        loc = err.get("loc", ())
-        name = str(loc[0]) if loc else ""
-        errors.setdefault(name, str(err.get("msg", "is not valid")))
-    return errors
+def errors_from(
+    exc: ValidationError | InboxCrmError, labels: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Field errors of a pydantic or domain error in the user's words ("" for the form)."""
+    return friendly_errors(exc, labels)

@@ -35,10 +35,13 @@ from inboxcrm.services import records as record_service
 from inboxcrm.services import timeline as timeline_service
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.mail_sharing import MailViewer, mail_viewer
+from inboxcrm.services.mail_volume import weekly_mail_volume
 from inboxcrm.services.pagination import Page
+from inboxcrm.services.record_duplicates import ExistingRecord, records_sharing_emails
 from inboxcrm.web.api.params import PathId
 from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow, WriterPrincipal
 from inboxcrm.web.ui.page_routes import page_router
+from inboxcrm.web.ui.record_charts import mail_volume_chart
 from inboxcrm.web.ui.record_forms import (
     FormState,
     PostedForm,
@@ -94,6 +97,11 @@ class KindSpec:
     @property
     def base_path(self) -> str:
         return "/" + self.plural
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Field labels by name, for error messages."""
+        return {f.name: f.label for f in self.fields} | {"emails": "Email addresses"}
 
 
 _PERSON_FIELDS = (FieldSpec("first_name", "First name"), FieldSpec("last_name", "Last name"))
@@ -183,9 +191,34 @@ def _list_page(
         return record_service.list_contacts(
             uow, q=query, account_id=account_id, cursor=cursor, limit=LIST_PAGE_SIZE
         )
-    domain = filters.get("domain") or None
     return record_service.list_accounts(
-        uow, q=query, domain=domain, cursor=cursor, limit=LIST_PAGE_SIZE
+        uow, q=query, domain_contains=filters.get("domain"), cursor=cursor, limit=LIST_PAGE_SIZE
+    )
+
+
+def _sorted_page(
+    uow: UnitOfWork,
+    spec: KindSpec,
+    q: str,
+    filters: dict[str, str],
+    context: dict[str, Any],
+    page: int,
+) -> record_service.SortedPage[Any]:
+    equal_to: dict[str, Any] = {}
+    if spec.kind == "lead":
+        equal_to["status"] = filters.get("status") or None
+    elif spec.kind == "contact":
+        equal_to["account_id"] = _int_or_none(filters.get("account_id", ""))
+    return record_service.list_sorted(
+        uow,
+        spec.kind,
+        sort=context["sort"],
+        descending=context["order"] == "desc",
+        page=page,
+        per_page=LIST_PAGE_SIZE,
+        q=q or None,
+        domain_contains=filters.get("domain") if spec.kind == "account" else None,
+        **equal_to,
     )
 
 
@@ -200,6 +233,7 @@ def _form_page(
     state: FormState,
     *,
     record: AnyRecord | None = None,
+    duplicates: list[ExistingRecord] | None = None,
     status_code: int = 200,
 ) -> Response:
     needs_accounts = any(f.input == "account" for f in spec.fields)
@@ -212,6 +246,8 @@ def _form_page(
             "form": state,
             "accounts": _account_choices(uow) if needs_accounts else [],
             "action": f"{spec.base_path}/{record.id}/edit" if record else spec.base_path,
+            "duplicates": duplicates or [],
+            "record_path": record_path,
         },
         status_code=status_code,
     )
@@ -237,7 +273,7 @@ def _model_input(spec: KindSpec, state: FormState) -> dict[str, Any]:
     return data
 
 
-def _timeline_context(
+def timeline_context(
     uow: UnitOfWork, spec: KindSpec, record_id: int, cursor: str | None, viewer: MailViewer
 ) -> dict[str, Any]:
     page = timeline_service.timeline_page(
@@ -282,23 +318,30 @@ def _register(spec: KindSpec) -> None:
         status: Annotated[str, Query(max_length=20)] = "",
         account_id: Annotated[str, Query(max_length=12)] = "",
         domain: Annotated[str, Query(max_length=253)] = "",
+        sort: Annotated[str, Query(max_length=10)] = "",
+        order: Annotated[str, Query(max_length=4)] = "",
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     ) -> Response:
         filters = {"status": status, "account_id": account_id, "domain": domain}
-        page = _list_page(uow, spec, q.strip(), filters, cursor or None)
-        return render(
-            request,
-            "records/list.html",
-            {
-                "spec": spec,
-                "items": page.items,
-                "next_cursor": page.next_cursor,
-                "paged": bool(cursor),
-                "q": q,
-                "filters": filters,
-                "lead_statuses": LEAD_STATUSES,
-                "accounts": _account_choices(uow) if spec.kind == "contact" else [],
-            },
-        )
+        context: dict[str, Any] = {
+            "spec": spec,
+            "q": q,
+            "filters": filters,
+            "lead_statuses": LEAD_STATUSES,
+            "accounts": _account_choices(uow) if spec.kind == "contact" else [],
+            "sort": sort if sort in record_service.SORT_KEYS else "",
+            "order": "desc" if order == "desc" else "asc",
+            "paged": bool(cursor),
+            "next_cursor": None,
+            "numbered": None,
+        }
+        if context["sort"]:
+            numbered = _sorted_page(uow, spec, q.strip(), filters, context, page)
+            context.update(items=numbered.items, numbered=numbered)
+        else:
+            listed = _list_page(uow, spec, q.strip(), filters, cursor or None)
+            context.update(items=listed.items, next_cursor=listed.next_cursor)
+        return render(request, "records/list.html", context)
 
     def new_record_form(request: Request, principal: WriterPrincipal, uow: TenantUow) -> Response:
         state = FormState(values={"status": "new"})
@@ -313,9 +356,13 @@ def _register(spec: KindSpec) -> None:
         state = _posted_state(spec, form)
         try:
             data = spec.create_model.model_validate(_model_input(spec, state))
+            confirmed = form_texts(form, ["confirm_duplicate"])["confirm_duplicate"] == "1"
+            duplicates = [] if confirmed else records_sharing_emails(uow, state.emails)
+            if duplicates:
+                return _form_page(request, uow, spec, state, duplicates=duplicates, status_code=409)
             record = spec.create(uow, principal, data)
         except (ValidationError, InvalidInput) as exc:
-            state.errors = errors_from(exc)
+            state.errors = errors_from(exc, spec.labels)
             return _form_page(request, uow, spec, state, status_code=422)
         return RedirectResponse(f"{base}/{record.id}", status_code=303)
 
@@ -328,9 +375,11 @@ def _register(spec: KindSpec) -> None:
         cursor: CursorText = "",
     ) -> Response:
         record = spec.get(uow, record_id)
-        context = {"spec": spec, "record": record, "record_kind": spec.kind}
-        context.update(
-            _timeline_context(uow, spec, record_id, cursor or None, mail_viewer(runtime, principal))
+        viewer = mail_viewer(runtime, principal)
+        context: dict[str, Any] = {"spec": spec, "record": record, "record_kind": spec.kind}
+        context.update(timeline_context(uow, spec, record_id, cursor or None, viewer))
+        context["mail_chart"] = mail_volume_chart(
+            weekly_mail_volume(uow, spec.kind, record_id, viewer), record.display_name
         )
         context.update(_related(uow, spec, record_id))
         return render(request, "records/detail.html", context)
@@ -345,7 +394,7 @@ def _register(spec: KindSpec) -> None:
     ) -> Response:
         context: dict[str, Any] = {"spec": spec}
         context.update(
-            _timeline_context(uow, spec, record_id, cursor or None, mail_viewer(runtime, principal))
+            timeline_context(uow, spec, record_id, cursor or None, mail_viewer(runtime, principal))
         )
         return render(request, "records/_timeline_items.html", context)
 
@@ -369,7 +418,7 @@ def _register(spec: KindSpec) -> None:
             patch = spec.patch_model.model_validate(_model_input(spec, state))
             spec.update(uow, principal, record_id, patch)
         except (ValidationError, InvalidInput) as exc:
-            state.errors = errors_from(exc)
+            state.errors = errors_from(exc, spec.labels)
             return _form_page(request, uow, spec, state, record=record, status_code=422)
         return RedirectResponse(f"{base}/{record_id}", status_code=303)
 

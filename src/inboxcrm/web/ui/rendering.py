@@ -8,14 +8,15 @@ only what their page shows.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from inboxcrm.domain.roles import can_write, is_admin
@@ -23,16 +24,15 @@ from inboxcrm.services.identity import Principal
 from inboxcrm.web.static_files import TEMPLATES_DIR
 from inboxcrm.web.ui.mail_html import ImageProxy, SafeMailHtml, clean_mail_html, sanitize_mail_html
 from inboxcrm.web.ui.navigation import nav_for
+from inboxcrm.web.ui.page_context import page_time_zone, unread_count
+from inboxcrm.web.ui.time_display import time_element
 
 
-def format_when(value: datetime | date | None) -> str:
-    """A datetime as ``12 Mar 2025, 14:03 UTC``; a date as ``12 Mar 2025``."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-        return moment.strftime("%d %b %Y, %H:%M UTC").lstrip("0")
-    return value.strftime("%d %b %Y").lstrip("0")
+@pass_context
+def format_when(context: Context, value: datetime | date | None) -> Markup:
+    """A ``<time>`` element in the viewer's zone, relative when recent (``time_display``)."""
+    zone = context.get("time_zone")
+    return time_element(value, zone if isinstance(zone, tzinfo) else UTC)
 
 
 def format_money(amount: Decimal | int | float | None, currency: str = "") -> str:
@@ -95,6 +95,8 @@ def render(
         "nav_main": nav_for(principal.role, "main") if principal else [],
         "nav_setup": nav_for(principal.role, "setup") if principal else [],
         "current_path": request.url.path,
+        "time_zone": page_time_zone(request, principal),
+        "unread_notifications": unread_count(request, principal),
     }
     base.update(context or {})
     response = templates.TemplateResponse(

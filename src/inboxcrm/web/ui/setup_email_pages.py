@@ -53,7 +53,7 @@ from inboxcrm.web.ui.page_routes import page_router
 from inboxcrm.web.ui.record_forms import PostedForm, form_texts
 from inboxcrm.web.ui.rendering import render
 
-__all__ = ["SETUP_EMAIL", "router"]
+__all__ = ["EMAIL_SECTIONS", "SETUP_EMAIL", "EmailSection", "router"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +158,30 @@ def skip_reason_text(reason: str | None) -> str:
     return SKIP_REASONS.get(reason, reason)
 
 
+@dataclass(frozen=True)
+class EmailSection:
+    """One tab of Setup → Email: its anchor (``#section-<slug>``), label and template."""
+
+    slug: str
+    label: str
+    admin_only: bool = False
+
+    @property
+    def template(self) -> str:
+        return f"setup/sections/{self.slug.replace('-', '_')}.html"
+
+
+#: The page's sections, in tab order; a new one is one entry here and one template.
+EMAIL_SECTIONS = (
+    EmailSection("mailboxes", "Mailboxes"),
+    EmailSection("sync", "Sync"),
+    EmailSection("sharing", "Sharing"),
+    EmailSection("privacy", "Privacy & storage"),
+    EmailSection("never-log", "Never log", admin_only=True),
+    EmailSection("tracking", "Tracking"),
+)
+
+
 # -- view models --------------------------------------------------------------------------------
 
 
@@ -257,6 +281,9 @@ def _setup_page(
     context: dict[str, Any] = {
         **_accounts_context(runtime, statuses),
         "notice": notice,
+        "email_sections": [
+            s for s in EMAIL_SECTIONS if is_admin(principal.role) or not s.admin_only
+        ],
         "errors": errors or {},
         "values": values or {},
         "options": options,
@@ -278,9 +305,10 @@ def _setup_page(
     return render(request, "setup/email.html", context, status_code=status_code)
 
 
-def _back(notice: str, **extra: str | int) -> RedirectResponse:
+def _back(notice: str, section: str = "mailboxes", **extra: str | int) -> RedirectResponse:
+    """Back to the page after a post, on the tab of the section that was changed."""
     query = urlencode({"notice": notice, **extra})
-    return RedirectResponse(f"{SETUP_EMAIL}?{query}", status_code=303)
+    return RedirectResponse(f"{SETUP_EMAIL}?{query}#section-{section}", status_code=303)
 
 
 # -- the page and its fragment ------------------------------------------------------------------
@@ -392,7 +420,7 @@ def save_sync_options(
         uow.rollback()
         errors = {f"options-{account_id}": exc.message}
         return _setup_page(request, runtime, principal, uow, errors=errors, status_code=422)
-    return _back("options_saved")
+    return _back("options_saved", "sync")
 
 
 @router.post(SETUP_EMAIL + "/{account_id}/sharing")
@@ -417,7 +445,7 @@ def save_account_sharing(
         uow.rollback()
         errors = {f"sharing-{account_id}": exc.message}
         return _setup_page(request, runtime, principal, uow, errors=errors, status_code=422)
-    return _back("sharing_saved")
+    return _back("sharing_saved", "sharing")
 
 
 @router.get(SETUP_EMAIL + "/{account_id}/ledger")
@@ -481,7 +509,7 @@ def save_mail_settings(
         return _setup_page(
             request, runtime, principal, uow, errors={"settings": exc.message}, status_code=422
         )
-    return _back("settings_saved")
+    return _back("settings_saved", "privacy")
 
 
 @router.post(SETUP_EMAIL + "/never-log")
@@ -500,7 +528,7 @@ async def add_never_log(
             {"never_log": exc.message},
             {"entry": entry},
         )
-    return _back("never_log_added", removed=removed)
+    return _back("never_log_added", "never-log", removed=removed)
 
 
 def _render_with_tenant_uow(
@@ -520,7 +548,7 @@ def _render_with_tenant_uow(
 def remove_never_log(principal: AdminPrincipal, uow: TenantUow, form: PostedForm) -> Response:
     entry = form_texts(form, ["entry"])["entry"]
     mail_settings.remove_never_log(uow, principal, entry)
-    return _back("never_log_removed")
+    return _back("never_log_removed", "never-log")
 
 
 @router.post(SETUP_EMAIL + "/sharing")
@@ -540,4 +568,4 @@ def save_sharing_maximum(
         uow.rollback()
         errors = {"sharing_maximum": exc.message}
         return _setup_page(request, runtime, principal, uow, errors=errors, status_code=422)
-    return _back("sharing_maximum_saved")
+    return _back("sharing_maximum_saved", "sharing")
