@@ -30,13 +30,26 @@ def settings(settings: Settings, emulator: EmulatorHandle) -> Settings:
 
 
 def _set_progress(runtime: Runtime, account_id: int, phase: str, progress: dict[str, Any]) -> None:
+    """What a sync run on a worker writes: its progress, and its lease while it runs."""
+    from datetime import timedelta
+
+    from inboxcrm.adapters.db.tenant_tables import MailSyncLeaseRow
+
     with runtime.tenant_uow("acme") as uow:
         row = uow.session.get(MailAccountRow, account_id)
         assert row is not None
         row.sync_phase = phase
-        row.sync_progress = progress
+        row.sync_progress = {**progress, "phase": phase}
+        lease = uow.session.get(MailSyncLeaseRow, account_id)
+        if lease is None:
+            lease = MailSyncLeaseRow(mail_account_id=account_id, holder="", expires_at=utcnow())
+            uow.session.add(lease)
         if phase == "done":
             row.last_sync_at = row.last_full_sync_at = utcnow()
+            lease.holder, lease.expires_at = "", utcnow()
+        else:
+            lease.holder = "worker-host-b:4242:abcdef"
+            lease.expires_at = utcnow() + timedelta(seconds=120)
         uow.commit()
 
 
@@ -86,7 +99,7 @@ def test_connect_gmail_through_the_consent_page_and_watch_the_sync_progress(
     page.wait_for_selector(f"#account-{account_id} >> text=Fetching messages")
     progress = page.locator(f"#account-{account_id} progress")
     assert progress.get_attribute("value") == "30"
-    assert "120 scanned · 90 stored · 30 skipped of 400" in page.inner_text(
+    assert "This run: 120 scanned · 90 stored · 30 skipped of 400" in page.inner_text(
         f"#account-{account_id}"
     )
     _set_progress(
