@@ -87,8 +87,9 @@ CONCURRENCY_REPROBE = 200
 MODIFY_CHUNK = 1000
 """Ids per messages.batchModify (Gmail's limit)."""
 DEFAULT_TIMEOUT_SECONDS = 60.0
-QUOTA_WINDOW_SECONDS = 1.0
-"""Gmail's per-user quota window: parts refused with 429 wait at least this (capped) long."""
+QUOTA_RETRY_FLOOR_SECONDS = 0.25
+"""Parts refused for quota wait at least this long (or their Retry-After) before they are sent
+again, through the gate, which the refusal has just slowed down."""
 
 T = TypeVar("T")
 
@@ -382,7 +383,7 @@ class GmailMailbox:
                 hints = [h for h in map(retry_after_seconds, quota_limited) if h is not None]
                 # Google's windows are moving: parts refused for them would be refused
                 # again sooner (as fast as batches are written now).
-                floor = max([QUOTA_WINDOW_SECONDS, *hints])
+                floor = max([QUOTA_RETRY_FLOOR_SECONDS, *hints])
                 delay = max(delay, min(floor, self._backoff_cap))
             if limited:
                 waited += delay
