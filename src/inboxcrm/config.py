@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     """The Google Cloud project's Gmail quota per minute, shared by every mailbox."""
     quota_headroom: float = 0.97
     """Share of each quota the sync paces to (the rest absorbs clock and network jitter)."""
+    quota_key_prefix: str = "inboxcrm:quota"
+    """Redis keys of the shared quota buckets (``<prefix>:<provider>:<mailbox>``, and
+    ``<prefix>:project:<provider>``)."""
 
     # Privacy.
     record_deletion_grace_days: int = 90

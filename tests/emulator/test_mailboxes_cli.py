@@ -116,6 +116,12 @@ def test_cli_starts_and_prints_its_url(tmp_path: Path) -> None:
         USER,
         "--quota-units-per-s",
         "250",
+        "--quota-units-per-minute",
+        "6000",
+        "--project-quota-units-per-minute",
+        "1200000",
+        "--max-concurrent-per-user",
+        "10",
         "--client",
         "cid:secret",
         "--latency-ms",
@@ -132,6 +138,9 @@ def test_cli_starts_and_prints_its_url(tmp_path: Path) -> None:
         assert health == {"status": "ok", "users": 1}
         config = HTTP.get(url + "/_emulator/config").json()
         assert config["quota_units_per_s"] == 250
+        assert config["quota_units_per_minute"] == 6000
+        assert config["project_quota_units_per_minute"] == 1_200_000
+        assert config["max_concurrent_per_user"] == 10
         assert config["auto_consent"] == USER
         assert HTTP.get(url + f"/_emulator/users/{USER}").json()["messagesTotal"] == 50
     finally:

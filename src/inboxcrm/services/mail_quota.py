@@ -29,9 +29,7 @@ from inboxcrm.sync.quota import (
     window_safe_bucket_params,
 )
 
-__all__ = ["PROJECT_KEY", "mailbox_rate", "quota_gate_for", "reset_local_gates"]
-
-PROJECT_KEY = "inboxcrm:quota:project:{provider}"
+__all__ = ["mailbox_rate", "quota_gate_for", "reset_local_gates"]
 
 _lock = threading.Lock()
 _pacers: dict[tuple[str, str, float, float, str], AdaptivePacer] = {}
@@ -72,7 +70,7 @@ def _project_gate(settings: Settings, provider: str) -> QuotaGate:
     limit = float(settings.project_quota_units_per_minute) / 60.0
     if limit <= 0:
         return UnlimitedGate()
-    key = PROJECT_KEY.format(provider=provider)
+    key = f"{settings.quota_key_prefix}:project:{provider}"
     if settings.redis_url:
         return _bucket(settings, key, limit, 60.0)
     with _lock:
@@ -96,13 +94,13 @@ def quota_gate_for(settings: Settings, provider: str, mailbox: str) -> QuotaGate
         mailbox,
         rate,
         float(settings.project_quota_units_per_minute),
-        settings.redis_url,
+        settings.redis_url + "|" + settings.quota_key_prefix,
     )
     with _lock:
         pacer = _pacers.get(key)
     if pacer is not None:
         return pacer
-    own = _bucket(settings, f"inboxcrm:quota:{provider}:{mailbox}", rate, 1.0)
+    own = _bucket(settings, f"{settings.quota_key_prefix}:{provider}:{mailbox}", rate, 1.0)
     created = AdaptivePacer(CombinedGate(own, _project_gate(settings, provider)))
     with _lock:
         return _pacers.setdefault(key, created)

@@ -9,8 +9,9 @@ later) and the tenant database. One run:
 2. Full sync: capture the mailbox history id first; list the ids that search queries over the
    tenant's CRM addresses (and BCC addresses) select within the look-back window, into the
    ledger as ``pending`` (checkpoint: the next query); a query over several addresses that
-   lists nothing is cross-checked with one query per address (Gmail answers some long OR
-   queries with nothing; the progress counts probes and recoveries); then the fetch phase;
+   lists nothing is checked with a canary (the owner's own address added must find the
+   owner's mail) and, failing that, with one query per address (Gmail answers some long OR
+   queries with nothing; the progress counts checks, probes and recoveries); then the fetch phase;
    then the label phase; finally the captured history id becomes the incremental cursor.
 3. Incremental: read every history page from the cursor; new message ids are fetched with
    headers only and screened; only those that may match are put in the ledger as ``pending``,
@@ -172,6 +173,8 @@ class MailboxSync:
         self._large: set[str] | None = None
         """Ids of messages over :data:`LARGE_MESSAGE_BYTES` (None: not asked yet)."""
         self._medium: set[str] = set()
+        self._canary: bool | None = None
+        """Whether the owner's own mail in the window can serve as a search canary."""
         """Ids of messages over :data:`MEDIUM_MESSAGE_BYTES` but not large."""
         self._progress = SyncProgress()
         self._book: AddressBook | None = None
@@ -376,8 +379,13 @@ class MailboxSync:
 
     def _probe_empty_chunk(self, index: int, chunk: SearchChunk) -> None:
         """A query over several addresses listed nothing: Gmail answers some long OR queries
-        with nothing at all. List each address on its own (a probe that is empty costs one
-        call); if any finds mail, the chunk's answer was wrong and this recovered it."""
+        with nothing at all. First a canary (one call): the same query with the owner's own
+        address added; if that finds the owner's mail, Gmail did evaluate the query and the
+        chunk is really empty. Otherwise each address is listed on its own (a probe that is
+        empty costs one call); if any finds mail, the chunk's answer was wrong and is recovered.
+        """
+        if self._canary_answers(chunk):
+            return
         found = 0
         for probe in chunk.probe_queries():
             self._progress.query_probes += 1
@@ -391,6 +399,25 @@ class MailboxSync:
                 self.account_id,
                 found,
             )
+
+    def _first_id(self, query: str) -> str | None:
+        for ref in self._mailbox.iter_message_ids(
+            query=query, include_spam_trash=True, page_size=1
+        ):
+            return ref.id
+        return None
+
+    def _canary_answers(self, chunk: SearchChunk) -> bool:
+        """True when ``chunk``'s query with the owner's address added finds the owner's mail."""
+        owner = f"from:{self._own[0]}"
+        suffix = chunk.query[chunk.query.rfind("}") + 1 :]
+        if self._canary is None:
+            self._canary = self._first_id(owner + suffix) is not None
+        if not self._canary:
+            return False  # the owner sent nothing in the window: no canary to check with
+        self._progress.query_checks += 1
+        head = chunk.query[: chunk.query.rfind("}")]
+        return self._first_id(f"{head} {owner}}}{suffix}") is not None
 
     def _add_listed(self, refs: Sequence[MessageRef]) -> None:
         with self._uow() as uow:

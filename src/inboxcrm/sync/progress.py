@@ -37,6 +37,8 @@ class SyncProgress:
     skipped: int = 0
     total_estimate: int = 0
     """Messages expected to be processed in this run (known once listing is done)."""
+    query_checks: int = 0
+    """Canary queries sent for multi-address queries that listed nothing."""
     query_probes: int = 0
     """Per-address probe queries sent because a multi-address query listed nothing."""
     queries_recovered: int = 0

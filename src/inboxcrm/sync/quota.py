@@ -162,7 +162,7 @@ class AdaptivePacer:
         *,
         initial: float = 0.9,
         floor: float = 0.05,
-        decrease: float = 0.7,
+        decrease: float = 0.85,
         recovery_step: float = 0.05,
         recovery_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,

@@ -71,25 +71,52 @@ def test_exact_lookback_bound_and_token_matches_store_exactly_the_expected_set(
     assert result.skipped_by_reason.get("no_match", 0) == 2  # listed by tokens, screened out
 
 
+def _progress(runtime: Runtime, account_id: int) -> SyncProgress:
+    with runtime.tenant_uow("acme") as uow:
+        row = uow.session.get(MailAccountRow, account_id)
+        assert row is not None
+        return SyncProgress.from_json(row.sync_progress)
+
+
+def _owner_sent_mail(emulator: EmulatorHandle) -> None:
+    raw = customer_mail(OWNER, "someone@elsewhere.example", "sent by the owner")
+    emulator.deliver(OWNER, raw, label_ids=["SENT"])
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("owner_mail", [False, True])
 def test_a_query_answered_with_nothing_is_detected_and_recovered(
-    runtime: Runtime, emulator: EmulatorHandle
+    runtime: Runtime, emulator: EmulatorHandle, owner_mail: bool
 ) -> None:
     people = [f"person{i}@client{i}.example" for i in range(5)]
     account_id = _setup(runtime, emulator, [*people, "quiet@nobody.example"])
     expected = {
         str(emulator.deliver(OWNER, customer_mail(p, OWNER, f"from {p}"))["id"]) for p in people
     }
+    if owner_mail:  # a canary exists; it is blanked along with the long query
+        _owner_sent_mail(emulator)
     # One query holds all six addresses (25 terms); Gmail-like, the emulator answers it empty.
     emulator.set_config(query_max_terms=12)
 
     _engine(runtime, emulator, account_id).run(full=True)
 
     assert set(stored_mail(runtime, "acme")) == expected
-    with runtime.tenant_uow("acme") as uow:
-        row = uow.session.get(MailAccountRow, account_id)
-        assert row is not None
-        progress = SyncProgress.from_json(row.sync_progress)
+    progress = _progress(runtime, account_id)
     # Six CRM addresses and their six BCC-logging addresses are probed one by one; only the
     # CRM query was wrong (the BCC addresses have no mail).
     assert progress.query_probes == 12 and progress.queries_recovered == 1
+    assert progress.query_checks == (2 if owner_mail else 0)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_really_empty_queries_cost_one_canary_each_not_a_probe_per_address(
+    runtime: Runtime, emulator: EmulatorHandle
+) -> None:
+    account_id = _setup(runtime, emulator, [f"quiet{i}@client{i}.example" for i in range(6)])
+    _owner_sent_mail(emulator)
+    emulator.reset_counters(OWNER)
+    _engine(runtime, emulator, account_id).run(full=True)
+    progress = _progress(runtime, account_id)
+    assert progress.query_checks == 2 and progress.query_probes == 0
+    assert progress.queries_recovered == 0
+    assert stored_mail(runtime, "acme") == {}

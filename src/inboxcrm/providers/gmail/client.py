@@ -94,8 +94,9 @@ UPLOAD_THRESHOLD = 4 * 1024 * 1024
 """Raw messages larger than this go through the upload endpoint instead of a JSON ``raw``."""
 MAX_SEND_BYTES = 35 * 1024 * 1024
 """Gmail's limit for a sent message (messages.send mediaUpload maxSize)."""
-QUOTA_WINDOW_SECONDS = 1.0
-"""Gmail's per-user quota window: parts refused with 429 wait at least this (capped) long."""
+QUOTA_RETRY_FLOOR_SECONDS = 0.25
+"""Parts refused for quota wait at least this long (or their Retry-After) before they are sent
+again, through the gate, which the refusal has just slowed down."""
 
 T = TypeVar("T")
 
@@ -389,7 +390,7 @@ class GmailMailbox:
                 hints = [h for h in map(retry_after_seconds, quota_limited) if h is not None]
                 # Google's windows are moving: parts refused for them would be refused
                 # again sooner (as fast as batches are written now).
-                floor = max([QUOTA_WINDOW_SECONDS, *hints])
+                floor = max([QUOTA_RETRY_FLOOR_SECONDS, *hints])
                 delay = max(delay, min(floor, self._backoff_cap))
             if limited:
                 waited += delay
