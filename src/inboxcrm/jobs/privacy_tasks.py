@@ -1,16 +1,17 @@
 """Background work of the privacy features: the scheduled purge, and building exports.
 
 ``inboxcrm.privacy.purge`` runs hourly (services.retention.purge_all): records past their grace
-period, mailboxes disconnected longer than the purge period, closed tenants; idempotent, as a
-second run finds nothing due. ``inboxcrm.privacy.build_export`` builds one export requested
-through ``POST /api/v1/exports`` (services.export.build_export); a second run of a finished
-export does nothing.
+period, mailboxes disconnected longer than the purge period, closed tenants, then the vacuum;
+idempotent, as a second run finds nothing due. ``inboxcrm.privacy.build_export`` builds one
+export requested through ``POST /api/v1/exports`` (services.export.build_export); a second
+run of a finished export does nothing.
 """
 
 from __future__ import annotations
 
 import logging
 
+import inboxcrm.jobs.account_tasks  # noqa: F401  (its schedule first: this module replaces it)
 from inboxcrm.jobs.registry import job, register_periodic
 
 __all__ = ["EXPORT_TASK", "PURGE_INTERVAL_SECONDS", "PURGE_TASK"]
@@ -20,6 +21,7 @@ logger = logging.getLogger(__name__)
 PURGE_TASK = "inboxcrm.privacy.purge"
 EXPORT_TASK = "inboxcrm.privacy.build_export"
 PURGE_INTERVAL_SECONDS = 3600
+ACCOUNT_PURGE_SCHEDULE = "mail.purge_disconnected_accounts"
 
 
 @job(PURGE_TASK, time_limit=3600)
@@ -44,3 +46,7 @@ def build_export(tenant: str, export_id: int) -> None:
 
 
 register_periodic("privacy.purge", PURGE_INTERVAL_SECONDS, PURGE_TASK)
+# The account purge's schedule (jobs.account_tasks, registered before this module) deletes a
+# disconnected mailbox's mail without vacuuming, which would leave its bytes in the database
+# files; this purge deletes the same mail and vacuums, so it takes that schedule's place.
+register_periodic(ACCOUNT_PURGE_SCHEDULE, PURGE_INTERVAL_SECONDS, PURGE_TASK)

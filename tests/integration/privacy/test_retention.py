@@ -212,3 +212,37 @@ def test_postgres_vacuum_waits_out_old_snapshots_and_a_later_purge_finishes_it(
     (later,) = purge_all(runtime, tenant="acme")
     assert later.messages == 0 and later.vacuumed is True
     assert residue(runtime, "acme", [marker]) == {}
+
+
+def test_closed_tenants_lose_their_database_after_the_purge_period(
+    tenants: TenantFactory, runtime: Runtime
+) -> None:
+    from inboxcrm.adapters.db.control_tables import TenantRow
+    from tests.integration.privacy.audit_helpers import actions
+
+    for slug in ("gone", "recent", "open"):
+        tenants.member(slug, "admin")
+    days = runtime.settings.account_purge_days
+    with runtime.control_uow() as uow:
+        for slug, closed_at in (
+            ("gone", utcnow() - timedelta(days=days + 1)),
+            ("recent", utcnow()),
+        ):
+            uow.session.execute(
+                update(TenantRow)
+                .where(TenantRow.slug == slug)
+                .values(status="closed", closed_at=closed_at)
+            )
+        uow.commit()
+    reports = {r.tenant: r for r in purge_all(runtime)}
+    assert reports["gone"].tenant_dropped and "recent" not in reports and "open" in reports
+    with runtime.control_uow() as uow:
+        rows = uow.session.execute(select(TenantRow.slug, TenantRow.status)).all()
+    statuses = {str(slug): str(status) for slug, status in rows}
+    assert statuses == {"gone": "purged", "recent": "closed", "open": "active"}
+    assert runtime.tenants.create_database("gone") is True  # it was gone
+    runtime.tenants.drop_database("gone")
+    assert "tenant.purge" in actions(runtime, None)
+
+    (forced,) = purge_all(runtime, tenant="recent", force=True)
+    assert forced.tenant_dropped

@@ -106,3 +106,23 @@ def test_staff_need_a_live_grant_for_every_tenant_route(
     assert "support_grant.revoke" in tenant_actions
     denied = [e for e in audit_entries(runtime, None, "support.access") if e.outcome == "denied"]
     assert len(denied) >= len(routes)
+
+
+def test_the_privacy_page_shows_grants_and_staff_requests(
+    client: TestClient, tenants: TenantFactory, runtime: Runtime
+) -> None:
+    from inboxcrm.services.support_access import create_staff
+    from tests.integration.ui.ui_session import sign_in
+
+    admin = tenants.member("acme", "admin")
+    _, token = create_staff(runtime, email="desk@inboxcrm.example", password="desk-password")
+    grant = client.post(
+        "/api/v1/support-grants", json={"hours": 3, "reason": "ticket 77"}, headers=admin.headers
+    )
+    assert grant.status_code == 201
+    assert client.get("/api/v1/deals", headers=_staff_headers(token)).status_code == 200
+    sign_in(client, admin)
+    page = client.get("/setup/privacy")
+    assert page.status_code == 200
+    assert "ticket 77" in page.text and "active" in page.text
+    assert "GET /api/v1/deals" in page.text

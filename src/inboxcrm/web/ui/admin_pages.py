@@ -213,6 +213,7 @@ def _privacy_page(
             "grants": support_access.list_grants(runtime, principal),
             "exports": export.list_exports(uow, principal),
             "erasures": erasure.list_erasure_requests(runtime, principal),
+            "staff_accesses": audit.list_events(uow, action="support.access", limit=20).items,
             "grace_days": settings.record_deletion_grace_days,
             "purge_days": settings.account_purge_days,
             "export_hours": int(export.EXPORT_LIFETIME.total_seconds() // 3600),
