@@ -132,3 +132,58 @@ def test_reply_with_tracking_then_see_it_opened(
     assert "Opened by carol@customer.example" in page.inner_text(".tl-tracking")
     page.screenshot(path=SCREENSHOT, full_page=True)
     assert csp_errors_in(page_console) == []
+
+
+def test_draft_with_ai_edit_approve_and_send(
+    live_server: str,
+    browser_page: Any,
+    tenants: TenantFactory,
+    runtime: Runtime,
+    emulator: EmulatorHandle,
+    gmail: GmailConnector,
+    page_console: list[str],
+) -> None:
+    """With no Anthropic key the offline drafter answers, and the page says it is not AI."""
+    runtime.settings.public_url = live_server
+    rep = tenants.member("acme", "rep")
+    emulator.create_user(OWNER, name="Rep Rüdiger")
+    account_id = gmail.connect(rep, OWNER)["account"]["id"]
+    with runtime.tenant_uow("acme") as uow:
+        contact = make_contact(uow, first_name="Carol", last_name="Customer", emails=[CUSTOMER])
+    inbound = emulator.deliver(
+        OWNER,
+        customer_mail(
+            f"Carol Customer <{CUSTOMER}>", OWNER, "Meeting", body="When can we meet next week?"
+        ),
+    )
+    assert sync_account(runtime, "acme", account_id).status == "ok"
+
+    page = browser_page
+    sign_in(page, live_server, rep)
+    record_url = f"{live_server}/contacts/{contact.id}"
+    page.goto(record_url)
+    page.click(".tl-email summary")
+    page.click(".message .draft-with-ai")
+    page.wait_for_selector("#draft-editor")
+    assert page.text_content("#draft-label") == "Offline drafter — not AI"
+    assert page.input_value("#draft-subject") == "Re: Meeting"
+    drafted = page.input_value("#draft-body")
+    assert drafted.startswith("Hello Carol,") and "When can we meet next week?" in drafted
+    page.fill("#draft-body", drafted.replace("Hello Carol,", "Hi Carol,"))
+    page.goto(record_url)  # the pending draft is on the timeline
+    assert "Draft awaiting approval: Re: Meeting" in page.inner_text(".tl-draft")
+    page.click(".tl-email summary")
+    page.click(".message .draft-with-ai")
+    page.wait_for_selector("#draft-editor")
+    page.fill("#draft-body", "Hi Carol,\n\nTuesday at 10 works for me.\n\nRep")
+    page.click("#draft-approve")
+    page.wait_for_url(record_url + "?sent=*")
+
+    page.click(".tl-email summary")
+    thread = page.locator(".tl-email").first
+    assert thread.locator(".message").count() == 2
+    assert "Tuesday at 10 works for me." in thread.inner_text()
+    with runtime.tenant_uow("acme") as uow:
+        sent = uow.session.scalars(select(OutboundMessageRow)).one()
+    assert sent.provider_thread_id == inbound["threadId"] and sent.draft_id is not None
+    assert csp_errors_in(page_console) == []

@@ -37,6 +37,9 @@ def _record_forms() -> dict[str, Callable[[SampleData], Form]]:
         forms[f"/{plural}/{{record_id}}/edit"] = lambda _d, body=body: dict(body)
         forms[f"/{plural}/{{record_id}}/delete"] = lambda _d: {}
         forms[f"/{plural}/{{record_id}}/notes"] = lambda _d: {"body": "Sent the proposal."}
+        forms[f"/{plural}/{{record_id}}/drafts"] = lambda d: {
+            "mail_account_id": str(d.mail_account)
+        }
         forms[f"/{plural}/{{record_id}}/compose"] = lambda d: {
             "mail_account_id": str(d.mail_account),
             "to": "pat@sample.example.com",

@@ -2,6 +2,8 @@
 
     GET  /{kind}s/{id}/compose[?reply_to=<gmail id>&mail_account_id=&all=1]   the composer (htmx)
     POST /{kind}s/{id}/compose      send (or, with ``retry_entry``, send a "Not sent" entry again)
+    POST /{kind}s/{id}/drafts       "Draft with AI" (``action`` create), "Approve & send"
+                                    (``approve``, with the edited text) or "Discard" (``discard``)
     GET  /setup/email/sending       the tracking-default form (fragment loaded by Setup → Email)
     POST /setup/email/sending       save it
 
@@ -20,12 +22,12 @@ from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
-from inboxcrm.domain.errors import InboxCrmError
+from inboxcrm.domain.errors import InboxCrmError, InvalidInput, NotFound
 from inboxcrm.domain.outgoing_mail import MAX_MESSAGE_BYTES
-from inboxcrm.services import sending, sending_compose
+from inboxcrm.services import drafts, sending, sending_compose
 from inboxcrm.services.sending_input import AttachmentIn, MessageRequest
 from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow, WriterPrincipal
-from inboxcrm.web.sending_deps import sending_ports_for
+from inboxcrm.web.sending_deps import drafting_ports_for, sending_ports_for
 from inboxcrm.web.ui.page_routes import page_router
 from inboxcrm.web.ui.record_forms import PostedForm, errors_from, form_texts
 from inboxcrm.web.ui.rendering import render
@@ -222,3 +224,104 @@ def save_sending_setup(
     if _is_htmx(request):
         return render(request, "setup/_sending.html", {"track_by_default": track, "saved": True})
     return RedirectResponse("/setup/email#sending", status_code=303)
+
+
+# -- AI drafts -----------------------------------------------------------------------------------
+
+
+def _draft_editor(
+    request: Request,
+    plural: str,
+    record_id: int,
+    draft: drafts.DraftView,
+    *,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    return render(
+        request,
+        "records/_draft.html",
+        {
+            "action": f"/{plural}/{record_id}/drafts",
+            "record_url": f"/{plural}/{record_id}",
+            "draft": draft,
+            "errors": errors or {},
+        },
+    )
+
+
+def _register_drafts(plural: str, kind: str) -> None:
+    def draft_action(
+        request: Request,
+        principal: WriterPrincipal,
+        runtime: RuntimeDep,
+        record_id: RecordId,
+        form: PostedForm,
+    ) -> Response:
+        """``action``: ``create`` (default), ``approve`` (with the edited text), ``discard``."""
+        fields = form_texts(
+            form,
+            [
+                "action",
+                "draft_id",
+                "mail_account_id",
+                "reply_to_message_id",
+                "subject",
+                "body_text",
+            ],
+        )
+        record_url = f"/{plural}/{record_id}"
+        ports = drafting_ports_for(runtime, principal)
+        action = fields["action"] or "create"
+        if action == "create":
+            if not fields["mail_account_id"].isdigit():
+                raise InvalidInput("choose the mailbox to send from", field="mail_account_id")
+            request_model = drafts.DraftRequest.model_validate(
+                {
+                    "record": {"type": kind, "id": record_id},
+                    "mail_account_id": int(fields["mail_account_id"]),
+                    "reply_to_message_id": fields["reply_to_message_id"] or None,
+                }
+            )
+            draft = drafts.create_draft(ports, principal, request_model)
+            if not _is_htmx(request):
+                return RedirectResponse(record_url + "#timeline", status_code=303)
+            return _draft_editor(request, plural, record_id, draft)
+        if not fields["draft_id"].isdigit():
+            raise InvalidInput("which draft?", field="draft_id")
+        draft_id = int(fields["draft_id"])
+        current = drafts.get_draft(ports.sending, principal, draft_id)
+        if current.record_kind != kind or current.record_id != record_id:
+            raise NotFound(f"no draft {draft_id} on this record")
+        if action == "discard":
+            drafts.discard_draft(ports.sending, principal, draft_id)
+            return _done(request, record_url)
+        if action != "approve":
+            raise InvalidInput("unknown action", field="action")
+        try:
+            if current.status == "pending_approval":
+                patch = drafts.DraftPatch(subject=fields["subject"], body_text=fields["body_text"])
+                drafts.update_draft(ports.sending, principal, draft_id, patch)
+            view, message = drafts.approve_draft(ports.sending, principal, draft_id)
+        except (ValidationError, InboxCrmError) as exc:
+            if isinstance(exc, InboxCrmError) and exc.status not in (409, 413, 422):
+                raise
+            refreshed = drafts.get_draft(ports.sending, principal, draft_id)
+            return _draft_editor(request, plural, record_id, refreshed, errors=errors_from(exc))
+        if message is not None and message.status != "sent" and _is_htmx(request):
+            with runtime.tenant_uow(principal.tenant_slug) as uow:
+                defaults = sending_compose.compose_defaults(uow, principal, kind, record_id)
+            return _composer(request, plural, record_id, defaults, outcome=message)
+        return _done(request, record_url, sent=view.outbound_message_id)
+
+    router.add_api_route(f"/{plural}/{{record_id}}/drafts", draft_action, methods=["POST"])
+
+
+def _done(request: Request, record_url: str, *, sent: int | None = None) -> Response:
+    target = f"{record_url}?{'sent=' + str(sent) if sent else 'draft=done'}#timeline"
+    if _is_htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+for _plural, _kind in KIND_OF_PLURAL.items():
+    _register_drafts(_plural, _kind)
