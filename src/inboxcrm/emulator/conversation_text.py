@@ -2,11 +2,13 @@
 """What generated conversations say: per subject, an opening that asks, replies that answer it,
 and follow-ups that move it on, so a thread reads like real correspondence about its subject.
 
-A thread's first message takes an ``OPEN`` line of its subject's script, each reply an ``ANSWER``
-and each later turn of the first writer a ``FOLLOW``; ``{item}``, ``{day}`` and ``{num}`` are the
-values in the subject, ``{other_day}`` another weekday. Messages pick among the variants by their
-own seed, so the same sentence seldom appears twice on one record. Languages other than English
-have one general script each (their subjects are few and short).
+A thread's first message takes an ``open`` line of its subject's script, each reply an ``answer``
+and each later turn of the first writer a ``follow``; ``{item}``, ``{day}`` and ``{num}`` are the
+values in the subject, ``{other_day}`` another weekday. The n-th answer and the n-th follow-up of
+a thread use the same index, so the follow-up fits the answer ("{other_day} afternoon instead?" →
+"{other_day} works too"); the index moves on with each round and starts from the subject's
+number, so threads differ and the same sentence seldom appears twice on one record. Languages
+other than English have one general script each (their subjects are few and short).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ EN_SCRIPTS: dict[str, Script] = {
             "Invoice {num} was paid this morning; you should see the transfer in two days.",
         ),
         "follow": (
+            "Thank you. Could you confirm the expected payment date?",
             "Here is invoice {num} again, now with your purchase order number.",
             "Thank you, payment of invoice {num} has arrived.",
         ),
@@ -75,6 +78,7 @@ EN_SCRIPTS: dict[str, Script] = {
             "Sorry for the delay on {item}; our director is back on {day} and will decide then.",
         ),
         "follow": (
+            "Great, I will wait for your confirmation on {day}.",
             "A pilot is a good idea. I can propose a four-week plan for {item}.",
             "Understood, I will check in again on {other_day}.",
         ),
@@ -92,6 +96,7 @@ EN_SCRIPTS: dict[str, Script] = {
         ),
         "follow": (
             "Thanks, that helps. Two phases would suit our budget better.",
+            "Thanks, good to know whom to call.",
             "Perfect. Could you send the training dates so that we can plan?",
         ),
     },
@@ -107,6 +112,7 @@ EN_SCRIPTS: dict[str, Script] = {
         ),
         "follow": (
             "The renewal documents for contract {num} are attached for signature.",
+            "Great, I will send the updated contract with the extra users.",
             "Let us review the service levels on {day}; I will prepare last year's figures.",
         ),
     },
@@ -174,6 +180,7 @@ EN_SCRIPTS: dict[str, Script] = {
             "The problem with {item} is fixed. Could you check that it works again on your side?",
         ),
         "follow": (
+            "Thanks, please let us know when the fix is live.",
             "The screenshot is attached. The error appears for every user.",
             "Confirmed, {item} works again. Thanks for the quick help; you can close #{num}.",
         ),

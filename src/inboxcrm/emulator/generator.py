@@ -212,12 +212,11 @@ def _script_lines(spec: GenSpec, rng: random.Random) -> list[str]:
         "num": num,
         "subject": subject,
     }
-    first = choices[int(rng.random() * len(choices))]
-    lines = [first.format(**values)]
-    if len(choices) > 1 and rng.random() < 0.3:
-        second = choices[(choices.index(first) + 1) % len(choices)].format(**values)
-        lines.append(second)
-    return lines
+    if slot == "open":
+        chosen = choices[int(rng.random() * len(choices))]
+    else:  # answers and their follow-ups pair up by round (see conversation_text)
+        chosen = choices[(num + (position + 1) // 2) % len(choices)]
+    return [chosen.format(**values)]
 
 
 def _conversation_body(spec: GenSpec, sender_name: str, rng: random.Random) -> list[str]:

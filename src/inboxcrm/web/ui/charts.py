@@ -107,8 +107,9 @@ def render_bar_chart(chart: BarChart) -> Markup:
             )
         if c % label_every == 0:
             cx = _LEFT + c * slot + slot / 2
+            odd = " every-other" if (c // label_every) % 2 else ""  # hidden on narrow screens
             parts.append(
-                f'<text class="axis" x="{_fmt(cx)}" y="{HEIGHT - _BOTTOM + 16}" '
+                f'<text class="axis x-label{odd}" x="{_fmt(cx)}" y="{HEIGHT - _BOTTOM + 16}" '
                 f'text-anchor="middle">{escape(category)}</text>'
             )
     legend = "".join(
