@@ -57,14 +57,19 @@ class MessageContent:
     source: str  # "live" (fetched from Gmail now or from the short cache) or "stored"
 
 
+_Key = tuple[str, int, int, str]
+"""(tenant database, mail account id, message row id, Gmail message id): unique per message even
+when a tenant's database is recreated under the same slug."""
+
+
 class _Cache:
     """A small, thread-safe, time-limited LRU of fetched contents (process memory only)."""
 
     def __init__(self) -> None:
-        self._items: OrderedDict[tuple[str, int], tuple[float, MessageContent]] = OrderedDict()
+        self._items: OrderedDict[_Key, tuple[float, MessageContent]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, int]) -> MessageContent | None:
+    def get(self, key: _Key) -> MessageContent | None:
         with self._lock:
             found = self._items.get(key)
             if found is None:
@@ -75,7 +80,7 @@ class _Cache:
             self._items.move_to_end(key)
             return found[1]
 
-    def put(self, key: tuple[str, int], content: MessageContent) -> None:
+    def put(self, key: _Key, content: MessageContent) -> None:
         with self._lock:
             self._items[key] = (time.monotonic() + CACHE_SECONDS, content)
             self._items.move_to_end(key)
@@ -125,7 +130,7 @@ def message_content(runtime: Runtime, principal: Principal, message_id: int) -> 
                 "this message's mailbox was disconnected, so its content is no longer available"
             )
         account_id, provider_id = account.id, message.provider_message_id
-    key = (tenant, message_id)
+    key = (runtime.tenants.url_for(tenant), account_id, message_id, provider_id)
     cached = _cache.get(key)
     if cached is not None:
         return cached
