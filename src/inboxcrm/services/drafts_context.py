@@ -141,7 +141,7 @@ def build_draft_context(
                     EmailMessageRow.thread_id == thread.id,
                     EmailMessageRow.deleted_at.is_(None),
                     EmailMessageRow.sent_at <= message.sent_at,
-                    EmailMessageRow.id.in_(on_record),
+                    EmailMessageRow.message_key_id.in_(on_record),
                 )
                 .order_by(EmailMessageRow.sent_at.desc(), EmailMessageRow.id.desc())
                 .limit(max_messages)

@@ -95,21 +95,22 @@ def _messages_with(session: Any, address: str) -> list[int]:
 
 
 def _only_shown_on(session: Any, records: list[tuple[str, int]]) -> list[int]:
-    """Messages the records' timelines show that no other live record shows."""
+    """Messages (every mailbox's copy) the records' timelines show that no other live record
+    shows. An ``email`` entry points at the message's tenant-wide identity."""
     found: list[int] = []
     keys = set(records)
     for kind, record_id in records:
-        message_ids = session.scalars(
+        message_key_ids = session.scalars(
             select(ActivityRow.ref_id).where(
                 ActivityRow.record_kind == kind,
                 ActivityRow.record_id == record_id,
                 ActivityRow.kind == "email",
             )
         )
-        for message_id in message_ids:
+        for message_key_id in message_key_ids:
             links = session.execute(
                 select(ActivityRow.record_kind, ActivityRow.record_id).where(
-                    ActivityRow.kind == "email", ActivityRow.ref_id == message_id
+                    ActivityRow.kind == "email", ActivityRow.ref_id == message_key_id
                 )
             ).all()
             others = [(k, i) for k, i in links if (k, i) not in keys]
@@ -122,7 +123,13 @@ def _only_shown_on(session: Any, records: list[tuple[str, int]]) -> list[int]:
                 is not None
             ]
             if not alive:
-                found.append(message_id)
+                found.extend(
+                    session.scalars(
+                        select(EmailMessageRow.id).where(
+                            EmailMessageRow.message_key_id == message_key_id
+                        )
+                    )
+                )
     return found
 
 

@@ -5,12 +5,13 @@ An export is two files:
 - ``export.json``: every exported record (Lead, Contact, Account) with its fields, email
   addresses, deals, notes and timeline entries (email entries name their message by Gmail id,
   thread id and Message-ID header);
-- ``mail.mbox``: each stored message the records' timelines show (for a whole-tenant export: all
-  stored mail) as an RFC 5322 message with its original Message-ID, In-Reply-To, References,
-  addresses, subject and date, and the bodies as stored (text, and sanitised HTML when kept).
-  Bodies are base64-encoded so that ``mailbox.mbox`` reads them back byte for byte (no
-  ``>From`` mangling). Under the ``snippet``/``metadata``/``live`` storage policies no body is
-  stored, so the text part holds the snippet (or is empty) and ``X-Inboxcrm-Body`` says so.
+- ``mail.mbox``: each stored message the records' timelines show, once however many mailboxes
+  hold a copy (for a whole-tenant export: all stored mail, every copy) as an RFC 5322 message
+  with its original Message-ID, In-Reply-To, References, addresses, subject and date, and the
+  bodies as stored (text, and sanitised HTML when kept). Bodies are base64-encoded so that
+  ``mailbox.mbox`` reads them back byte for byte (no ``>From`` mangling). Under the
+  ``snippet``/``metadata``/``live`` storage policies no body is stored, so the text part holds
+  the snippet (or is empty) and ``X-Inboxcrm-Body`` says so.
 
 Two ways in:
 
@@ -188,8 +189,7 @@ def _record_document(uow: UnitOfWork, kind: str, row: Any) -> tuple[dict[str, An
             .order_by(ActivityRow.occurred_at, ActivityRow.id)
         )
     )
-    message_ids = {e.ref_id for e in entries if e.kind == "email"}
-    live = _live_messages(uow, message_ids)
+    live = _live_messages_by_key(uow, {e.ref_id for e in entries if e.kind == "email"})
     timeline = []
     for entry in entries:
         if entry.kind == "email" and entry.ref_id not in live:
@@ -218,7 +218,29 @@ def _record_document(uow: UnitOfWork, kind: str, row: Any) -> tuple[dict[str, An
         "notes": [_columns(n) for n in notes],
         "timeline": timeline,
     }
-    return document, set(live)
+    return document, {message.id for message, _ in live.values()}
+
+
+def _live_messages_by_key(
+    uow: UnitOfWork, key_ids: Iterable[int]
+) -> dict[int, tuple[EmailMessageRow, str]]:
+    """One live copy per message identity (an ``email`` entry's ``ref_id``): the oldest stored
+    copy, so a message held by several mailboxes is exported once."""
+    key_list = sorted(set(key_ids))
+    found: dict[int, tuple[EmailMessageRow, str]] = {}
+    for start in range(0, len(key_list), 500):
+        query = (
+            select(EmailMessageRow, EmailThreadRow.provider_thread_id)
+            .join(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
+            .where(
+                EmailMessageRow.deleted_at.is_(None),
+                EmailMessageRow.message_key_id.in_(key_list[start : start + 500]),
+            )
+            .order_by(EmailMessageRow.id)
+        )
+        for message, thread_id in uow.session.execute(query):
+            found.setdefault(message.message_key_id, (message, thread_id))
+    return found
 
 
 def _live_messages(

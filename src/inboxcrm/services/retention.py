@@ -55,6 +55,7 @@ from inboxcrm.domain.errors import InvalidInput, NotFound
 from inboxcrm.domain.roles import require_admin
 from inboxcrm.services.audit import record_event
 from inboxcrm.services.identity import Principal
+from inboxcrm.sync.message_keys import release_message_keys
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +100,9 @@ def _row_class(kind: str) -> type[LeadRow] | type[ContactRow] | type[AccountRow]
     return row_cls
 
 
-def _shown_on_live_record(message_id: Any) -> ColumnElement[bool]:
-    """SQL: some live timeline entry of a live record shows message ``message_id``."""
+def _shown_on_live_record(message_key_id: Any) -> ColumnElement[bool]:
+    """SQL: some live timeline entry of a live record shows the email ``message_key_id``
+    (an ``email`` entry points at the message's tenant-wide identity, not at one copy)."""
     link = aliased(ActivityRow)
     alive = [
         and_(
@@ -111,7 +113,7 @@ def _shown_on_live_record(message_id: Any) -> ColumnElement[bool]:
     ]
     return exists().where(
         link.kind == EMAIL,
-        link.ref_id == message_id,
+        link.ref_id == message_key_id,
         link.deleted_at.is_(None),
         or_(*alive),
     )
@@ -142,9 +144,9 @@ def hide_record(session: Session, kind: str, record_id: int, now: datetime) -> i
     hidden = session.execute(
         update(EmailMessageRow)
         .where(
-            EmailMessageRow.id.in_(shown_here),
+            EmailMessageRow.message_key_id.in_(shown_here),
             EmailMessageRow.deleted_at.is_(None),
-            ~_shown_on_live_record(EmailMessageRow.id),
+            ~_shown_on_live_record(EmailMessageRow.message_key_id),
         )
         .values(deleted_at=now)
         .execution_options(synchronize_session=False)
@@ -178,7 +180,9 @@ def restore_record(
     messages = select(ActivityRow.ref_id).where(*entries, ActivityRow.kind == EMAIL)
     restored = uow.session.execute(
         update(EmailMessageRow)
-        .where(EmailMessageRow.id.in_(messages), EmailMessageRow.deleted_at.is_not(None))
+        .where(
+            EmailMessageRow.message_key_id.in_(messages), EmailMessageRow.deleted_at.is_not(None)
+        )
         .values(deleted_at=None)
         .execution_options(synchronize_session=False)
     )
@@ -211,33 +215,35 @@ def _chunks(ids: list[int]) -> list[list[int]]:
 
 
 def delete_messages(session: Session, message_ids: list[int]) -> int:
-    """Hard-delete messages with their attachments, timeline entries and sync-ledger rows, and
-    the threads left empty. The caller commits."""
+    """Hard-delete messages (copies) with their attachments and sync-ledger rows, the threads
+    left empty, and the identities no copy points at any more with their timeline entries (an
+    email copied in another mailbox keeps its entries). The caller commits."""
     deleted = 0
     threads: set[int] = set()
+    key_ids: set[int] = set()
     for chunk in _chunks(message_ids):
         found = session.execute(
             select(
                 EmailMessageRow.mail_account_id,
                 EmailMessageRow.provider_message_id,
                 EmailMessageRow.thread_id,
+                EmailMessageRow.message_key_id,
             ).where(EmailMessageRow.id.in_(chunk))
         ).all()
-        threads.update(t for _, _, t in found)
+        threads.update(t for _, _, t, _ in found)
+        key_ids.update(k for _, _, _, k in found)
         if found:
             session.execute(
                 delete(MailLedgerRow).where(
                     tuple_(MailLedgerRow.mail_account_id, MailLedgerRow.provider_message_id).in_(
-                        [(a, p) for a, p, _ in found]
+                        [(a, p) for a, p, _, _ in found]
                     )
                 )
             )
-        session.execute(
-            delete(ActivityRow).where(ActivityRow.kind == EMAIL, ActivityRow.ref_id.in_(chunk))
-        )
         session.execute(delete(EmailAttachmentRow).where(EmailAttachmentRow.message_id.in_(chunk)))
         result = session.execute(delete(EmailMessageRow).where(EmailMessageRow.id.in_(chunk)))
         deleted += int(getattr(result, "rowcount", 0) or 0)
+    release_message_keys(session, key_ids)
     empty = [
         t
         for t in threads
@@ -282,7 +288,7 @@ def _purge_records(session: Session, cutoff: datetime, report: PurgeReport) -> N
             select(EmailMessageRow.id).where(
                 EmailMessageRow.deleted_at.is_not(None),
                 EmailMessageRow.deleted_at <= cutoff,
-                ~_shown_on_live_record(EmailMessageRow.id),
+                ~_shown_on_live_record(EmailMessageRow.message_key_id),
             )
         )
     )
