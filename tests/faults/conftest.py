@@ -1,6 +1,7 @@
 """The fault suite (issue 7): full and incremental syncs of a generated 5,000-message mailbox under
-faults, each compared with a clean run. Every test is marked ``slow`` except the single-fault
-regression tests; scenarios run in parallel-safe tests (own emulator, databases, servers).
+faults, each compared with a clean run. Every test is marked ``slow`` (each takes from half a
+minute to a few minutes); scenarios run in parallel-safe tests (own emulator, databases,
+servers).
 
 Fixtures: ``settings`` points Google at the emulator with no local quota gate (as the sync
 integration tests do); ``gmail`` connects a mailbox through the real OAuth flow; ``redis``

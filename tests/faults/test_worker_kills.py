@@ -98,6 +98,7 @@ def _kill_repeatedly(
     compare(scenario, done, clean, runtime, "acme", seconds, detail=f"{worker.starts} starts")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_killed_embedded_worker_s_sync_is_handed_out_again_and_completes(
     runtime: Runtime,
@@ -122,6 +123,7 @@ def test_a_killed_embedded_worker_s_sync_is_handed_out_again_and_completes(
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_killed_redis_worker_s_sync_is_handed_out_again_and_completes(
     runtime: Runtime,

@@ -75,9 +75,16 @@ class QoS(kombu_redis.QoS):
         """Hand out again at once the messages of processes of this host that died."""
         with self.channel.conn_or_acquire() as client:
             # Only commands kombu prefixes with ``global_keyprefix`` (ZRANGE, HGET, HDEL).
-            for raw_tag in client.zrange(self.unacked_index_key, 0, -1) or []:
-                tag = raw_tag.decode() if isinstance(raw_tag, bytes) else str(raw_tag)
-                raw_holder = client.hget(HOLDERS_KEY, tag)
+            tags = [
+                raw.decode() if isinstance(raw, bytes) else str(raw)
+                for raw in client.zrange(self.unacked_index_key, 0, -1) or []
+            ]
+            if not tags:
+                return
+            pipe = client.pipeline()
+            for tag in tags:
+                pipe.hget(HOLDERS_KEY, tag)
+            for tag, raw_holder in zip(tags, pipe.execute(), strict=True):
                 if raw_holder is None:
                     continue
                 holder = raw_holder.decode() if isinstance(raw_holder, bytes) else str(raw_holder)
