@@ -39,9 +39,11 @@ def _conversation(room: Mailroom, count: int = 7) -> list[dict[str, Any]]:
 
 
 def _plant_other_mail(room: Mailroom, tenants: TenantFactory) -> None:
-    # Another thread with the same contact.
+    # Another thread with the same contact, newer than most of the conversation.
     room.deliver(
-        thread_mail(CUSTOMER, OWNER, "Anderes Thema", "MARKER-OTHER-THREAD", "<o1@k.example>", [])
+        thread_mail(
+            CUSTOMER, OWNER, "Anderes Thema", "MARKER-OTHER-THREAD", "<o1@k.example>", [], minute=5
+        )
     )
     colleague = tenants.member("acme", "rep", email="colleague@acme.example.com")
     with room.runtime.tenant_uow("acme") as uow:

@@ -5,7 +5,9 @@ labelled and never counted."""
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -52,7 +54,14 @@ TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.
 
 @st.composite
 def mutations(draw: Any, token: str, others: list[str]) -> str:
-    kind = draw(st.sampled_from(["flip", "drop", "insert", "truncate", "swap_mac", "case", "pad"]))
+    kinds = ["flip", "drop", "insert", "truncate", "swap_mac", "case", "pad", "forge"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "forge":  # the payload rewritten to an attacker's target, the MAC kept
+        payload, _, mac = token.partition(".")
+        claim = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claim[-1] = draw(st.sampled_from(["https://evil.example/", "http://127.0.0.1:1/x"]))
+        forged = base64.urlsafe_b64encode(json.dumps(claim).encode()).rstrip(b"=").decode()
+        return forged + "." + mac
     if kind == "truncate":
         return token[: draw(st.integers(0, max(0, len(token) - 1)))]
     if kind == "swap_mac" and others:
