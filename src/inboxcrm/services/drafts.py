@@ -43,6 +43,7 @@ from inboxcrm.domain.errors import Conflict, InvalidInput, NotFound, PermissionD
 from inboxcrm.domain.outgoing_mail import check_header_text
 from inboxcrm.domain.roles import is_admin, require_write
 from inboxcrm.providers.ai.base import DraftingProvider
+from inboxcrm.services.audit import record_event
 from inboxcrm.services.drafts_context import build_draft_context
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.mail_sharing import MailViewer
@@ -206,6 +207,18 @@ def create_draft(ports: DraftingPorts, principal: Principal, request: DraftReque
                 summary=f"Draft awaiting approval: {row.subject or '(no subject)'}"[:300],
             )
         )
+        record_event(
+            uow,
+            action="draft.created",
+            actor_user_id=principal.user_id,
+            target=f"draft:{row.id}",
+            details={
+                "record": f"{row.record_kind}:{row.record_id}",
+                "provider": row.provider,
+                "model": row.model,
+                "context_message_ids": list(built.message_ids),
+            },
+        )
         uow.commit()
         logger.info(
             "draft %s by %s (%d context messages) for %s %s in tenant %s",
@@ -255,6 +268,13 @@ def update_draft(
             row.subject = check_header_text(patch.subject, "subject")
         if patch.body_text is not None:
             row.body_text = patch.body_text
+        record_event(
+            uow,
+            action="draft.edited",
+            actor_user_id=principal.user_id,
+            target=f"draft:{row.id}",
+            details={"text_hash": text_hash(row.subject, row.body_text)},
+        )
         uow.commit()
         return _view(row)
 
@@ -289,6 +309,14 @@ def approve_draft(
                 approved_text_hash=digest,
             )
         )
+        if getattr(claimed, "rowcount", 0) == 1:
+            record_event(
+                uow,
+                action="draft.approved",
+                actor_user_id=principal.user_id,
+                target=f"draft:{draft_id}",
+                details={"approved_text_hash": digest, "via": principal.via},
+            )
         uow.commit()
         if getattr(claimed, "rowcount", 0) != 1:
             uow.session.refresh(row)
@@ -350,5 +378,8 @@ def discard_draft(ports: SendingPorts, principal: Principal, draft_id: int) -> D
             raise Conflict(f"draft {draft_id} is {row.status}; it can no longer be discarded")
         row.status = "discarded"
         _end_timeline_entry(uow.session, draft_id)
+        record_event(
+            uow, action="draft.discarded", actor_user_id=principal.user_id, target=f"draft:{row.id}"
+        )
         uow.commit()
         return _view(row)

@@ -73,6 +73,7 @@ from inboxcrm.domain.outgoing_mail import (
 )
 from inboxcrm.domain.roles import is_admin, require_write
 from inboxcrm.providers.base import MailboxClient, MessageRef
+from inboxcrm.services.audit import record_event
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.records import require_record
 from inboxcrm.services.sending_input import (
@@ -505,6 +506,20 @@ def _record_outcome(
             row.status = "failed"
             row.error = error or "the message could not be sent"
             record_failed_entry(uow.session, row)
+        record_event(
+            uow,
+            action="message.sent" if ref is not None else "message.send_failed",
+            actor_user_id=row.sender_user_id,
+            target=f"message:{row.id}",
+            outcome="success" if ref is not None else "failure",
+            details={
+                "mail_account": row.mail_account_id,
+                "record": f"{row.record_kind}:{row.record_id}",
+                "draft": row.draft_id,
+                "attempt": row.attempts,
+                "provider_message_id": row.provider_message_id,
+            },
+        )
         uow.commit()
         logger.info(
             "outbound message %s %s in tenant %s (attempt %d)",
@@ -561,5 +576,12 @@ def retry_message(
             if not (row.to_addresses or row.cc_addresses or row.bcc_addresses):
                 raise InvalidInput("a message needs at least one recipient", field="to")
         row.status = "sending"
+        record_event(
+            uow,
+            action="message.retried",
+            actor_user_id=principal.user_id,
+            target=f"message:{row.id}",
+            details={"edited": bool(changes)},
+        )
         uow.commit()
     return deliver(ports, outbound_id)

@@ -11,6 +11,7 @@ from typing import Any
 from inboxcrm.adapters.db.tenant_tables import MailAccountRow
 from tests.factories import make_contact, make_deal, make_email_message, make_mail_account
 from tests.fixtures.web import TenantFactory
+from tests.integration.privacy.audit_helpers import actions, audit_entries
 from tests.integration.sending.conftest import CUSTOMER, OWNER, Mailroom, thread_mail
 
 SUBJECT = "Fragen zum Angebot"
@@ -164,6 +165,21 @@ def test_only_approval_sends_and_only_once(mailroom: Mailroom, anthropic_double:
         == 409
     )
     assert [i for i in mailroom.timeline() if i["kind"] == "ai_draft"] == []
+
+    # Who approved what text, and each send, are in the audit log (approved once, sent twice:
+    # the ordinary message and the approved draft).
+    approvals = audit_entries(mailroom.runtime, "acme", "draft.approved")
+    assert [(e.target, e.details["approved_text_hash"]) for e in approvals] == [
+        (f"draft:{draft['id']}", expected.hexdigest())
+    ]
+    sent = audit_entries(mailroom.runtime, "acme", "message.sent")
+    assert approvals[0].actor_user_id is not None
+    assert {e.actor_user_id for e in sent} == {approvals[0].actor_user_id}
+    assert {e.target for e in sent} == {
+        f"message:{ordinary['id']}",
+        f"message:{approval['message']['id']}",
+    }
+    assert {"draft.created", "draft.edited"} <= set(actions(mailroom.runtime, "acme"))
 
 
 def test_read_only_users_cannot_approve_and_discarded_drafts_never_send(
