@@ -23,6 +23,7 @@ from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.services.auth_throttle import POLICIES
 from tests.fixtures.web import Member, TenantFactory
+from tests.integration.privacy.audit_helpers import audit_entries
 from tests.integration.ui.ui_session import login_form_token
 
 FREE = POLICIES["account"].free_failures
@@ -71,6 +72,11 @@ def test_wrong_passwords_lock_the_account_and_the_right_one_waits(
         assert _login(client, rep.email, "wrong-password")[0] == 401  # this one locks
     assert any("auth lockout" in r.getMessage() for r in caplog.records)
     assert rep.email not in caplog.text  # the log names the key's hash, never the address
+    lockouts = audit_entries(runtime, None, "auth.lockout")  # the control plane's audit log
+    assert [(e.outcome, e.target.split(":")[0]) for e in lockouts if e.target] == [
+        ("denied", "account")
+    ]
+    assert all(rep.email not in str(e.details) + str(e.target) for e in lockouts)
 
     status, page, retry_after = _login(client, rep.email, rep.password)
     assert status == 429 and retry_after is not None and 1 <= int(retry_after) <= 30

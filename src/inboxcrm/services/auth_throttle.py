@@ -43,6 +43,7 @@ from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.addresses import try_normalize_email
 from inboxcrm.domain.errors import InboxCrmError
+from inboxcrm.services.audit import record_event
 
 __all__ = [
     "POLICIES",
@@ -219,6 +220,15 @@ def _fail_one(runtime: Runtime, key: ThrottleKey, now: datetime) -> int | None:
             lock = policy.lock_for(row.failures)
             row.locked_until = now + lock
             row.lockouts += 1
+            record_event(  # the control plane's log: a lockout is not yet any tenant's
+                uow,
+                action="auth.lockout",
+                actor_user_id=None,
+                actor_kind="system",
+                target=f"{key.scope}:{key.digest[:12]}",
+                outcome="denied",
+                details={"lock_seconds": int(lock.total_seconds()), "failures": row.failures},
+            )
         uow.commit()
         failures, lockouts = row.failures, row.lockouts
     if lock is None:
