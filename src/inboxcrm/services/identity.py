@@ -28,7 +28,7 @@ from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.addresses import normalize_email
 from inboxcrm.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
-from inboxcrm.domain.roles import Role
+from inboxcrm.domain.roles import Role, has_mail_integration
 from inboxcrm.services.auth_throttle import (
     account_key,
     clear_keys,
@@ -58,6 +58,8 @@ class Principal:
     role: Role
     via: str  # "session" or "token"
     csrf_token: str | None = None
+    mail_integration: bool = False
+    """The Mail Integration permission: connect mailboxes and send (domain.roles)."""
 
 
 def _sha256(value: str) -> str:
@@ -135,6 +137,7 @@ def _principal_of(row: Any, via: str, csrf: str | None = None) -> Principal | No
         role=Role(membership.role),
         via=via,
         csrf_token=csrf,
+        mail_integration=has_mail_integration(Role(membership.role), membership.mail_integration),
     )
 
 

@@ -41,7 +41,7 @@ from inboxcrm.domain.errors import (
     ProviderAuthError,
     ProviderTransientError,
 )
-from inboxcrm.domain.roles import Role, can_write, require_write
+from inboxcrm.domain.roles import Role, can_write, require_mail_integration, require_write
 from inboxcrm.providers.gmail import oauth
 from inboxcrm.services.consent import record_consent
 from inboxcrm.services.identity import Principal
@@ -114,8 +114,12 @@ def redirect_uri_for(settings: Settings) -> str:
 
 
 def start_gmail_authorization(runtime: Runtime, principal: Principal) -> str:
-    """The Google consent URL for the caller; remembers the one-time state for 10 minutes."""
+    """The Google consent URL for the caller; remembers the one-time state for 10 minutes.
+
+    Needs the Mail Integration permission (:func:`~inboxcrm.domain.roles.has_mail_integration`).
+    """
     require_write(principal.role)
+    require_mail_integration(principal.mail_integration)
     settings = runtime.settings
     state = secrets.token_urlsafe(32)
     redirect_uri = redirect_uri_for(settings)

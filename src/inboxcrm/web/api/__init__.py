@@ -29,3 +29,6 @@ api_router.include_router(audit_log.router)
 from inboxcrm.web.api import messages  # noqa: E402  (compose, reply, send, retry)
 
 api_router.include_router(messages.router)
+from inboxcrm.web.api import users  # noqa: E402  (users and their Mail Integration permission)
+
+api_router.include_router(users.router)

@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.errors import InvalidInput
-from inboxcrm.domain.roles import is_admin
+from inboxcrm.domain.roles import MAIL_INTEGRATION_MISSING, is_admin
 from inboxcrm.domain.sharing import Detail, Visibility
 from inboxcrm.services import mail_accounts, mail_connect, mail_settings, mail_sharing
 from inboxcrm.services.identity import Principal
@@ -247,6 +247,8 @@ def _setup_page(
     context: dict[str, Any] = {
         **_accounts_context(runtime, statuses),
         "notice": notice,
+        "mail_integration": principal.mail_integration,
+        "mail_integration_missing": MAIL_INTEGRATION_MISSING,
         "errors": errors or {},
         "values": values or {},
         "options": options,
@@ -301,6 +303,7 @@ def accounts_fragment(
     request: Request, principal: CurrentPrincipal, uow: TenantUow, runtime: RuntimeDep
 ) -> Response:
     context = _accounts_context(runtime, _statuses(uow, principal))
+    context["mail_integration"] = principal.mail_integration
     return render(request, "setup/_accounts.html", context)
 
 
