@@ -32,3 +32,7 @@ api_router.include_router(messages.router)
 from inboxcrm.web.api import users  # noqa: E402  (users and their Mail Integration permission)
 
 api_router.include_router(users.router)
+from inboxcrm.web.api import email_messages  # noqa: E402  (archive, read/unread, removal)
+
+api_router.include_router(email_messages.messages_router)
+api_router.include_router(email_messages.threads_router)
