@@ -73,6 +73,11 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/setup/email/never-log/remove": lambda d: {"entry": d.never_log_entry},
     "/setup/email/{account_id}/sharing": lambda _d: {"visibility": "team", "detail": "subject"},
     "/setup/email/sharing": lambda _d: {"visibility": "team", "detail": "everything"},
+    **{
+        f"/email-{kind}/{{{param}}}/{action}": lambda d: {"next": f"/contacts/{d.contact}"}
+        for kind, param in (("messages", "message_id"), ("threads", "thread_id"))
+        for action in ("archive", "mark-read", "mark-unread", "remove")
+    },
     "/email-threads/{thread_id}/sharing": lambda d: {
         "visibility": "team",
         "detail": "subject",

@@ -34,6 +34,10 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     mail_body_pages.router,
 )
 
+from inboxcrm.web.ui import message_action_pages  # noqa: E402  (per-message menu)
+
+PAGE_ROUTERS += (message_action_pages.router,)
+
 ui_router = APIRouter(include_in_schema=False)
 for _router in PAGE_ROUTERS:
     ui_router.include_router(_router)
