@@ -10,7 +10,7 @@ zeroed as it goes), then the database is compacted (:mod:`inboxcrm.adapters.db.c
 1. the copies' attachments (metadata), the copies themselves, and the thread row when no copy
    is left in it (a thread removal always deletes it);
 2. what inboxcrm wrote of them when they were sent from the CRM (``outbound_messages`` with its
-   attachments and tracking events);
+   attachments and tracking events), and their support flags (whose reasons describe them);
 3. their timeline entries and tenant-wide identities, unless another mailbox still holds the
    email (:func:`~inboxcrm.sync.message_keys.release_message_keys`);
 4. the ledger row of each message becomes ``skipped`` with the reason ``removed_by_user`` and no
@@ -33,6 +33,7 @@ from sqlalchemy import Engine, delete, exists, select
 
 from inboxcrm.adapters.db.compaction import compact_database, zero_deleted_content
 from inboxcrm.adapters.db.sending_tables import OutboundMessageRow
+from inboxcrm.adapters.db.support_flag_tables import SupportFlagRow
 from inboxcrm.adapters.db.tenant_tables import (
     EmailAttachmentRow,
     EmailMessageRow,
@@ -72,6 +73,7 @@ TOUCHED_TABLES = (
     "outbound_messages",
     "outbound_attachments",
     "tracking_events",
+    "support_flags",
 )
 
 
@@ -131,10 +133,21 @@ def _remove(
                 OutboundMessageRow.provider_message_id.in_(provider_ids),
             )
         )
+    session.execute(
+        delete(SupportFlagRow).where(
+            SupportFlagRow.target_kind == "email_message", SupportFlagRow.target_id.in_(ids)
+        )
+    )
     for thread_id in thread_ids | set(thread_of):
         left = session.scalar(select(exists().where(EmailMessageRow.thread_id == thread_id)))
         if drop_threads or not left:
             session.execute(delete(EmailThreadRow).where(EmailThreadRow.id == thread_id))
+            session.execute(
+                delete(SupportFlagRow).where(
+                    SupportFlagRow.target_kind == "email_thread",
+                    SupportFlagRow.target_id == thread_id,
+                )
+            )
     ledger.add_pending(session, account_id, refs, outcome="skipped")
     ledger.record_outcomes(
         session, account_id, [(ref.id, "skipped", REMOVED_BY_USER, None) for ref in refs]

@@ -6,20 +6,24 @@ synced message or thread (the ids are the timeline items' ``message_id`` and
   message of the thread) in the owner's Gmail; the mailbox owner only. Answers the new labels.
 - ``DELETE``: remove the stored copy (or the whole thread) from the CRM, never from Gmail; the
   mailbox owner or an admin. Later syncs do not store it again.
+- ``POST .../support-flag`` ``{"reason", "hours"}`` / ``DELETE .../support-flag``: the owner
+  lets support staff read this message (or thread) for a limited time, or withdraws that.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
 
-from inboxcrm.services import message_actions, message_removal
+from inboxcrm.services import message_actions, message_removal, support_flags
 from inboxcrm.services.message_actions import LabelAction
 from inboxcrm.web.api.mail_accounts import client_ip
 from inboxcrm.web.api.params import ResourceId
-from inboxcrm.web.deps import WriterPrincipal
+from inboxcrm.web.deps import TenantUow, WriterPrincipal
 from inboxcrm.web.message_action_deps import MessageActionPortsDep, RemovalPortsDep
 
 __all__ = ["messages_router", "threads_router"]
@@ -125,3 +129,55 @@ def remove_thread(
     return _removal_out(
         message_removal.remove_email_thread(ports, principal, thread_id, ip=client_ip(request))
     )
+
+
+# -- flag for support -------------------------------------------------------------------------
+
+
+class SupportFlagIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    hours: int = Field(default=support_flags.DEFAULT_HOURS, ge=1, le=support_flags.MAX_HOURS)
+
+
+class SupportFlagOut(BaseModel):
+    id: int
+    target: str
+    reason: str
+    expires_at: datetime
+    created_at: datetime
+
+
+def _add_flag_routes(router: APIRouter, kind: support_flags.TargetKind) -> None:
+    def flag(
+        request: Request,
+        principal: WriterPrincipal,
+        uow: TenantUow,
+        item_id: ResourceId,
+        body: SupportFlagIn,
+    ) -> SupportFlagOut:
+        made = support_flags.flag_for_support(
+            uow, principal, kind, item_id, reason=body.reason, hours=body.hours,
+            ip=client_ip(request),
+        )  # fmt: skip
+        return SupportFlagOut(**asdict(made))
+
+    def withdraw(
+        request: Request, principal: WriterPrincipal, uow: TenantUow, item_id: ResourceId
+    ) -> Response:
+        support_flags.withdraw_support_flag(uow, principal, kind, item_id, ip=client_ip(request))
+        return Response(status_code=204)
+
+    flag.__name__ = f"flag_{kind}_for_support"
+    flag.__doc__ = "Let support staff read this for a limited time (the mailbox owner only)."
+    withdraw.__name__ = f"withdraw_{kind}_support_flag"
+    withdraw.__doc__ = "Withdraw the support flag."
+    router.add_api_route(
+        "/{id}/support-flag", flag, methods=["POST"], status_code=201, response_model=SupportFlagOut
+    )
+    router.add_api_route(
+        "/{id}/support-flag", withdraw, methods=["DELETE"], status_code=204, response_class=Response
+    )
+
+
+_add_flag_routes(messages_router, "email_message")
+_add_flag_routes(threads_router, "email_thread")
