@@ -80,7 +80,9 @@ def run(
     user = create_user(
         runtime, tenant_slug=TENANT, email=mailbox_email, password="bench-password", role="owner"
     )
-    principal = Principal(user.id, user.email, "", 1, TENANT, Role.OWNER, "token")
+    principal = Principal(
+        user.id, user.email, "", 1, TENANT, Role.OWNER, "token", mail_integration=True
+    )
     control = EmulatorControl(emulator_url)
     customers = [c["email"] for c in control.correspondents(mailbox_email) if c["customer"]]
     with runtime.tenant_uow(TENANT) as uow:
@@ -88,7 +90,9 @@ def run(
             create_contact(uow, principal, ContactCreate(last_name=address, emails=[address]))
     consent = httpx.get(start_gmail_authorization(runtime, principal), follow_redirects=False)
     query = parse_qs(urlsplit(consent.headers["location"]).query)
-    browser = Principal(user.id, user.email, "", 1, TENANT, Role.OWNER, "session")
+    browser = Principal(
+        user.id, user.email, "", 1, TENANT, Role.OWNER, "session", mail_integration=True
+    )
     connected = complete_gmail_authorization(
         runtime, state=query["state"][0], code=query["code"][0], session_principal=browser
     )

@@ -276,6 +276,7 @@ def _run_demo(
         tenant_slug=tenant.slug,
         role=Role.OWNER,
         via="token",
+        mail_integration=True,
     )
     people = emulator.control.correspondents(DEMO_EMAIL)
     with runtime.tenant_uow(DEMO_TENANT) as uow:

@@ -5,6 +5,7 @@
     ├── NotFound              no such thing in this tenant → 404
     ├── Conflict              would break a uniqueness rule → 409
     ├── PermissionDenied      the user's role does not allow it → 403
+    │   └── MailIntegrationRequired  the user lacks the Mail Integration permission
     ├── AuthenticationFailed  no or bad credentials → 401
     └── ProviderError         a mail provider failed
         ├── ProviderAuthError       credentials revoked/expired: stop the account, notify the owner
@@ -48,6 +49,12 @@ class Conflict(InboxCrmError):
 class PermissionDenied(InboxCrmError):
     code = "permission_denied"
     status = 403
+
+
+class MailIntegrationRequired(PermissionDenied):
+    """Connecting a mailbox or sending without the Mail Integration permission."""
+
+    code = "mail_integration_required"
 
 
 class AuthenticationFailed(InboxCrmError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from inboxcrm.domain.errors import InvalidInput, PermissionDenied
+from inboxcrm.domain.errors import InvalidInput, MailIntegrationRequired, PermissionDenied
 
 
 class Role(StrEnum):
@@ -43,3 +43,27 @@ def require_write(role: Role) -> None:
 def require_admin(role: Role) -> None:
     if not is_admin(role):
         raise PermissionDenied("only a tenant owner or admin may do this")
+
+
+MAIL_INTEGRATION_DEFAULT = frozenset({Role.OWNER, Role.ADMIN, Role.MANAGER, Role.REP})
+"""Roles that hold the Mail Integration permission unless an admin withdrew it."""
+
+MAIL_INTEGRATION_MISSING = (
+    "you do not have the Mail Integration permission, which connecting a mailbox and sending "
+    "mail need; ask a tenant owner or admin to grant it"
+)
+
+
+def has_mail_integration(role: Role, setting: bool | None) -> bool:
+    """The Mail Integration permission: what an admin set for the user, else the role's default.
+
+    Read-only users never hold it (they may not write), whatever was set.
+    """
+    if not can_write(role):
+        return False
+    return role in MAIL_INTEGRATION_DEFAULT if setting is None else setting
+
+
+def require_mail_integration(allowed: bool) -> None:
+    if not allowed:
+        raise MailIntegrationRequired(MAIL_INTEGRATION_MISSING)

@@ -167,6 +167,13 @@ class GmailRoutes:
             GMAIL_READ,
             self.threads_get,
         )
+        add(
+            "POST",
+            USER + r"/threads/(?P<id>[^/]+)/modify",
+            "gmail.users.threads.modify",
+            GMAIL_MODIFY,
+            self.threads_modify,
+        )
         add("GET", USER + "/history", "gmail.users.history.list", GMAIL_READ, self.history_list)
         add("POST", USER + "/watch", "gmail.users.watch", GMAIL_READ, self.watch)
         add("POST", USER + "/stop", "gmail.users.stop", GMAIL_READ, self.stop)
@@ -608,6 +615,24 @@ class GmailRoutes:
                 "messages": messages,
             }
         )
+
+    def threads_modify(self, ctx: ApiContext, req: Request, m: re.Match[str]) -> Response:
+        """Add and remove labels on every message of the thread (Gmail's threads.modify)."""
+        add, remove = self._label_lists(req.json_object())
+        mailbox = self._mailbox(ctx)
+        with self.state.lock:
+            records = mailbox.thread_messages(m.group("id"))
+            mailbox.check_labels(add + remove)
+            for rec in records:
+                mailbox.modify(rec, add, remove)
+            messages = []
+            for rec in records:
+                short: dict[str, Any] = {"id": rec.id, "threadId": rec.thread_id}
+                if rec.labels:
+                    short["labelIds"] = list(rec.labels)
+                messages.append(short)
+            history = str(max(r.history_id for r in records))
+        return Response.json({"id": m.group("id"), "historyId": history, "messages": messages})
 
     # -- history, watch --------------------------------------------------------------------
     def history_list(self, ctx: ApiContext, req: Request, m: re.Match[str]) -> Response:

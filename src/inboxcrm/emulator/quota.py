@@ -32,6 +32,7 @@ METHOD_COSTS: dict[str, int] = {
     "gmail.users.messages.send": 100,
     "gmail.users.threads.get": 10,
     "gmail.users.threads.list": 10,
+    "gmail.users.threads.modify": 10,
     "gmail.users.watch": 100,
     "gmail.users.stop": 50,
     "gmail.users.settings.sendAs.list": 1,

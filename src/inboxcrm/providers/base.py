@@ -196,6 +196,18 @@ class MailboxClient(Protocol):
         """Add labels to many messages (unknown ids are ignored)."""
         ...
 
+    def modify_message(
+        self, message_id: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> None:
+        """Add and remove labels of one message (a user's explicit action, e.g. archive)."""
+        ...
+
+    def modify_thread(
+        self, thread_id: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> None:
+        """Add and remove labels of every message of one thread."""
+        ...
+
     def send(self, raw: bytes, *, thread_id: str | None = None) -> MessageRef:
         """Send a complete RFC 5322 message; returns the new message's ids."""
         ...

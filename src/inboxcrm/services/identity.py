@@ -28,7 +28,7 @@ from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.addresses import normalize_email
 from inboxcrm.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
-from inboxcrm.domain.roles import Role
+from inboxcrm.domain.roles import Role, has_mail_integration
 from inboxcrm.services.auth_throttle import (
     account_key,
     clear_keys,
@@ -59,6 +59,8 @@ class Principal:
     via: str  # "session" or "token"
     csrf_token: str | None = None
     time_zone: str | None = None  # the user's preference (IANA name); None: the browser's
+    mail_integration: bool = False
+    """The Mail Integration permission: connect mailboxes and send (domain.roles)."""
 
 
 def _sha256(value: str) -> str:
@@ -137,6 +139,7 @@ def _principal_of(row: Any, via: str, csrf: str | None = None) -> Principal | No
         via=via,
         csrf_token=csrf,
         time_zone=user.time_zone,
+        mail_integration=has_mail_integration(Role(membership.role), membership.mail_integration),
     )
 
 

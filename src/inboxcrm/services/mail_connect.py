@@ -42,7 +42,7 @@ from inboxcrm.domain.errors import (
     ProviderAuthError,
     ProviderTransientError,
 )
-from inboxcrm.domain.roles import Role, can_write, require_write
+from inboxcrm.domain.roles import Role, can_write, require_mail_integration, require_write
 from inboxcrm.providers.gmail import oauth
 from inboxcrm.providers.gmail import scopes as gmail_scopes
 from inboxcrm.services.consent import record_consent
@@ -126,8 +126,11 @@ def start_gmail_authorization(
 
     The first connect asks for exactly ``oauth.SCOPES``; ``requested`` with
     ``include_granted_scopes`` asks for permissions a partial consent left out (see
-    :mod:`inboxcrm.services.gmail_grants`)."""
+    :mod:`inboxcrm.services.gmail_grants`). Needs the Mail Integration permission
+    (:func:`~inboxcrm.domain.roles.has_mail_integration`).
+    """
     require_write(principal.role)
+    require_mail_integration(principal.mail_integration)
     settings = runtime.settings
     state = secrets.token_urlsafe(32)
     redirect_uri = redirect_uri_for(settings)

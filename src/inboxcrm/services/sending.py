@@ -71,7 +71,7 @@ from inboxcrm.domain.outgoing_mail import (
     reply_subject,
     verify_headers,
 )
-from inboxcrm.domain.roles import is_admin, require_write
+from inboxcrm.domain.roles import is_admin, require_mail_integration, require_write
 from inboxcrm.providers.base import MailboxClient, MessageRef
 from inboxcrm.services.audit import record_event
 from inboxcrm.services.identity import Principal
@@ -284,8 +284,11 @@ def send_message(
 ) -> OutboundView:
     """Compose and send (see the module docstring); the outcome is in the view's status.
 
-    ``draft_id`` is set only by :func:`inboxcrm.services.drafts.approve_draft`.
+    ``draft_id`` is set only by :func:`inboxcrm.services.drafts.approve_draft`. Needs the Mail
+    Integration permission, checked before anything else.
     """
+    require_write(principal.role)
+    require_mail_integration(principal.mail_integration)
     prepared = prepare_request(request)
     outbound_id = _store_outbound(ports, principal, request, prepared, draft_id)
     return deliver(ports, outbound_id)
@@ -561,6 +564,7 @@ def retry_message(
     changes = prepare_edit(edit) if edit is not None else {}
     with ports.uow() as uow:
         require_write(principal.role)
+        require_mail_integration(principal.mail_integration)
         row = _load_visible(uow, principal, outbound_id)
         account = uow.session.get(MailAccountRow, row.mail_account_id)
         if account is None or account.user_id != principal.user_id:

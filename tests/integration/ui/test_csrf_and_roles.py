@@ -85,6 +85,11 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/setup/email/sharing": lambda _d: {"visibility": "team", "detail": "everything"},
     "/setup/email/sending": lambda _d: {"track_by_default": "1"},
     "/preferences": lambda _d: {"time_zone": "Europe/Berlin"},
+    **{
+        f"/email-{kind}/{{{param}}}/{action}": lambda d: {"next": f"/contacts/{d.contact}"}
+        for kind, param in (("messages", "message_id"), ("threads", "thread_id"))
+        for action in ("archive", "mark-read", "mark-unread", "remove")
+    },
     "/email-threads/{thread_id}/sharing": lambda d: {
         "visibility": "team",
         "detail": "subject",

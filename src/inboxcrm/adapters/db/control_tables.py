@@ -62,6 +62,9 @@ class MembershipRow(ControlBase):
     role: Mapped[str] = mapped_column(String(20))
     team: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The Mail Integration permission (domain.roles.has_mail_integration): NULL = the role's
+    # default (granted to owner, admin, manager and rep), else what an admin set for this user.
+    mail_integration: Mapped[bool | None]
 
 
 class ApiTokenRow(ControlBase):

@@ -408,4 +408,9 @@ class ConsentLogRow(TenantBase):
 
 
 # --- end of mail accounts block ---
-from inboxcrm.adapters.db import dedup_tables, privacy_tables, sending_tables  # noqa: E402,F401
+from inboxcrm.adapters.db import (  # noqa: E402,F401
+    dedup_tables,
+    privacy_tables,
+    sending_tables,
+    support_flag_tables,
+)

@@ -584,6 +584,26 @@ class GmailMailbox:
                 partial(self._users.messages().batchModify, userId="me", body=body),
             )
 
+    def modify_message(
+        self, message_id: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> None:
+        """messages.modify: the labels of one message (a user's archive or read/unread)."""
+        body = {"addLabelIds": list(add), "removeLabelIds": list(remove)}
+        self._call(
+            "messages.modify",
+            partial(self._users.messages().modify, userId="me", id=message_id, body=body),
+        )
+
+    def modify_thread(
+        self, thread_id: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> None:
+        """threads.modify: the labels of every message of one thread."""
+        body = {"addLabelIds": list(add), "removeLabelIds": list(remove)}
+        self._call(
+            "threads.modify",
+            partial(self._users.threads().modify, userId="me", id=thread_id, body=body),
+        )
+
     def send(self, raw: bytes, *, thread_id: str | None = None) -> MessageRef:
         """messages.send of ``raw``; over :data:`UPLOAD_THRESHOLD` bytes through the upload
         endpoint (``/upload/gmail/v1/users/me/messages/send``, multipart), up to 35 MiB."""

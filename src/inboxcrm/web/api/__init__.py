@@ -60,3 +60,7 @@ api_router.include_router(email_content.router)
 from inboxcrm.web.api import drafts  # noqa: E402  (AI drafts: create, edit, approve, discard)
 
 api_router.include_router(drafts.router)
+from inboxcrm.web.api import email_messages  # noqa: E402  (archive, read/unread, removal)
+
+api_router.include_router(email_messages.messages_router)
+api_router.include_router(email_messages.threads_router)

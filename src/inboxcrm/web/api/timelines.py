@@ -84,6 +84,8 @@ class EmailItemOut(TimelineItemOut):
     model_config = ConfigDict(populate_by_name=True)
 
     kind: Literal["email"]
+    email_message_id: int
+    """The id of the copy shown (``/api/v1/email-messages/{id}``: archive, read, remove)."""
     mail_account_id: int
     provider_message_id: str
     thread_id: str
@@ -158,6 +160,7 @@ def _item_out(item: timeline.TimelineEntry) -> EmailItemOut | NoteItemOut | Time
     if isinstance(item, timeline.EmailItem):
         return EmailItemOut(
             **_common(item),
+            email_message_id=item.message_id,
             mail_account_id=item.mail_account_id,
             provider_message_id=item.provider_message_id,
             thread_id=item.thread_id,

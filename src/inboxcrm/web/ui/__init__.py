@@ -45,6 +45,9 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
 from inboxcrm.web.ui import composer_pages  # noqa: E402  (compose, reply, tracking default)
 
 PAGE_ROUTERS = (*PAGE_ROUTERS, composer_pages.router)
+from inboxcrm.web.ui import message_action_pages  # noqa: E402  (per-message menu)
+
+PAGE_ROUTERS += (message_action_pages.router,)
 
 ui_router = APIRouter(include_in_schema=False)
 for _router in PAGE_ROUTERS:

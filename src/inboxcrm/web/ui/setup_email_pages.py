@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.errors import InvalidInput
-from inboxcrm.domain.roles import is_admin
+from inboxcrm.domain.roles import MAIL_INTEGRATION_MISSING, is_admin
 from inboxcrm.domain.sharing import Detail, Visibility
 from inboxcrm.services import gmail_grants, mail_accounts, mail_connect, mail_settings, mail_sharing
 from inboxcrm.services.identity import Principal
@@ -284,6 +284,8 @@ def _setup_page(
         "email_sections": [
             s for s in EMAIL_SECTIONS if is_admin(principal.role) or not s.admin_only
         ],
+        "mail_integration": principal.mail_integration,
+        "mail_integration_missing": MAIL_INTEGRATION_MISSING,
         "errors": errors or {},
         "values": values or {},
         "options": options,
@@ -339,6 +341,7 @@ def accounts_fragment(
     request: Request, principal: CurrentPrincipal, uow: TenantUow, runtime: RuntimeDep
 ) -> Response:
     context = _accounts_context(runtime, _statuses(uow, principal))
+    context["mail_integration"] = principal.mail_integration
     return render(request, "setup/_accounts.html", context)
 
 
