@@ -22,10 +22,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from inboxcrm.adapters.db.privacy_tables import ErasureRequestRow, ExportJobRow
+from inboxcrm.adapters.db.sending_tables import OutboundMessageRow
 from inboxcrm.adapters.db.tenant_tables import NeverLogEntryRow, TenantBase
+from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.jobs.registry import load_default_registry
 from inboxcrm.jobs.worker_runtime import use_worker_runtime
+from inboxcrm.services.audit import record_event
 from inboxcrm.services.notifications import notify
 from tests.factories import (
     make_account,
@@ -73,9 +77,40 @@ def _seed_tenant_a(runtime: Runtime, user_id: int) -> dict[str, Any]:
         )
         uow.session.add(NeverLogEntryRow(entry=f"{m}.example", created_by_user_id=user_id))
         notify(uow, user_id, "info", f"{m} notification", f"{m} notification body")
+        # What the later routes show: a deleted record (restore), a sent and a failed message
+        # (messages, retry, tracking), an export, an erasure request and the audit log.
+        gone = make_contact(uow, last_name=f"{m}deleted", deleted_at=utcnow())
+        outbound = OutboundMessageRow(
+            mail_account_id=mailbox.id,
+            sender_user_id=user_id,
+            record_kind="contact",
+            record_id=contact.id,
+            status="failed",
+            from_address=f"rep@{m}.example",
+            to_addresses=[f"ceo@{m}.example"],
+            subject=f"{m} outbound subject",
+            body_text=f"{m} outbound body",
+            message_id_header=f"<{m}@outbound.example>",
+            error=f"{m} error",
+        )
+        export_job = ExportJobRow(
+            requested_by_user_id=user_id, record_kind="contact", record_id=contact.id, counts={}
+        )
+        erasure_row = ErasureRequestRow(
+            requested_by_user_id=user_id, subject=f"{m}:erased"[:40], note=f"{m} erasure"
+        )
+        uow.session.add_all([outbound, export_job, erasure_row])
+        uow.session.flush()
+        record_event(
+            uow,
+            action="record.delete",
+            actor_user_id=user_id,
+            target=f"contact:{gone.id}",
+            details={"name": f"{m} audited"},
+        )
         uow.commit()
         ids = [account.id, contact.id, lead.id, deal.id, note.id, mailbox.id, thread.id]
-        ids.append(message.id)
+        ids.extend([message.id, gone.id, outbound.id, export_job.id, erasure_row.id])
     return {"ids": sorted(set(ids) | {1, 2}), "entry": f"{MARKER}.example"}
 
 

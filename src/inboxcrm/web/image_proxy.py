@@ -34,17 +34,30 @@ import hmac
 import json
 import logging
 import time
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
+from pydantic import BeforeValidator
 
 from inboxcrm.adapters.image_fetcher import FetchLimits, ImageFetchError, fetch_image
 from inboxcrm.config import Settings
 from inboxcrm.domain.errors import AuthenticationFailed, PermissionDenied
 from inboxcrm.services.identity import Principal
 from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep
+
+
+def _strict_digits(value: Any) -> Any:
+    """Like ``web.api.params.StrictDigits`` (not imported: that package imports this module)."""
+    if isinstance(value, str) and not (
+        0 < len(value) <= 19 and value.isascii() and value.isdigit()
+    ):
+        raise ValueError("must be a whole number written with digits 0-9")
+    return value
+
+
+_StrictDigits = BeforeValidator(_strict_digits)
 
 __all__ = ["PROXY_PATH", "fetch_limits", "image_proxy_path", "proxy_router", "verify_signature"]
 
@@ -130,8 +143,8 @@ def fetch_limits(settings: Settings) -> FetchLimits:
 def proxy_image(
     principal: CurrentPrincipal,
     runtime: RuntimeDep,
-    m: Annotated[int, Query(ge=1, le=2**31 - 1)],
-    e: Annotated[int, Query(ge=0, le=2**40)],
+    m: Annotated[int, _StrictDigits, Query(ge=1, le=2**31 - 1)],
+    e: Annotated[int, _StrictDigits, Query(ge=0, le=2**40)],
     u: Annotated[str, Query(min_length=1, max_length=MAX_URL_LENGTH)],
     s: Annotated[str, Query(pattern=r"^[0-9a-f]{64}$")],
 ) -> Response:

@@ -68,14 +68,17 @@ def test_other_tenants_ids_are_404_on_every_id_route(
         r: client.get(f"{API}{r}/{i}", headers=owner_b.headers).json() for r, i in ids_b.items()
     }
 
+    user_b = int(client.get(f"{API}me", headers=owner_b.headers).json()["user_id"])
     routes = [(m, p) for m, p in _api_routes(client) if "{id}" in p]
     assert len(routes) >= 18  # GET/PATCH/DELETE of five resources and three timelines
     for method, path in routes:
         resource = _resource(path)
         # Resources this test does not know yet: id 1 exists in no table of tenant A either.
-        record_id = ids_b.get(resource, 1)
+        # Users are global ids: tenant B's owner is a user, but no member of tenant A.
+        record_id = user_b if resource == "users" else ids_b.get(resource, 1)
         url = path.replace("{id}", str(record_id))
-        response = client.request(method, url, json={}, headers=owner_a.headers)
+        body = {"role": "rep"} if resource == "users" else {}  # a role change needs a role
+        response = client.request(method, url, json=body, headers=owner_a.headers)
         assert response.status_code == 404, (method, url, response.status_code, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
         assert str(record_id) not in response.json().get("title", "")

@@ -72,6 +72,11 @@ class GmailConnector:
         response = self.client.post("/api/v1/mail-accounts/gmail/authorize", headers=member.headers)
         assert response.status_code == 200, response.text
         url: str = response.json()["authorization_url"]
+        return self.started_by(url, member)
+
+    def started_by(self, url: str, member: Member) -> str:
+        """Note that ``member`` asked for consent URL ``url`` (its callback then comes from
+        their signed-in browser, as the callback requires)."""
         self._starters[dict(parse_qsl(urlsplit(url).query))["state"]] = member
         return url
 

@@ -97,7 +97,7 @@ def test_grant_missing_asks_only_for_what_is_missing_and_completes_the_grant(
         f"/api/v1/mail-accounts/{account_id}/authorize-missing", headers=rep.headers
     )
     assert answer.status_code == 200, answer.text
-    url = answer.json()["authorization_url"]
+    url = gmail.started_by(answer.json()["authorization_url"], rep)
     query = parse_qs(urlsplit(url).query)
     assert query["include_granted_scopes"] == ["true"]
     asked = set(query["scope"][0].split())

@@ -9,8 +9,10 @@ from email.utils import getaddresses
 import pytest
 from sqlalchemy import func, select
 
+from inboxcrm.adapters.db.dedup_tables import EmailMessageKeyRow
 from inboxcrm.adapters.db.sending_tables import OutboundMessageRow
 from inboxcrm.adapters.db.tenant_tables import ActivityRow, EmailMessageRow
+from inboxcrm.sync.message_keys import dedup_key_of
 from tests.integration.sending.conftest import CUSTOMER, OWNER, Mailroom, customer_mail
 
 SUBJECT = "Angebot für Q3 — Grüße aus Köln"
@@ -86,6 +88,42 @@ def test_reply_subject_gets_one_prefix_and_a_second_reply_references_the_chain(
     raw = mailroom.raw_of(second["provider_message_id"])
     assert raw["In-Reply-To"] == first["message_id_header"]
     assert first["message_id_header"] in raw["References"]
+
+
+def test_the_sent_copys_timeline_entry_points_at_its_message_identity(
+    mailroom: Mailroom,
+) -> None:
+    """An ``email`` entry names the tenant-wide identity, so colleagues' copies of the sent
+    message (same Message-ID and sender) reconcile with it as one entry."""
+    with mailroom.runtime.tenant_uow("acme") as uow:
+        for n in range(3):  # identity ids run ahead of copy ids
+            uow.session.add(EmailMessageKeyRow(dedup_key=f"unrelated-{n:054d}"))
+        uow.commit()
+    sent = mailroom.send(subject="Identity").json()
+    assert sent["status"] == "sent"
+    with mailroom.runtime.tenant_uow("acme") as uow:
+        copy = uow.session.scalars(
+            select(EmailMessageRow).where(
+                EmailMessageRow.provider_message_id == sent["provider_message_id"]
+            )
+        ).one()
+        refs = list(
+            uow.session.scalars(
+                select(ActivityRow.ref_id).where(
+                    ActivityRow.kind == "email", ActivityRow.record_id == mailroom.contact_id
+                )
+            )
+        )
+        expected_key = uow.session.get(EmailMessageKeyRow, copy.message_key_id)
+        assert expected_key is not None
+        assert expected_key.dedup_key == dedup_key_of(
+            {
+                "message_id_header": sent["message_id_header"],
+                "from_address": copy.from_address,
+            }
+        )
+    assert copy.message_key_id != copy.id
+    assert refs == [copy.message_key_id]
 
 
 def test_a_new_message_starts_a_new_thread(mailroom: Mailroom) -> None:

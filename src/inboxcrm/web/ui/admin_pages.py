@@ -30,6 +30,7 @@ from inboxcrm.domain.errors import Conflict, InvalidInput, NotFound, PermissionD
 from inboxcrm.domain.roles import Role
 from inboxcrm.services import audit, erasure, export, support_access, tenant_users
 from inboxcrm.web.api.exports import client_ip
+from inboxcrm.web.api.params import StrictDigits
 from inboxcrm.web.deps import AdminPrincipal, RuntimeDep, TenantUow
 from inboxcrm.web.ui.page_routes import page_router
 from inboxcrm.web.ui.record_forms import PostedForm, form_texts
@@ -42,7 +43,7 @@ router = page_router()
 USERS = "/setup/users"
 AUDIT = "/setup/audit-log"
 PRIVACY = "/setup/privacy"
-UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+UserId = Annotated[int, StrictDigits, Path(ge=1, le=2**31 - 1)]
 
 NOTICES = {
     "invited": "The user was added.",

@@ -26,6 +26,7 @@ from inboxcrm.domain.errors import InboxCrmError, InvalidInput, NotFound
 from inboxcrm.domain.outgoing_mail import MAX_MESSAGE_BYTES
 from inboxcrm.services import drafts, sending, sending_compose
 from inboxcrm.services.sending_input import AttachmentIn, MessageRequest
+from inboxcrm.web.api.params import StrictDigits
 from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow, WriterPrincipal
 from inboxcrm.web.sending_deps import drafting_ports_for, sending_ports_for
 from inboxcrm.web.ui.page_routes import page_router
@@ -34,7 +35,7 @@ from inboxcrm.web.ui.rendering import render
 
 router = page_router()
 
-RecordId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RecordId = Annotated[int, StrictDigits, Path(ge=1, le=2**31 - 1)]
 KIND_OF_PLURAL = {"leads": "lead", "contacts": "contact", "accounts": "account"}
 FIELDS = ("mail_account_id", "from", "to", "cc", "bcc", "subject", "body_text")
 _SPLIT_RE = re.compile(r"[,;\n]+")
@@ -90,7 +91,7 @@ def _register(plural: str, kind: str) -> None:
         uow: TenantUow,
         record_id: RecordId,
         reply_to: Annotated[str, Query(max_length=100)] = "",
-        mail_account_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+        mail_account_id: Annotated[int | None, StrictDigits, Query(ge=1, le=2**31 - 1)] = None,
         reply_all: Annotated[str, Query(alias="all", max_length=1)] = "",
     ) -> Response:
         defaults = sending_compose.compose_defaults(

@@ -18,6 +18,7 @@ from fastapi import Path, Query, Request, Response
 
 from inboxcrm.services.mail_bodies import readable_body
 from inboxcrm.services.mail_sharing import mail_viewer
+from inboxcrm.web.api.params import StrictDigits
 from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow
 from inboxcrm.web.image_proxy import image_proxy_path
 from inboxcrm.web.ui.page_routes import page_router
@@ -25,7 +26,7 @@ from inboxcrm.web.ui.rendering import render
 
 router = page_router()
 
-MessageId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+MessageId = Annotated[int, StrictDigits, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/email-messages/{message_id}/body")

@@ -38,7 +38,7 @@ from inboxcrm.services.mail_sharing import MailViewer, mail_viewer
 from inboxcrm.services.mail_volume import weekly_mail_volume
 from inboxcrm.services.pagination import Page
 from inboxcrm.services.record_duplicates import ExistingRecord, records_sharing_emails
-from inboxcrm.web.api.params import PathId
+from inboxcrm.web.api.params import PathId, StrictDigits
 from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow, WriterPrincipal
 from inboxcrm.web.ui.page_routes import page_router
 from inboxcrm.web.ui.record_charts import mail_volume_chart
@@ -320,7 +320,7 @@ def _register(spec: KindSpec) -> None:
         domain: Annotated[str, Query(max_length=253)] = "",
         sort: Annotated[str, Query(max_length=10)] = "",
         order: Annotated[str, Query(max_length=4)] = "",
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        page: Annotated[int, StrictDigits, Query(ge=1, le=100_000)] = 1,
     ) -> Response:
         filters = {"status": status, "account_id": account_id, "domain": domain}
         context: dict[str, Any] = {
