@@ -601,8 +601,9 @@ class MailboxSync:
                         # batch: one more round in line, as without the fetch-ahead.
                         to_fetch = [i for i in ids if i not in skip]
                         messages = self._mailbox.fetch_messages(to_fetch, fmt="raw")
-                    if index + 1 < len(batches):
-                        ahead = self._fetch_ahead(fetcher, batches[index + 1], skip)
+                    # The client (its HTTP connection, batch size and pace) serves one call at
+                    # a time: the batch's bigger messages are fetched before the next batch is
+                    # asked for, never while a fetch-ahead is in flight.
                     bigger = [i for i in ids if i in medium and i not in already]
                     for start in range(0, len(bigger), MEDIUM_BATCH):
                         chunk = bigger[start : start + MEDIUM_BATCH]
@@ -610,6 +611,8 @@ class MailboxSync:
                     for message_id in ids:
                         if message_id in large and message_id not in already:
                             messages += self._mailbox.fetch_messages([message_id], fmt="full")
+                    if index + 1 < len(batches):
+                        ahead = self._fetch_ahead(fetcher, batches[index + 1], skip)
                     self._store_fetched(ids, messages, already, result)
                     del messages
 
