@@ -1,15 +1,17 @@
 """Background work of mail accounts: purging the mail of disconnected accounts when it is due.
 
-Disconnecting an account (or Google revoking it) sets ``purge_after``; this hourly task deletes
-the account's synced mail once that time has passed (``services.mail_accounts.purge_due_accounts``).
-It is idempotent: a second run finds nothing due.
+Disconnecting an account (or Google revoking it) sets ``purge_after``; this task deletes the
+account's synced mail once that time has passed (``services.mail_accounts.purge_due_accounts``).
+It is idempotent: a second run finds nothing due. It is not scheduled on its own: the hourly
+retention purge (``jobs.privacy_tasks``) purges due accounts too and then vacuums the database, so
+no bytes of their mail stay in the files.
 """
 
 from __future__ import annotations
 
 import logging
 
-from inboxcrm.jobs.registry import job, register_periodic
+from inboxcrm.jobs.registry import job
 
 __all__ = ["PURGE_INTERVAL_SECONDS", "PURGE_TASK", "purge_disconnected_accounts"]
 
@@ -28,6 +30,3 @@ def purge_disconnected_accounts() -> None:
     purged = purge_due_accounts(worker_runtime())
     if purged:
         logger.info("purged the mail of %d disconnected accounts", purged)
-
-
-register_periodic("mail.purge_disconnected_accounts", PURGE_INTERVAL_SECONDS, PURGE_TASK)

@@ -21,7 +21,6 @@ logger = logging.getLogger(__name__)
 PURGE_TASK = "inboxcrm.privacy.purge"
 EXPORT_TASK = "inboxcrm.privacy.build_export"
 PURGE_INTERVAL_SECONDS = 3600
-ACCOUNT_PURGE_SCHEDULE = "mail.purge_disconnected_accounts"
 
 
 @job(PURGE_TASK, time_limit=3600)
@@ -45,8 +44,6 @@ def build_export(tenant: str, export_id: int) -> None:
     build(worker_runtime(), tenant, export_id)
 
 
+# The only purge schedule: it covers disconnected mailboxes too (jobs.account_tasks is not
+# scheduled on its own, as it would delete their mail without vacuuming).
 register_periodic("privacy.purge", PURGE_INTERVAL_SECONDS, PURGE_TASK)
-# The account purge's schedule (jobs.account_tasks, registered before this module) deletes a
-# disconnected mailbox's mail without vacuuming, which would leave its bytes in the database
-# files; this purge deletes the same mail and vacuums, so it takes that schedule's place.
-register_periodic(ACCOUNT_PURGE_SCHEDULE, PURGE_INTERVAL_SECONDS, PURGE_TASK)
