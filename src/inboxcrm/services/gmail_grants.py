@@ -50,6 +50,15 @@ TESTING_MODE_LIFETIME = timedelta(days=7)
 UNUSED_LIFETIME = timedelta(days=182)
 
 
+def missing_scopes_of(runtime: Runtime, principal: Principal, account_id: int) -> list[str]:
+    """The scopes inboxcrm asks for that the caller's mailbox ``account_id`` was not granted."""
+    with runtime.tenant_uow(principal.tenant_slug) as uow:
+        row = uow.session.get(MailAccountRow, account_id)
+        if row is None or row.user_id != principal.user_id:
+            raise NotFound(f"no mail account {account_id}")
+        return list(gmail_scopes.missing_scopes(row.scopes or ()))
+
+
 def start_missing_scopes_authorization(
     runtime: Runtime, principal: Principal, account_id: int
 ) -> str:

@@ -73,6 +73,7 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/setup/email/connect": lambda _d: {},
     "/setup/email/{account_id}/sync": lambda _d: {"full": "1"},
     "/setup/email/{account_id}/disconnect": lambda _d: {},
+    "/setup/email/{account_id}/grant-missing": lambda _d: {},
     "/setup/email/{account_id}/options": lambda _d: {
         "labels_mode": "chosen",
         "labels": ["INBOX", "SENT"],

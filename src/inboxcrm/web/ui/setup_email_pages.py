@@ -107,6 +107,7 @@ AUTOCREATE_CHOICES = (
 #: Messages shown after a post (the redirect carries only the code, never free text).
 NOTICES = {
     "sync_queued": "Sync queued. New mail will appear on the timelines in a moment.",
+    "nothing_missing": "This mailbox already has every permission inboxcrm asks for.",
     "full_sync_queued": "Full resync queued: the whole look-back window is scanned again.",
     "disconnected": "Mailbox disconnected: access was revoked at Google, its tokens were "
     "deleted and syncing stopped. Its synced mail is deleted after the retention period.",
@@ -358,7 +359,10 @@ def connect_gmail(principal: WriterPrincipal, runtime: RuntimeDep) -> Response:
 def grant_missing_scopes(
     principal: WriterPrincipal, runtime: RuntimeDep, account_id: AccountId
 ) -> Response:
-    """Incremental authorization: Google asks only for what the account lacks."""
+    """Incremental authorization: Google asks only for what the account lacks (a mailbox
+    lacking nothing comes back to the page with a notice saying so)."""
+    if not gmail_grants.missing_scopes_of(runtime, principal, account_id):
+        return _back("nothing_missing")
     url = gmail_grants.start_missing_scopes_authorization(runtime, principal, account_id)
     return RedirectResponse(url, status_code=303)
 
