@@ -77,7 +77,11 @@ def test_other_tenants_ids_are_404_on_every_id_route(
         # Users are global ids: tenant B's owner is a user, but no member of tenant A.
         record_id = user_b if resource == "users" else ids_b.get(resource, 1)
         url = path.replace("{id}", str(record_id))
-        body = {"role": "rep"} if resource == "users" else {}  # a role change needs a role
+        body: dict[str, object] = {}
+        if resource == "users":
+            body = {"role": "rep"}  # a role change needs a role
+        elif path.endswith("/support-flag"):
+            body = {"reason": "a support question", "hours": 1}  # a flag needs its reason
         response = client.request(method, url, json=body, headers=owner_a.headers)
         assert response.status_code == 404, (method, url, response.status_code, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")
