@@ -115,7 +115,7 @@ async def _connection(
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     done = 0
     try:
-        while time.perf_counter() < deadline:
+        while done == 0 or time.perf_counter() < deadline:  # at least one answer each
             started = time.perf_counter()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
