@@ -156,7 +156,7 @@ WRITE_ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/accounts/{id}/restore"): Rule("admin", 200),
     # Partial consent: the factory's mailbox holds every scope already (409 says so).
     ("POST", "/api/v1/mail-accounts/{id}/authorize-missing"): Rule("writer", 409),
-    ("POST", "/setup/email/{account_id}/grant-missing"): Rule("writer", 409),
+    ("POST", "/setup/email/{account_id}/grant-missing"): Rule("writer", 303),
     # Sending and drafts need Gmail (and a model) behind them, which tests/integration/sending
     # covers; here a permitted role passes the role check and gets the answer of its request
     # (422 for an empty message, 404 for an unknown one; the composer without htmx goes back to
@@ -170,6 +170,36 @@ WRITE_ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/leads/{record_id}/compose"): Rule("writer", 303, form={}),
     ("POST", "/contacts/{record_id}/compose"): Rule("writer", 303, form={}),
     ("POST", "/accounts/{record_id}/compose"): Rule("writer", 303, form={}),
+    # Per-message actions: each role acts on its own mailbox's empty thread (no Gmail behind
+    # the factory's mailbox: the API answers 502, the page goes back with a notice, 303) and
+    # on message id 1, which no table holds (404); drafts without a mailbox are 422.
+    ("DELETE", "/api/v1/email-messages/{id}"): Rule("writer", 404, json={}),
+    ("DELETE", "/api/v1/email-messages/{id}/support-flag"): Rule("writer", 404, json={}),
+    ("DELETE", "/api/v1/email-threads/{id}"): Rule("writer", 200, json={}),
+    ("DELETE", "/api/v1/email-threads/{id}/support-flag"): Rule("writer", 404, json={}),
+    ("POST", "/accounts/{record_id}/drafts"): Rule("writer", 422, form={}),
+    ("POST", "/api/v1/email-messages/{id}/archive"): Rule("writer", 404, json={}),
+    ("POST", "/api/v1/email-messages/{id}/mark-read"): Rule("writer", 404, json={}),
+    ("POST", "/api/v1/email-messages/{id}/mark-unread"): Rule("writer", 404, json={}),
+    ("POST", "/api/v1/email-messages/{id}/support-flag"): Rule(
+        "writer", 404, json={"reason": "matrix", "hours": 1}
+    ),
+    ("POST", "/api/v1/email-threads/{id}/archive"): Rule("writer", 502, json={}),
+    ("POST", "/api/v1/email-threads/{id}/mark-read"): Rule("writer", 502, json={}),
+    ("POST", "/api/v1/email-threads/{id}/mark-unread"): Rule("writer", 502, json={}),
+    ("POST", "/api/v1/email-threads/{id}/support-flag"): Rule(
+        "writer", 201, json={"reason": "matrix", "hours": 1}
+    ),
+    ("POST", "/contacts/{record_id}/drafts"): Rule("writer", 422, form={}),
+    ("POST", "/email-messages/{message_id}/archive"): Rule("writer", 404, form={}),
+    ("POST", "/email-messages/{message_id}/mark-read"): Rule("writer", 404, form={}),
+    ("POST", "/email-messages/{message_id}/mark-unread"): Rule("writer", 404, form={}),
+    ("POST", "/email-messages/{message_id}/remove"): Rule("writer", 404, form={}),
+    ("POST", "/email-threads/{thread_id}/archive"): Rule("writer", 303, form={}),
+    ("POST", "/email-threads/{thread_id}/mark-read"): Rule("writer", 303, form={}),
+    ("POST", "/email-threads/{thread_id}/mark-unread"): Rule("writer", 303, form={}),
+    ("POST", "/email-threads/{thread_id}/remove"): Rule("writer", 303, form={}),
+    ("POST", "/leads/{record_id}/drafts"): Rule("writer", 422, form={}),
 }
 #: Write routes outside the role model: they authenticate by other means.
 NOT_ROLE_CHECKED = {("POST", "/hooks/gmail/push"), ("POST", "/login")}
