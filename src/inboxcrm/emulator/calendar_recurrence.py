@@ -8,6 +8,7 @@ Supported: ``FREQ=DAILY|WEEKLY|MONTHLY`` with ``INTERVAL``, ``COUNT``, ``UNTIL``
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -102,10 +103,9 @@ def _starts(first: datetime, rule: dict[str, str]) -> Iterator[datetime]:
         while True:
             month0 = first.month - 1 + index * interval
             year, month = first.year + month0 // 12, month0 % 12 + 1
-            try:
+            # The 31st in a shorter month is skipped, as RFC 5545 says.
+            with contextlib.suppress(ValueError):
                 yield first.replace(year=year, month=month)
-            except ValueError:  # the 31st in a shorter month: skipped, as RFC 5545 says
-                pass
             index += 1
     else:
         step = timedelta(days=interval)

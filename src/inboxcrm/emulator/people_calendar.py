@@ -413,8 +413,12 @@ class PeopleCalendarRoutes:
                     )
                 since = int(decoded.get("seq", 0))
                 window = (
-                    self._event_time({"dateTime": decoded["tmin"]}) if decoded.get("tmin") else None,
-                    self._event_time({"dateTime": decoded["tmax"]}) if decoded.get("tmax") else None,
+                    self._event_time({"dateTime": decoded["tmin"]})
+                    if decoded.get("tmin")
+                    else None,
+                    self._event_time({"dateTime": decoded["tmax"]})
+                    if decoded.get("tmax")
+                    else None,
                 )
                 selected: list[tuple[int, dict[str, Any]]] = []
                 for event in events.values():
