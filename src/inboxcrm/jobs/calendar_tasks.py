@@ -83,9 +83,9 @@ def send_prep_briefs() -> None:
 @job(DEAL_LABELS_TASK, time_limit=540)
 def apply_deal_labels() -> None:
     from inboxcrm.jobs.worker_runtime import worker_runtime
-    from inboxcrm.services import deal_labels
+    from inboxcrm.services.deal_labels import apply_all
 
-    deal_labels.apply_all(worker_runtime())
+    apply_all(worker_runtime())
 
 
 register_periodic("calendar.sync_all", SYNC_ALL_SECONDS, SYNC_ALL_TASK)

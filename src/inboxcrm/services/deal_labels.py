@@ -104,7 +104,7 @@ def contact_states(uow: UnitOfWork, today: date) -> dict[int, str]:
             DealRow.deleted_at.is_(None), DealRow.status.in_(("open", "won"))
         )
     )
-    for contact_id, account_id, status, close_date in deals:
+    for deal_contact, deal_account, status, close_date in deals:
         if status == "won":
             rank = LABELS.index(CUSTOMERS)
         elif close_date is not None and _same_month(close_date, today):
@@ -112,10 +112,10 @@ def contact_states(uow: UnitOfWork, today: date) -> dict[int, str]:
         else:
             rank = LABELS.index(OPEN)
         linked: set[int] = (
-            set(contacts_of_account.get(account_id, [])) if account_id is not None else set()
+            set(contacts_of_account.get(deal_account, [])) if deal_account is not None else set()
         )
-        if contact_id is not None:
-            linked.add(contact_id)
+        if deal_contact is not None:
+            linked.add(deal_contact)
         for cid in linked & live:
             best[cid] = min(rank, best.get(cid, len(LABELS)))
     return {cid: LABELS[rank] for cid, rank in best.items()}
