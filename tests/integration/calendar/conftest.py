@@ -26,6 +26,7 @@ from tests.integration.mail_accounts.conftest import GmailConnector
 from tests.integration.sending.conftest import (  # noqa: F401  (fixtures)
     CUSTOMER,
     OWNER,
+    anthropic_double,
     gmail,
     runtime,
     settings,
