@@ -35,12 +35,12 @@ from tests.integration.sending.conftest import (  # noqa: F401  (fixtures)
 COLLEAGUE_CUSTOMER = "anna@kunde.example"
 
 
-def connect_with_calendar(gmail: GmailConnector, member: Member, email: str) -> int:
+def connect_with_calendar(connector: GmailConnector, member: Member, email: str) -> int:
     """Connect Gmail with the five scopes plus calendar.events granted; the account id."""
-    url = gmail.authorize(member)
+    url = connector.authorize(member)
     scope = dict(parse_qsl(urlsplit(url).query))["scope"]
-    consent = gmail.consent(url, email, scope=f"{scope} {CALENDAR_EVENTS_SCOPE}")
-    response = gmail.callback(consent)
+    consent = connector.consent(url, email, scope=f"{scope} {CALENDAR_EVENTS_SCOPE}")
+    response = connector.callback(consent)
     assert response.status_code == 200, response.text
     account_id: int = response.json()["account"]["id"]
     return account_id

@@ -56,7 +56,11 @@ def test_crm_meeting_reaches_google_and_edits_cross_once(calendar_room: Calendar
     # CRM edit → exactly one write to Google; its echo changes nothing.
     patched = room.client.patch(
         f"/api/v1/meetings/{meeting['id']}",
-        json={"title": "Angebot v2", "start": "2030-05-01T14:00:00Z", "end": "2030-05-01T15:00:00Z"},
+        json={
+            "title": "Angebot v2",
+            "start": "2030-05-01T14:00:00Z",
+            "end": "2030-05-01T15:00:00Z",
+        },
         headers=room.member.headers,
     )
     assert patched.status_code == 200, patched.text

@@ -5,6 +5,7 @@ labelled talking points; a user who turned briefs off gets none."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections.abc import Callable
@@ -69,18 +70,14 @@ def briefing_room(calendar_room: CalendarRoom) -> CalendarRoom:
     return room
 
 
-def _racing_claims(
-    monkeypatch: pytest.MonkeyPatch, runs: int
-) -> Callable[[], None]:
+def _racing_claims(monkeypatch: pytest.MonkeyPatch, runs: int) -> Callable[[], None]:
     """Hold every run at its claim until all runs have found the due meetings."""
     barrier = threading.Barrier(runs, timeout=60)
     original = prep_briefs._claim
 
     def claim(runtime: Any, tenant: str, meeting_id: int) -> int | None:
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait()
-        except threading.BrokenBarrierError:
-            pass
         return original(runtime, tenant, meeting_id)
 
     monkeypatch.setattr(prep_briefs, "_claim", claim)
