@@ -48,7 +48,6 @@ from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.addresses import try_normalize_email
 from inboxcrm.domain.errors import InboxCrmError, NotFound
-from inboxcrm.domain.roles import require_write
 from inboxcrm.providers.ai.talking_points import (
     AttendeeProfile,
     MeetingContext,
@@ -91,8 +90,8 @@ def meeting_prep_enabled(uow: UnitOfWork, user_id: int) -> bool:
 
 
 def set_meeting_prep(uow: UnitOfWork, principal: Principal, enabled: bool) -> bool:
-    """Turn the caller's own meeting prep briefs on or off (in this workspace)."""
-    require_write(principal.role)
+    """Turn the caller's own meeting prep briefs on or off (in this workspace); every member
+    may choose for themselves."""
     row = uow.session.get(MeetingPreferencesRow, principal.user_id)
     if row is None:
         row = MeetingPreferencesRow(user_id=principal.user_id)
