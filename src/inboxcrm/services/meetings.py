@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from google.oauth2.credentials import Credentials
-from sqlalchemy import select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.exc import IntegrityError
 
 from inboxcrm.adapters.db.calendar_tables import CalendarSyncStateRow, MeetingRow
@@ -95,6 +95,7 @@ __all__ = [
     "MeetingView",
     "calendar_enabled",
     "create_meeting",
+    "erase_attendee",
     "get_meeting",
     "has_calendar_scope",
     "push_meeting",
@@ -799,3 +800,30 @@ def _require(uow: UnitOfWork, meeting_id: int) -> MeetingRow:
     if row is None:
         raise NotFound(f"no meeting {meeting_id}")
     return row
+
+
+def erase_attendee(uow: UnitOfWork, address: str) -> int:
+    """Remove ``address`` (canonical) from every meeting's attendees and organiser (an erasure
+    on request, services.erasure); returns how many meetings changed. The Google events are
+    not touched: they are the calendar owner's."""
+    changed = 0
+    pattern = f"%{address}%"
+    rows = uow.session.scalars(
+        select(MeetingRow).where(
+            func.lower(cast(MeetingRow.attendees, String)).like(pattern)
+            | (func.lower(MeetingRow.organizer_email) == address)
+        )
+    )
+    for row in rows:
+        kept = [
+            a
+            for a in row.attendees or []
+            if try_normalize_email(str(a.get("email") or "")) != address
+        ]
+        if len(kept) != len(row.attendees or []) or row.organizer_email.lower() == address:
+            row.attendees = kept
+            if row.organizer_email.lower() == address:
+                row.organizer_email = ""
+            changed += 1
+    uow.session.flush()
+    return changed

@@ -166,3 +166,21 @@ def test_calendar_switched_off_does_nothing(calendar_room: CalendarRoom) -> None
     assert rep_try.status_code == 403
     assert meetings.sync_calendar(room.runtime, "acme", room.account_id).status == "disabled"
     assert room.create().status_code == 409
+
+
+def test_erasure_removes_the_address_from_meetings(calendar_room: CalendarRoom) -> None:
+    room = calendar_room
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    room.google.insert(
+        calendarId="primary", body=_event("Demo", soon, [CUSTOMER, "keep@other.example"])
+    ).execute()
+    room.sync()
+    erased = room.client.post(
+        "/api/v1/erasure-requests", json={"address": CUSTOMER}, headers=room.admin.headers
+    )
+    assert erased.status_code == 201, erased.text
+    assert erased.json()["deleted"]["meetings"] == 1
+    with room.runtime.tenant_uow("acme") as uow:
+        (row,) = uow.session.query(MeetingRow).all()
+        assert [a["email"] for a in row.attendees] == ["keep@other.example"]
+        assert CUSTOMER not in str(row.attendees)
