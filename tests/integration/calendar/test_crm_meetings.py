@@ -120,3 +120,24 @@ def test_meeting_input_is_checked(calendar_room: CalendarRoom) -> None:
         f"/api/v1/meetings/{created['id']}", json={"title": "mine now"}, headers=room.admin.headers
     )
     assert foreign.status_code == 403
+
+
+def test_google_refusing_the_calendar_scope_keeps_the_meeting_and_notes_it(
+    calendar_room: CalendarRoom,
+) -> None:
+    from inboxcrm.adapters.db.calendar_tables import MeetingRow
+    from inboxcrm.adapters.db.tenant_tables import MailAccountRow
+    from inboxcrm.providers.gmail.calendar_client import CALENDAR_EVENTS_SCOPE
+
+    room = calendar_room
+    assert room.emulator.remove_scope(OWNER, CALENDAR_EVENTS_SCOPE) >= 1
+    refused = room.create()
+    assert refused.status_code == 409, refused.text
+    assert "calendar.events" in refused.json()["detail"]
+    with room.runtime.tenant_uow("acme") as uow:
+        (meeting,) = uow.session.query(MeetingRow).all()
+        assert meeting.push_pending and meeting.title == "Angebot besprechen"
+        account = uow.session.get(MailAccountRow, room.account_id)
+        assert account is not None and "calendar" in account.notices
+    listed = room.google.list(calendarId="primary").execute()["items"]
+    assert listed == []
