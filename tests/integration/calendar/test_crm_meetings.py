@@ -141,3 +141,51 @@ def test_google_refusing_the_calendar_scope_keeps_the_meeting_and_notes_it(
         assert account is not None and "calendar" in account.notices
     listed = room.google.list(calendarId="primary").execute()["items"]
     assert listed == []
+
+
+def test_a_failed_insert_is_retried_by_the_job_and_never_doubles_the_event(
+    calendar_room: CalendarRoom, recorded_jobs: Any
+) -> None:
+    from inboxcrm.providers.gmail.calendar_client import GoogleCalendar, crm_event_id
+    from inboxcrm.services import meetings
+    from inboxcrm.services.mail_accounts import open_mailbox
+
+    room = calendar_room
+
+    def fast_calendar(tenant: str, account_id: int) -> GoogleCalendar:
+        mailbox = open_mailbox(room.runtime, tenant, account_id)
+        return GoogleCalendar(
+            mailbox.credentials, api_base=room.emulator.url, attempts=3, sleep=lambda _s: None
+        )
+
+    room.runtime.extras["calendar_factory"] = fast_calendar
+    room.emulator.set_config(fault_rate=1.0, fault_statuses=[503])
+    try:
+        created = room.create()
+    finally:
+        room.emulator.set_config(fault_rate=0.0)
+    assert created.status_code == 201, created.text
+    meeting = created.json()
+    assert meeting["push_pending"] is True
+    assert meeting["provider_event_id"] == crm_event_id("acme", meeting["id"])
+    assert ("inboxcrm.calendar.push_meeting", {"tenant": "acme", "meeting_id": meeting["id"]}) in (
+        recorded_jobs.queued
+    )
+    # Google did take an earlier attempt whose answer was lost: the retry must find it.
+    room.google.insert(
+        calendarId="primary",
+        body={
+            "id": meeting["provider_event_id"],
+            "summary": "an earlier attempt",
+            "start": {"dateTime": "2030-05-01T10:00:00Z"},
+            "end": {"dateTime": "2030-05-01T11:00:00Z"},
+        },
+    ).execute()
+    view = meetings.push_meeting(room.runtime, "acme", meeting["id"])
+    assert view.push_pending is False
+    listed = room.google.list(calendarId="primary").execute()["items"]
+    assert [(e["id"], e["summary"]) for e in listed] == [
+        (meeting["provider_event_id"], "Angebot besprechen")
+    ]
+    assert [a["email"] for a in listed[0]["attendees"]] == [CUSTOMER]
+    assert room.sync().changed == 0

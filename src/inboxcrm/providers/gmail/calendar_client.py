@@ -10,7 +10,7 @@ it is a frozen dataclass of this module.
   the answer carries ``nextSyncToken``. An expired token (HTTP 410 ``fullSyncRequired``) raises
   :class:`SyncTokenExpired`: the caller lists in full again.
 - :meth:`GoogleCalendar.insert_event` (idempotent: the event id is the caller's, a 409 means an
-  earlier attempt succeeded and the stored event is returned), :meth:`patch_event`,
+  earlier attempt succeeded and the event is patched to what the CRM holds), :meth:`patch_event`,
   :meth:`get_event`. Events written by inboxcrm carry ``extendedProperties.private`` with
   :data:`SOURCE_KEY` (the meeting's id), the source marker that tells them apart.
 
@@ -264,7 +264,9 @@ class GoogleCalendar:
         return event_from_json(data)
 
     def insert_event(self, event_id: str, draft: EventDraft) -> CalendarEvent:
-        """Insert with inboxcrm's own ``event_id``; an earlier success (409) is fetched."""
+        """Insert with inboxcrm's own ``event_id``; after an earlier success whose answer was
+        lost (409: the id exists) the event is patched to ``draft`` instead, so it holds what
+        the CRM holds now and still exists once."""
         body = {**_body(draft), "id": event_id}
         try:
             data = self._call(
@@ -274,7 +276,7 @@ class GoogleCalendar:
         except ProviderError as exc:
             if http_status(exc.__cause__ or exc) != 409:
                 raise
-            return self.get_event(event_id)
+            return self.patch_event(event_id, draft)
         return event_from_json(data)
 
     def patch_event(self, event_id: str, draft: EventDraft) -> CalendarEvent:
