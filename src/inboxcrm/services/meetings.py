@@ -321,9 +321,7 @@ def request_calendar_sync(uow: UnitOfWork, principal: Principal, account_id: int
 
 def _attendees_json(attendees: Sequence[EventAttendee]) -> list[dict[str, Any]]:
     return [
-        {"email": a.email, "name": a.name, "response": a.response}
-        for a in attendees
-        if a.email and not a.organizer
+        {"email": a.email, "name": a.name, "response": a.response} for a in attendees if a.email
     ]
 
 
