@@ -184,3 +184,22 @@ def test_erasure_removes_the_address_from_meetings(calendar_room: CalendarRoom) 
         (row,) = uow.session.query(MeetingRow).all()
         assert [a["email"] for a in row.attendees] == ["keep@other.example"]
         assert CUSTOMER not in str(row.attendees)
+
+
+def test_a_record_export_carries_its_meetings(calendar_room: CalendarRoom, tmp_path: Any) -> None:
+    import json
+
+    from inboxcrm.services.export import export_to_directory
+
+    room = calendar_room
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    event = room.google.insert(
+        calendarId="primary", body=_event("Exported", soon, [CUSTOMER], location="HQ")
+    ).execute()
+    room.sync()
+    export_to_directory(room.runtime, "acme", tmp_path, record=("contact", room.contact_id))
+    (document,) = json.loads((tmp_path / "export.json").read_text())["records"]
+    (entry,) = [e for e in document["timeline"] if e["kind"] == "meeting"]
+    assert (entry["title"], entry["location"], entry["status"]) == ("Exported", "HQ", "confirmed")
+    assert entry["provider_event_id"] == event["id"]
+    assert [a["email"] for a in entry["attendees"]] == [CUSTOMER]
