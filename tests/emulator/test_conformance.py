@@ -42,7 +42,8 @@ EXPECTED = {
     "gmail.users.threads.list", "gmail.users.history.list", "gmail.users.watch", "gmail.users.stop",
     "gmail.users.settings.sendAs.list", "people.people.connections.list", "calendar.events.list",
     "calendar.events.insert", "calendar.events.get", "calendar.events.patch",
-    "calendar.events.update", "calendar.events.delete", "oauth2.userinfo.get",
+    "calendar.events.update", "calendar.events.delete", "calendar.events.instances",
+    "oauth2.userinfo.get",
 }  # fmt: skip
 
 
@@ -154,6 +155,17 @@ def test_every_method_conforms(emulator: EmulatorHandle) -> None:
         body={"summary": "y", "start": {"date": "2030-01-02"}, "end": {"date": "2030-01-03"}},
     ).execute()
     listing = events.list(calendarId="primary").execute()
+    series = events.insert(
+        calendarId="primary",
+        body={
+            "summary": "weekly",
+            "start": {"dateTime": "2030-01-07T09:00:00Z"},
+            "end": {"dateTime": "2030-01-07T09:30:00Z"},
+            "recurrence": ["RRULE:FREQ=WEEKLY;COUNT=3"],
+        },
+    ).execute()
+    events.instances(calendarId="primary", eventId=series["id"]).execute()
+    events.list(calendarId="primary", singleEvents=True).execute()
     events.delete(calendarId="primary", eventId=event["id"]).execute()
     events.list(calendarId="primary", syncToken=listing["nextSyncToken"]).execute()
     oauth2_service(emu, creds).userinfo().get().execute()

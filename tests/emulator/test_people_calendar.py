@@ -141,3 +141,83 @@ def test_calendar_events_crud_and_sync(emulator: EmulatorHandle) -> None:
     with pytest.raises(HttpError) as err:
         events.get(calendarId="primary", eventId="missing").execute()
     assert err.value.resp.status == 404
+
+
+def test_recurring_events_expand_into_instances(emulator: EmulatorHandle) -> None:
+    emulator.create_user(USER)
+    events = calendar_service(emulator, emulator.credentials(USER, CALENDAR)).events()
+    series = events.insert(
+        calendarId="primary",
+        body={
+            "summary": "Weekly sync",
+            "start": {"dateTime": "2030-05-06T09:00:00Z"},
+            "end": {"dateTime": "2030-05-06T09:30:00Z"},
+            "recurrence": ["RRULE:FREQ=WEEKLY;INTERVAL=1;COUNT=4"],
+            "attendees": [{"email": "buyer@globex.example"}],
+        },
+    ).execute()
+    masters = events.list(calendarId="primary").execute()["items"]
+    assert [e["id"] for e in masters] == [series["id"]]
+    assert masters[0]["recurrence"] == ["RRULE:FREQ=WEEKLY;INTERVAL=1;COUNT=4"]
+    window = {"timeMin": "2030-05-01T00:00:00Z", "timeMax": "2030-05-25T00:00:00Z"}
+    listing = events.list(calendarId="primary", singleEvents=True, **window).execute()
+    instances = listing["items"]
+    assert [e["start"]["dateTime"] for e in instances] == [
+        "2030-05-06T09:00:00Z",
+        "2030-05-13T09:00:00Z",
+        "2030-05-20T09:00:00Z",
+    ]
+    first = instances[0]
+    assert first["id"] == f"{series['id']}_20300506T090000Z"
+    assert first["recurringEventId"] == series["id"]
+    assert first["originalStartTime"] == {"dateTime": "2030-05-06T09:00:00Z"}
+    assert "recurrence" not in first
+    all_four = events.instances(calendarId="primary", eventId=series["id"]).execute()["items"]
+    assert len(all_four) == 4
+    # An instance moved and another cancelled: exceptions replace them in the listing.
+    moved = events.patch(
+        calendarId="primary",
+        eventId=instances[1]["id"],
+        body={
+            "start": {"dateTime": "2030-05-14T15:00:00Z"},
+            "end": {"dateTime": "2030-05-14T15:30:00Z"},
+        },
+    ).execute()
+    assert moved["recurringEventId"] == series["id"]
+    events.delete(calendarId="primary", eventId=instances[2]["id"]).execute()
+    changes = events.list(
+        calendarId="primary", singleEvents=True, syncToken=listing["nextSyncToken"]
+    ).execute()["items"]
+    assert {(e["id"], e["status"]) for e in changes} == {
+        (instances[1]["id"], "confirmed"),
+        (instances[2]["id"], "cancelled"),
+    }
+    again = events.list(calendarId="primary", singleEvents=True, **window).execute()["items"]
+    assert [e["start"]["dateTime"] for e in again] == [
+        "2030-05-06T09:00:00Z",
+        "2030-05-14T15:00:00Z",
+    ]
+    # A change to the series sends its instances (in the listing's window) again.
+    events.patch(calendarId="primary", eventId=series["id"], body={"summary": "Renamed"}).execute()
+    later = events.list(
+        calendarId="primary", singleEvents=True, syncToken=listing["nextSyncToken"]
+    ).execute()["items"]
+    renamed = [e for e in later if e.get("summary") == "Renamed"]
+    assert [e["start"]["dateTime"] for e in renamed] == ["2030-05-06T09:00:00Z"]
+
+
+def test_private_extended_property_filter(emulator: EmulatorHandle) -> None:
+    emulator.create_user(USER)
+    events = calendar_service(emulator, emulator.credentials(USER, CALENDAR)).events()
+    times = {
+        "start": {"dateTime": "2030-05-01T10:00:00Z"},
+        "end": {"dateTime": "2030-05-01T11:00:00Z"},
+    }
+    marked = events.insert(
+        calendarId="primary",
+        body={**times, "summary": "a", "extendedProperties": {"private": {"src": "crm"}}},
+    ).execute()
+    events.insert(calendarId="primary", body={**times, "summary": "b"}).execute()
+    found = events.list(calendarId="primary", privateExtendedProperty="src=crm").execute()
+    assert [e["id"] for e in found["items"]] == [marked["id"]]
+    assert found["items"][0]["extendedProperties"] == {"private": {"src": "crm"}}

@@ -167,6 +167,20 @@ WRITE_ROUTES: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/v1/drafts/{id}"): Rule("writer", 404, json={}),
     ("POST", "/api/v1/drafts/{id}/approve"): Rule("writer", 404, json={}),
     ("POST", "/api/v1/drafts/{id}/discard"): Rule("writer", 404, json={}),
+    # Meetings need Google Calendar behind them (tests/integration/calendar covers that): an
+    # empty meeting is 422, an unknown one 404, a calendar sync while the workspace has Google
+    # Calendar off 409; one's own prep-brief choice is every member's.
+    ("POST", "/api/v1/meetings"): Rule("writer", 422, json={}),
+    ("PATCH", "/api/v1/meetings/{id}"): Rule("writer", 404, json={}),
+    ("POST", "/api/v1/mail-accounts/{account_id}/calendar-sync"): Rule("writer", 409),
+    ("PATCH", "/api/v1/me"): Rule("member", 200, json={"meeting_prep_enabled": False}),
+    ("POST", "/leads/{record_id}/meetings"): Rule("writer", 303, form={}),
+    ("POST", "/contacts/{record_id}/meetings"): Rule("writer", 303, form={}),
+    ("POST", "/accounts/{record_id}/meetings"): Rule("writer", 303, form={}),
+    ("POST", "/setup/email/google-features"): Rule(
+        "admin", 303, form={"google_calendar_enabled": "1"}
+    ),
+    ("POST", "/setup/email/meeting-prep"): Rule("member", 303, form={"meeting_prep_enabled": "1"}),
     ("POST", "/leads/{record_id}/compose"): Rule("writer", 303, form={}),
     ("POST", "/contacts/{record_id}/compose"): Rule("writer", 303, form={}),
     ("POST", "/accounts/{record_id}/compose"): Rule("writer", 303, form={}),

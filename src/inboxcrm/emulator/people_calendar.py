@@ -3,6 +3,13 @@
 Both keep a per-user change sequence; a sync token carries (sequence, issue time) and expires after
 ``sync_token_ttl_s`` on the emulator clock or when the control API expires sync tokens. Expired:
 People answers 400 EXPIRED_SYNC_TOKEN, Calendar answers 410 fullSyncRequired.
+
+Calendar recurring events (``recurrence: ["RRULE:..."]``, see :mod:`.calendar_recurrence`) are
+listed as their masters, or with ``singleEvents=true`` as their instances (the token of a full
+listing keeps its ``timeMin``/``timeMax``, so an increment expands a changed master in the same
+window); ``events.instances`` lists one series. Patching or deleting an instance id stores an
+exception (``recurringEventId`` + ``originalStartTime``) listed in place of the instance.
+``privateExtendedProperty=key=value`` filters a full listing by a private extended property.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from inboxcrm.emulator import calendar_recurrence as recurrence
 from inboxcrm.emulator.api_pipeline import (
     CALENDAR_READ,
     CALENDAR_WRITE,
@@ -136,6 +144,10 @@ class PeopleCalendarRoutes:
         api.add("GET", base, "calendar.events.list", CALENDAR_READ, self.events_list)
         api.add("POST", base, "calendar.events.insert", CALENDAR_WRITE, self.events_insert)
         one = base + r"/(?P<event>[^/]+)"
+        api.add(
+            "GET", one + "/instances", "calendar.events.instances", CALENDAR_READ,
+            self.events_instances,
+        )  # fmt: skip
         api.add("GET", one, "calendar.events.get", CALENDAR_READ, self.events_get)
         api.add("PUT", one, "calendar.events.update", CALENDAR_WRITE, self.events_update)
         api.add("PATCH", one, "calendar.events.patch", CALENDAR_WRITE, self.events_patch)
@@ -284,26 +296,106 @@ class PeopleCalendarRoutes:
 
     @staticmethod
     def _event_time(value: Any) -> datetime | None:
-        if not isinstance(value, dict):
-            return None
-        text = value.get("dateTime") or value.get("date")
-        if not isinstance(text, str):
-            return None
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return recurrence.parse_time(value)
+
+    def _window(self, req: Request) -> tuple[datetime | None, datetime | None]:
+        bounds: list[datetime | None] = []
+        for name in ("timeMin", "timeMax"):
+            text = req.param(name)
+            moment = self._event_time({"dateTime": text}) if text else None
+            if text and moment is None:
+                raise ApiError(400, f"Bad Request: invalid {name}", reason="badRequest")
+            bounds.append(moment)
+        return bounds[0], bounds[1]
+
+    def _listed(
+        self,
+        event: CalendarEvent,
+        events: dict[str, CalendarEvent],
+        *,
+        single: bool,
+        window: tuple[datetime | None, datetime | None],
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """What listing shows of one stored event: itself, or (singleEvents) its instances
+        without those overridden by a stored exception."""
+        data = event.data
+        if not single or not data.get("recurrence") or data.get("status") == "cancelled":
+            return [(event.seq, data)]
+        return [
+            (event.seq, instance)
+            for instance in recurrence.expand(data, *window)
+            if instance["id"] not in events
+        ]
+
+    @staticmethod
+    def _in_window(data: dict[str, Any], window: tuple[datetime | None, datetime | None]) -> bool:
+        if data.get("recurrence"):
+            return True  # a recurring master (singleEvents=false) spans its whole series
+        time_min, time_max = window
+        start = recurrence.parse_time(data.get("start"))
+        end = recurrence.parse_time(data.get("end")) or start
+        if time_min and end and end <= time_min:
+            return False
+        return not (time_max and start and start >= time_max)
+
+    def _page(
+        self,
+        ctx: ApiContext,
+        req: Request,
+        account: AccountData,
+        events: dict[str, CalendarEvent],
+        selected: list[tuple[int, dict[str, Any]]],
+        token_extra: dict[str, Any],
+    ) -> Response:
+        max_results = req.int_param("maxResults", 250, minimum=1, maximum=2500)
+        page_token = req.param("pageToken")
+        if req.param("orderBy") == "startTime":
+            far = datetime.max.replace(tzinfo=UTC)
+            selected.sort(key=lambda e: self._event_time(e[1].get("start")) or far)
+        else:
+            selected.sort(key=lambda e: (e[0], str(e[1].get("id"))))
+        snapshot = account.seq
+        offset = 0
+        if page_token:
+            decoded_page = _decode_token(page_token)
+            if decoded_page is None:
+                raise ApiError(400, "Invalid page token.", reason="invalid")
+            offset = int(decoded_page.get("o", 0))
+            snapshot = int(decoded_page.get("s", snapshot))
+        selected = [e for e in selected if e[0] <= snapshot]
+        page = selected[offset : offset + max_results]
+        items = [self._data_json(data) for _, data in page]
+        updated = max((e.data.get("updated", "") for e in events.values()), default="")
+        body: dict[str, Any] = {
+            "kind": "calendar#events",
+            "etag": f'"{snapshot}"',
+            "summary": ctx.email,
+            "updated": updated or rfc3339(self.state.clock.now_ms()),
+            "timeZone": "UTC",
+            "accessRole": "owner",
+            "defaultReminders": [{"method": "popup", "minutes": 10}],
+            "items": items,
+        }
+        if offset + max_results < len(selected):
+            body["nextPageToken"] = _encode_token({"o": offset + max_results, "s": snapshot})
+        elif token_extra is not None:
+            body["nextSyncToken"] = _encode_token(
+                {"seq": snapshot, "at": self.state.clock.now_ms(), **token_extra}
+            )
+        return Response.json(body)
 
     def events_list(self, ctx: ApiContext, req: Request, m: re.Match[str]) -> Response:
         account, events = self._calendar(ctx, m.group("cal"))
-        max_results = req.int_param("maxResults", 250, minimum=1, maximum=2500)
         sync_token = req.param("syncToken")
-        page_token = req.param("pageToken")
         show_deleted = req.bool_param("showDeleted")
+        single = req.bool_param("singleEvents")
+        private_filter = req.param("privateExtendedProperty")
         with account.lock:
             if sync_token:
-                for forbidden in ("timeMin", "timeMax", "q", "orderBy", "updatedMin", "iCalUID"):
+                for forbidden in (
+                    "timeMin", "timeMax", "q", "orderBy", "updatedMin", "iCalUID",
+                    "privateExtendedProperty", "sharedExtendedProperty",
+                ):  # fmt: skip
                     if req.param(forbidden):
                         raise ApiError(
                             400,
@@ -320,70 +412,76 @@ class PeopleCalendarRoutes:
                         status="GONE",
                     )
                 since = int(decoded.get("seq", 0))
-                selected = [e for e in events.values() if e.seq > since]
+                window = (
+                    self._event_time({"dateTime": decoded["tmin"]})
+                    if decoded.get("tmin")
+                    else None,
+                    self._event_time({"dateTime": decoded["tmax"]})
+                    if decoded.get("tmax")
+                    else None,
+                )
+                selected: list[tuple[int, dict[str, Any]]] = []
+                for event in events.values():
+                    if event.seq > since:
+                        selected += self._listed(event, events, single=single, window=window)
+                extra = {k: decoded[k] for k in ("tmin", "tmax") if decoded.get(k)}
             else:
-                time_min = (
-                    self._event_time({"dateTime": req.param("timeMin")})
-                    if req.param("timeMin")
-                    else None
-                )
-                time_max = (
-                    self._event_time({"dateTime": req.param("timeMax")})
-                    if req.param("timeMax")
-                    else None
-                )
+                window = self._window(req)
                 selected = []
                 for event in events.values():
                     if event.data.get("status") == "cancelled" and not show_deleted:
                         continue
-                    start = self._event_time(event.data.get("start"))
-                    end = self._event_time(event.data.get("end")) or start
-                    if time_min and end and end <= time_min:
+                    if private_filter and not self._has_private(event.data, private_filter):
                         continue
-                    if time_max and start and start >= time_max:
+                    if not single and not self._in_window(event.data, window):
                         continue
-                    selected.append(event)
-            if req.param("orderBy") == "startTime":
-                far = datetime.max.replace(tzinfo=UTC)
-                selected.sort(key=lambda e: self._event_time(e.data.get("start")) or far)
-            else:
-                selected.sort(key=lambda e: e.seq)
-            snapshot = account.seq
-            offset = 0
-            if page_token:
-                decoded_page = _decode_token(page_token)
-                if decoded_page is None:
-                    raise ApiError(400, "Invalid page token.", reason="invalid")
-                offset = int(decoded_page.get("o", 0))
-                snapshot = int(decoded_page.get("s", snapshot))
-            selected = [e for e in selected if e.seq <= snapshot]
-            page = selected[offset : offset + max_results]
-            items = [self._event_json(e) for e in page]
-            updated = max((e.data.get("updated", "") for e in events.values()), default="")
-            body: dict[str, Any] = {
-                "kind": "calendar#events",
-                "etag": f'"{snapshot}"',
-                "summary": ctx.email,
-                "updated": updated or rfc3339(self.state.clock.now_ms()),
-                "timeZone": "UTC",
-                "accessRole": "owner",
-                "defaultReminders": [{"method": "popup", "minutes": 10}],
-                "items": items,
-            }
-            if offset + max_results < len(selected):
-                body["nextPageToken"] = _encode_token({"o": offset + max_results, "s": snapshot})
-            else:
-                body["nextSyncToken"] = _encode_token(
-                    {"seq": snapshot, "at": self.state.clock.now_ms()}
-                )
-        return Response.json(body)
+                    for seq, data in self._listed(event, events, single=single, window=window):
+                        if not single or self._in_window(data, window):
+                            selected.append((seq, data))
+                extra = {
+                    k: req.param(p)
+                    for k, p in (("tmin", "timeMin"), ("tmax", "timeMax"))
+                    if req.param(p)
+                }
+            return self._page(ctx, req, account, events, selected, extra)
 
     @staticmethod
-    def _event_json(event: CalendarEvent) -> dict[str, Any]:
-        if event.data.get("status") == "cancelled":
-            keep = ("kind", "etag", "id", "status", "updated", "iCalUID")
-            return {k: event.data[k] for k in keep if k in event.data}
-        return copy.deepcopy(event.data)
+    def _has_private(data: dict[str, Any], wanted: str) -> bool:
+        key, _, value = wanted.partition("=")
+        private = (data.get("extendedProperties") or {}).get("private") or {}
+        return isinstance(private, dict) and private.get(key) == value
+
+    def events_instances(self, ctx: ApiContext, req: Request, m: re.Match[str]) -> Response:
+        account, events = self._calendar(ctx, m.group("cal"))
+        with account.lock:
+            master = events.get(m.group("event"))
+            if master is None or not master.data.get("recurrence"):
+                raise not_found()
+            if master.data.get("status") == "cancelled":
+                raise ApiError(410, "Resource has been deleted", reason="deleted")
+            window = self._window(req)
+            selected: list[tuple[int, dict[str, Any]]] = []
+            for instance in recurrence.expand(master.data, *window):
+                stored = events.get(instance["id"])
+                if stored is None:
+                    selected.append((master.seq, instance))
+                elif stored.data.get("status") != "cancelled" or req.bool_param("showDeleted"):
+                    selected.append((stored.seq, stored.data))
+            return self._page(ctx, req, account, events, selected, None)  # type: ignore[arg-type]
+
+    @classmethod
+    def _event_json(cls, event: CalendarEvent) -> dict[str, Any]:
+        return cls._data_json(event.data)
+
+    @staticmethod
+    def _data_json(data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("status") == "cancelled":
+            keep = (
+                "kind", "etag", "id", "status", "updated", "iCalUID", "recurringEventId",
+                "originalStartTime",
+            )  # fmt: skip
+            return {k: data[k] for k in keep if k in data}
+        return copy.deepcopy(data)
 
     def _stamp(self, account: AccountData, data: dict[str, Any]) -> CalendarEvent:
         seq = account.bump()
@@ -429,8 +527,22 @@ class PeopleCalendarRoutes:
             events[event_id] = event
             return Response.json(self._event_json(event))
 
+    @staticmethod
+    def _instance(events: dict[str, CalendarEvent], event_id: str) -> CalendarEvent | None:
+        """An instance of a stored recurring event not overridden yet (as its master's seq)."""
+        parts = recurrence.split_instance_id(event_id)
+        if parts is None:
+            return None
+        master = events.get(parts[0])
+        if master is None or master.data.get("status") == "cancelled":
+            return None
+        for instance in recurrence.expand(master.data, parts[1], None)[:1]:
+            if instance["id"] == event_id:
+                return CalendarEvent(instance, master.seq)
+        return None
+
     def _existing(self, events: dict[str, CalendarEvent], event_id: str) -> CalendarEvent:
-        event = events.get(event_id)
+        event = events.get(event_id) or self._instance(events, event_id)
         if event is None:
             raise not_found()
         if event.data.get("status") == "cancelled":
@@ -440,7 +552,7 @@ class PeopleCalendarRoutes:
     def events_get(self, ctx: ApiContext, req: Request, m: re.Match[str]) -> Response:
         account, events = self._calendar(ctx, m.group("cal"))
         with account.lock:
-            event = events.get(m.group("event"))
+            event = events.get(m.group("event")) or self._instance(events, m.group("event"))
             if event is None:
                 raise not_found()
             return Response.json(self._event_json(event))
@@ -464,6 +576,8 @@ class PeopleCalendarRoutes:
                     "organizer",
                     "iCalUID",
                     "eventType",
+                    "recurringEventId",
+                    "originalStartTime",
                 )
                 if k in data
             }

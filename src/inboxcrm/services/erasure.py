@@ -11,7 +11,8 @@ One unit of work does all of it, then the database is vacuumed:
 3. Mail: every stored message in which an erased address takes part (From, To, Cc, Bcc), and
    every message the deleted records' timelines showed that no other live record shows, is
    hard-deleted with its attachments, timeline entries and sync-ledger rows; sync-ledger rows
-   that mention the address are deleted too.
+   that mention the address are deleted too; the address is removed from the attendees of
+   stored meetings (services.meetings.erase_attendee).
 4. The addresses go on the never-log list, so the sync never stores their mail again.
 5. An ``erasure_requests`` row and an ``erasure.request`` audit entry record what was deleted
    (counts only: neither holds the address, and the never-log list is the one place it stays,
@@ -44,6 +45,7 @@ from inboxcrm.domain.errors import InvalidInput, NotFound
 from inboxcrm.domain.roles import require_admin
 from inboxcrm.services.audit import record_event
 from inboxcrm.services.identity import Principal
+from inboxcrm.services.meetings import erase_attendee
 from inboxcrm.services.retention import delete_messages, delete_record_rows
 
 logger = logging.getLogger(__name__)
@@ -193,6 +195,7 @@ def erase(
         removed_addresses = session.execute(
             delete(RecordEmailRow).where(RecordEmailRow.email.in_(addresses))
         )
+        meetings = sum(erase_attendee(uow, canonical) for canonical in addresses)
         known = set(
             session.scalars(
                 select(NeverLogEntryRow.entry).where(NeverLogEntryRow.entry.in_(addresses))
@@ -208,6 +211,7 @@ def erase(
             "addresses": len(addresses),
             "record_addresses": int(getattr(removed_addresses, "rowcount", 0) or 0),
             "ledger_rows": ledger_rows,
+            "meetings": meetings,
         }
         row = ErasureRequestRow(
             requested_by_user_id=principal.user_id,

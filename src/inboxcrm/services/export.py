@@ -4,7 +4,8 @@ An export is two files:
 
 - ``export.json``: every exported record (Lead, Contact, Account) with its fields, email
   addresses, deals, notes and timeline entries (email entries name their message by Gmail id,
-  thread id and Message-ID header);
+  thread id and Message-ID header; meeting entries carry the meeting's title, times, status,
+  location, attendees and Google event id);
 - ``mail.mbox``: each stored message the records' timelines show, once however many mailboxes
   hold a copy (for a whole-tenant export: all stored mail, every copy) as an RFC 5322 message
   with its original Message-ID, In-Reply-To, References, addresses, subject and date, and the
@@ -157,6 +158,15 @@ def _records(uow: UnitOfWork, record: RecordRef | None) -> list[tuple[str, Any]]
     return found
 
 
+def _meetings_by_id(uow: UnitOfWork, ids: set[int]) -> dict[int, Any]:
+    from inboxcrm.adapters.db.calendar_tables import MeetingRow
+
+    if not ids:
+        return {}
+    rows = uow.session.scalars(select(MeetingRow).where(MeetingRow.id.in_(sorted(ids))))
+    return {row.id: row for row in rows}
+
+
 def _record_document(uow: UnitOfWork, kind: str, row: Any) -> tuple[dict[str, Any], set[int]]:
     """One record's JSON and the ids of the messages its timeline shows."""
     session = uow.session
@@ -190,6 +200,7 @@ def _record_document(uow: UnitOfWork, kind: str, row: Any) -> tuple[dict[str, An
         )
     )
     live = _live_messages_by_key(uow, {e.ref_id for e in entries if e.kind == "email"})
+    meetings = _meetings_by_id(uow, {e.ref_id for e in entries if e.kind == "meeting"})
     timeline = []
     for entry in entries:
         if entry.kind == "email" and entry.ref_id not in live:
@@ -208,6 +219,17 @@ def _record_document(uow: UnitOfWork, kind: str, row: Any) -> tuple[dict[str, An
                 message_id_header=message.message_id_header,
                 subject=message.subject,
                 direction=message.direction,
+            )
+        elif entry.kind == "meeting" and entry.ref_id in meetings:
+            meeting = meetings[entry.ref_id]
+            item.update(
+                title=meeting.title,
+                start=meeting.start_at.isoformat(),
+                end=meeting.end_at.isoformat(),
+                status=meeting.status,
+                location=meeting.location,
+                attendees=list(meeting.attendees or []),
+                provider_event_id=meeting.provider_event_id,
             )
         timeline.append(item)
     document = {

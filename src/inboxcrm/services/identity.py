@@ -151,6 +151,17 @@ def _principal(
     return _principal_of(row, via, csrf)
 
 
+def member_principal(runtime: Runtime, tenant_slug: str, user_id: int) -> Principal | None:
+    """A tenant member as the principal of work done for them (``via="job"``), or None when
+    the user, the membership or the tenant is no longer active."""
+    with runtime.control_uow() as uow:
+        tenant_id = uow.session.scalar(select(TenantRow.id).where(TenantRow.slug == tenant_slug))
+        if tenant_id is None:
+            return None
+        row = uow.session.execute(_principal_query(user_id, tenant_id)).first()
+    return _principal_of(row, "job")
+
+
 def verify_login(
     runtime: Runtime,
     email: str,

@@ -4,7 +4,7 @@ The timeline is the ``activities`` rows of one record (one row per item per reco
 ``occurred_at`` then ``id``, both descending, and paged by keyset on that pair, so every page is
 one range scan of ``ix_activities_timeline`` however long the history. Each page then loads what
 its entries point at with one batched query per kind (email messages with their threads, their
-attachments, notes). Kinds without a loader yet (meeting, tracking, draft, sync_notice, ...)
+attachments, notes, meetings). Kinds without a loader yet (tracking, draft, sync_notice, ...)
 come back as plain :class:`TimelineItem` with the common fields.
 
 Mail sharing (:mod:`inboxcrm.services.mail_sharing`) is applied here, as the page is read: the
@@ -70,6 +70,7 @@ __all__ = [
     "AttachmentInfo",
     "EmailItem",
     "MailboxRef",
+    "MeetingItem",
     "NoteItem",
     "TimelineEntry",
     "TimelineItem",
@@ -151,7 +152,23 @@ class NoteItem(TimelineItem):
     author_user_id: int | None
 
 
-TimelineEntry = TimelineItem | EmailItem | NoteItem
+@dataclass(frozen=True)
+class MeetingItem(TimelineItem):
+    """A meeting (:mod:`inboxcrm.services.meetings`); ``attendees``: ``{email, name, response}``."""
+
+    meeting_id: int
+    title: str
+    start: datetime
+    end: datetime
+    status: str
+    location: str
+    attendees: tuple[dict[str, Any], ...]
+    provider_event_id: str | None
+    mail_account_id: int
+    organizer_email: str
+
+
+TimelineEntry = TimelineItem | EmailItem | NoteItem | MeetingItem
 
 
 def _scope(record_kind: str, record_id: int) -> str:
@@ -434,6 +451,35 @@ def _note_items(uow: UnitOfWork, rows: Sequence[_EntryRow]) -> dict[int, NoteIte
     return items
 
 
+def _meeting_items(uow: UnitOfWork, rows: Sequence[_EntryRow]) -> dict[int, MeetingItem]:
+    from inboxcrm.adapters.db.calendar_tables import MeetingRow
+
+    ids = {r.ref_id for r in rows}
+    if not ids:
+        return {}
+    meetings = {
+        m.id: m for m in uow.session.scalars(select(MeetingRow).where(MeetingRow.id.in_(ids)))
+    }
+    items: dict[int, MeetingItem] = {}
+    for row in rows:
+        meeting = meetings.get(row.ref_id)
+        if meeting is not None:
+            items[row.id] = MeetingItem(
+                **_common(row),
+                meeting_id=meeting.id,
+                title=meeting.title,
+                start=meeting.start_at,
+                end=meeting.end_at,
+                status=meeting.status,
+                location=meeting.location,
+                attendees=tuple(dict(a) for a in meeting.attendees or []),
+                provider_event_id=meeting.provider_event_id,
+                mail_account_id=meeting.mail_account_id,
+                organizer_email=meeting.organizer_email,
+            )
+    return items
+
+
 def timeline_page(
     uow: UnitOfWork,
     record_kind: str,
@@ -484,10 +530,11 @@ def timeline_page(
     if sharing is not None:
         loaded.update(_email_items(uow, by_kind.get(EMAIL_KIND, []), include_bodies, sharing))
     loaded.update(_note_items(uow, by_kind.get("note", [])))
+    loaded.update(_meeting_items(uow, by_kind.get("meeting", [])))
 
     items: list[TimelineEntry] = []
     for row in rows:
-        if row.kind in ("email", "note"):
+        if row.kind in ("email", "note", "meeting"):
             entry = loaded.get(row.id)
             if entry is not None:
                 items.append(entry)

@@ -129,7 +129,7 @@ def test_mixed_timeline_is_newest_first_with_ties_by_id(
             ActivityRow(
                 record_kind="lead",
                 record_id=lead.id,
-                kind="meeting",
+                kind="call",
                 ref_id=77,
                 occurred_at=BASE_TIME - timedelta(days=1),
                 summary="Kick-off",
@@ -144,7 +144,7 @@ def test_mixed_timeline_is_newest_first_with_ties_by_id(
         ("email", m2.provider_message_id),  # same time as "tie one", created later: higher id
         ("note", "tie one"),
         ("email", m1.provider_message_id),
-        ("meeting", None),
+        ("call", None),
     ]
     assert items[-1]["summary"] == "Kick-off"
     assert set(items[-1]) == {
@@ -159,8 +159,8 @@ def test_mixed_timeline_is_newest_first_with_ties_by_id(
         assert _walk(client, url, h, limit=limit) == items
     emails_only = _walk(client, url, h, kind="email", limit=1)
     assert [i["kind"] for i in emails_only] == ["email", "email"]
-    both = _walk(client, url, h, kind=["note", "meeting"])
-    assert [i["kind"] for i in both] == ["note", "note", "meeting"]
+    both = _walk(client, url, h, kind=["note", "call"])
+    assert [i["kind"] for i in both] == ["note", "note", "call"]
     assert n1.id and n2.id
     other_items = client.get(f"/api/v1/leads/{other.id}/timeline", headers=h).json()["items"]
     assert [i["provider_message_id"] for i in other_items] == [m2.provider_message_id]

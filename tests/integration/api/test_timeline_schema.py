@@ -14,9 +14,16 @@ import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
+from inboxcrm.adapters.db.calendar_tables import MeetingRow
 from inboxcrm.adapters.db.tenant_tables import ActivityRow
 from inboxcrm.bootstrap import Runtime
-from tests.factories import BASE_TIME, make_contact, make_email_message, make_note
+from tests.factories import (
+    BASE_TIME,
+    make_contact,
+    make_email_message,
+    make_mail_account,
+    make_note,
+)
 from tests.fixtures.web import TenantFactory
 
 
@@ -50,21 +57,44 @@ def test_a_page_of_email_note_and_other_items_validates(
             sent_at=BASE_TIME,
         )
         make_note(uow, ("contact", contact.id), body="Call back", created_at=BASE_TIME)
-        uow.session.add(
-            ActivityRow(
-                record_kind="contact",
-                record_id=contact.id,
-                kind="meeting",
-                ref_id=1,
-                occurred_at=BASE_TIME - timedelta(days=1),
-                summary="Kick-off",
-            )
+        mailbox = make_mail_account(uow)
+        meeting = MeetingRow(
+            mail_account_id=mailbox.id,
+            organizer_user_id=1,
+            organizer_email=mailbox.email,
+            provider_event_id="evt1",
+            title="Kick-off",
+            start_at=BASE_TIME - timedelta(days=1),
+            end_at=BASE_TIME - timedelta(days=1) + timedelta(hours=1),
+            attendees=[{"email": "buyer@customer.example", "name": "", "response": "accepted"}],
         )
+        uow.session.add(meeting)
+        uow.session.flush()
+        for kind, ref_id in (("meeting", meeting.id), ("call", 1)):
+            uow.session.add(
+                ActivityRow(
+                    record_kind="contact",
+                    record_id=contact.id,
+                    kind=kind,
+                    ref_id=ref_id,
+                    occurred_at=BASE_TIME - timedelta(days=1),
+                    summary="Kick-off",
+                )
+            )
         uow.commit()
     response = client.get(f"/api/v1/contacts/{contact.id}/timeline", headers=h)
     assert response.status_code == 200, response.text
     page = response.json()
-    assert sorted(i["kind"] for i in page["items"]) == ["email", "meeting", "note"]
+    assert sorted(i["kind"] for i in page["items"]) == ["call", "email", "meeting", "note"]
+    (shown,) = [i for i in page["items"] if i["kind"] == "meeting"]
+    assert (shown["title"], shown["status"], shown["provider_event_id"]) == (
+        "Kick-off",
+        "confirmed",
+        "evt1",
+    )
+    assert shown["attendees"] == [
+        {"email": "buyer@customer.example", "name": "", "response": "accepted"}
+    ]
     validator = _page_validator(client)
     errors = [e.message for e in validator.iter_errors(page)]
     assert errors == []
@@ -87,13 +117,30 @@ def test_each_kind_matches_exactly_one_branch(client: TestClient) -> None:
         "match_reason": None,
         "match_detail": None,
     }
+    assert union["discriminator"]["mapping"]["meeting"].endswith("/MeetingItemOut")
     note = {**common, "kind": "note", "body": "hi", "author_user_id": None}
-    meeting = {**common, "kind": "meeting"}
-    assert [b.is_valid(note) for b in branches] == [False, True, False]
-    assert [b.is_valid(meeting) for b in branches] == [False, False, True]
+    call = {**common, "kind": "call"}
+    meeting = {
+        **common,
+        "kind": "meeting",
+        "meeting_id": 3,
+        "title": "Demo",
+        "start": "2025-03-01T09:00:00Z",
+        "end": "2025-03-01T10:00:00Z",
+        "status": "cancelled",
+        "location": "",
+        "attendees": [{"email": "a@b.example", "name": "", "response": "declined"}],
+        "provider_event_id": "e1",
+        "mail_account_id": 1,
+        "organizer_email": "rep@acme.example",
+    }
+    assert [b.is_valid(note) for b in branches] == [False, True, False, False]
+    assert [b.is_valid(meeting) for b in branches] == [False, False, True, False]
+    assert [b.is_valid(call) for b in branches] == [False, False, False, True]
+    assert not any(b.is_valid({**common, "kind": "meeting"}) for b in branches)
 
 
-@pytest.mark.parametrize("kind", ["email", "note"])
+@pytest.mark.parametrize("kind", ["email", "note", "meeting"])
 def test_the_other_branch_refuses_the_kinds_with_their_own(client: TestClient, kind: str) -> None:
     document = client.get("/openapi.json").json()
     other = jsonschema.Draft202012Validator(

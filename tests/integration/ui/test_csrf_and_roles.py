@@ -40,6 +40,12 @@ def _record_forms() -> dict[str, Callable[[SampleData], Form]]:
         forms[f"/{plural}/{{record_id}}/drafts"] = lambda d: {
             "mail_account_id": str(d.mail_account)
         }
+        forms[f"/{plural}/{{record_id}}/meetings"] = lambda d: {
+            "mail_account_id": str(d.mail_account),
+            "title": "Review",
+            "start": "2030-01-31T10:00",
+            "minutes": "30",
+        }
         forms[f"/{plural}/{{record_id}}/compose"] = lambda d: {
             "mail_account_id": str(d.mail_account),
             "to": "pat@sample.example.com",
@@ -85,6 +91,8 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/setup/email/{account_id}/sharing": lambda _d: {"visibility": "team", "detail": "subject"},
     "/setup/email/sharing": lambda _d: {"visibility": "team", "detail": "everything"},
     "/setup/email/sending": lambda _d: {"track_by_default": "1"},
+    "/setup/email/google-features": lambda _d: {"google_calendar_enabled": "1"},
+    "/setup/email/meeting-prep": lambda _d: {"meeting_prep_enabled": "1"},
     "/preferences": lambda _d: {"time_zone": "Europe/Berlin"},
     **{
         f"/email-{kind}/{{{param}}}/{action}": lambda d: {"next": f"/contacts/{d.contact}"}
@@ -112,6 +120,7 @@ SESSION_ROUTES = {"/login", "/logout"}
 #: Unsafe routes only tenant owners and admins may use (the CSRF walk posts them as an admin).
 ADMIN_ONLY = {
     "/setup/email/settings",
+    "/setup/email/google-features",
     "/setup/email/never-log",
     "/setup/email/never-log/remove",
     "/setup/email/sharing",
@@ -124,7 +133,13 @@ ADMIN_ONLY = {
     "/setup/privacy/erasure",
 }
 #: Unsafe routes a read-only user may use: they change no CRM data.
-READ_ONLY_ALLOWED = {"/login", "/logout", "/notifications/{notification_id}/read", "/preferences"}
+READ_ONLY_ALLOWED = {
+    "/login",
+    "/logout",
+    "/notifications/{notification_id}/read",
+    "/preferences",
+    "/setup/email/meeting-prep",
+}
 
 UNSAFE = [(m, p) for m, p in page_routes() if m not in {"GET", "HEAD", "OPTIONS"}]
 

@@ -322,6 +322,9 @@ class TenantSettingsRow(TenantBase):
     # The most mailbox owners may share (services.mail_sharing); NULL = tenant / everything.
     max_sharing: Mapped[str | None] = mapped_column(String(20))
     max_sharing_detail: Mapped[str | None] = mapped_column(String(20))
+    # Google Calendar meetings and deal-state Gmail labels (services.meetings, deal_labels).
+    google_calendar_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    deal_state_labels_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -409,6 +412,7 @@ class ConsentLogRow(TenantBase):
 
 # --- end of mail accounts block ---
 from inboxcrm.adapters.db import (  # noqa: E402,F401
+    calendar_tables,
     dedup_tables,
     privacy_tables,
     sending_tables,

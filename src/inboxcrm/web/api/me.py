@@ -1,11 +1,16 @@
-"""``GET /api/v1/me``: who the caller is."""
+"""``GET /api/v1/me``: who the caller is; ``PATCH /api/v1/me``: the caller's own choices.
+
+``meeting_prep_enabled`` (default true): whether the caller gets a prep brief by email before
+their meetings in this workspace (services.prep_briefs).
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, StrictBool
 
-from inboxcrm.web.deps import CurrentPrincipal
+from inboxcrm.services import prep_briefs
+from inboxcrm.web.deps import CurrentPrincipal, TenantUow
 
 router = APIRouter(tags=["me"])
 
@@ -16,14 +21,32 @@ class MeOut(BaseModel):
     display_name: str
     tenant: str
     role: str
+    meeting_prep_enabled: bool
 
 
-@router.get("/me", response_model=MeOut)
-def get_me(principal: CurrentPrincipal) -> MeOut:
+class MePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    meeting_prep_enabled: StrictBool | None = None
+
+
+def _me(principal: CurrentPrincipal, uow: TenantUow) -> MeOut:
     return MeOut(
         user_id=principal.user_id,
         email=principal.email,
         display_name=principal.display_name,
         tenant=principal.tenant_slug,
         role=principal.role.value,
+        meeting_prep_enabled=prep_briefs.meeting_prep_enabled(uow, principal.user_id),
     )
+
+
+@router.get("/me", response_model=MeOut)
+def get_me(principal: CurrentPrincipal, uow: TenantUow) -> MeOut:
+    return _me(principal, uow)
+
+
+@router.patch("/me", response_model=MeOut)
+def patch_me(body: MePatch, principal: CurrentPrincipal, uow: TenantUow) -> MeOut:
+    if body.meeting_prep_enabled is not None:
+        prep_briefs.set_meeting_prep(uow, principal, body.meeting_prep_enabled)
+    return _me(principal, uow)

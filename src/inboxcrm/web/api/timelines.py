@@ -2,7 +2,9 @@
 
 Every item has ``id``, ``kind``, ``occurred_at``, ``summary``, ``match_reason`` and
 ``match_detail``. Email items add the message's provider ids, headers and attachment metadata
-(never its body); note items add ``body`` and ``author_user_id``.
+(never its body); note items add ``body`` and ``author_user_id``; meeting items add ``title``,
+``start``, ``end``, ``status`` (``confirmed`` | ``cancelled``), ``location``, ``attendees``
+(``email``, ``name``, ``response``) and ``provider_event_id``.
 
 Mail sharing applies: colleagues' mail the caller may not see is not on the page at all, and an
 email item's ``detail`` says what the caller sees of it (``metadata``: ``subject`` and
@@ -12,7 +14,8 @@ attachments withheld; ``everything``). ``own`` marks mail of the caller's own ma
 
 An email held by several colleagues' mailboxes is one item; ``mailboxes`` names the mailboxes
 whose copy the caller may see (see :mod:`inboxcrm.services.timeline` for which copy is shown).
-The published schema is a ``oneOf`` with a discriminator on ``kind``: ``email``, ``note``, or
+The published schema is a ``oneOf`` with a discriminator on ``kind``: ``email``, ``note``,
+``meeting``, or
 the common fields for any other kind.
 """
 
@@ -41,8 +44,8 @@ KindFilter = Annotated[
 
 #: Entry kinds other than email and note that the published schema names (the "other" branch
 #: accepts any kind but these two, so every item matches exactly one branch).
-OTHER_KINDS = ("meeting", "call", "tracking", "draft", "sync_notice")
-_OWN_BRANCH_KINDS = ["email", "note"]
+OTHER_KINDS = ("call", "tracking", "draft", "sync_notice")
+_OWN_BRANCH_KINDS = ["email", "note", "meeting"]
 
 
 class TimelineItemOut(BaseModel):
@@ -111,14 +114,38 @@ class NoteItemOut(TimelineItemOut):
     author_user_id: int | None
 
 
+class MeetingAttendeeOut(BaseModel):
+    email: str
+    name: str
+    response: str
+    """Google's responseStatus: needsAction, accepted, declined or tentative."""
+
+
+class MeetingItemOut(TimelineItemOut):
+    """A meeting from Google Calendar or created in inboxcrm (``/api/v1/meetings/{id}``)."""
+
+    kind: Literal["meeting"]
+    meeting_id: int
+    title: str
+    start: datetime
+    end: datetime
+    status: Literal["confirmed", "cancelled"]
+    location: str
+    attendees: list[MeetingAttendeeOut]
+    provider_event_id: str | None
+    mail_account_id: int
+    organizer_email: str
+
+
 def _item_tag(value: Any) -> str:
     kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
-    return kind if kind in ("email", "note") else "other"
+    return kind if kind in ("email", "note", "meeting") else "other"
 
 
 TimelineEntryOut = Annotated[
     Annotated[EmailItemOut, Tag("email")]
     | Annotated[NoteItemOut, Tag("note")]
+    | Annotated[MeetingItemOut, Tag("meeting")]
     | Annotated[TimelineItemOut, Tag("other")],
     Discriminator(_item_tag),
 ]
@@ -132,8 +159,8 @@ def _with_kind_discriminator(schema: dict[str, Any]) -> None:
     """
     union = schema["properties"]["items"]["items"]
     # The branches in TimelineEntryOut's order (pydantic rewrites these refs, strings included).
-    email_ref, note_ref, other_ref = (branch["$ref"] for branch in union["oneOf"])
-    mapping = {"email": email_ref, "note": note_ref}
+    email_ref, note_ref, meeting_ref, other_ref = (branch["$ref"] for branch in union["oneOf"])
+    mapping = {"email": email_ref, "note": note_ref, "meeting": meeting_ref}
     mapping.update(dict.fromkeys(OTHER_KINDS, other_ref))
     union["discriminator"] = {"propertyName": "kind", "mapping": mapping}
 
@@ -156,7 +183,9 @@ def _common(item: timeline.TimelineItem) -> dict[str, Any]:
     }
 
 
-def _item_out(item: timeline.TimelineEntry) -> EmailItemOut | NoteItemOut | TimelineItemOut:
+def _item_out(
+    item: timeline.TimelineEntry,
+) -> EmailItemOut | NoteItemOut | MeetingItemOut | TimelineItemOut:
     if isinstance(item, timeline.EmailItem):
         return EmailItemOut(
             **_common(item),
@@ -183,6 +212,27 @@ def _item_out(item: timeline.TimelineEntry) -> EmailItemOut | NoteItemOut | Time
         )
     if isinstance(item, timeline.NoteItem):
         return NoteItemOut(**_common(item), body=item.body, author_user_id=item.author_user_id)
+    if isinstance(item, timeline.MeetingItem):
+        return MeetingItemOut(
+            **_common(item),
+            meeting_id=item.meeting_id,
+            title=item.title,
+            start=item.start,
+            end=item.end,
+            status="cancelled" if item.status == "cancelled" else "confirmed",
+            location=item.location,
+            attendees=[
+                MeetingAttendeeOut(
+                    email=str(a.get("email") or ""),
+                    name=str(a.get("name") or ""),
+                    response=str(a.get("response") or "needsAction"),
+                )
+                for a in item.attendees
+            ],
+            provider_event_id=item.provider_event_id,
+            mail_account_id=item.mail_account_id,
+            organizer_email=item.organizer_email,
+        )
     return TimelineItemOut(**_common(item))
 
 

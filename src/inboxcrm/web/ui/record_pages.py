@@ -382,6 +382,9 @@ def _register(spec: KindSpec) -> None:
             weekly_mail_volume(uow, spec.kind, record_id, viewer), record.display_name
         )
         context.update(_related(uow, spec, record_id))
+        from inboxcrm.web.ui.meeting_pages import meeting_form_context
+
+        context.update(meeting_form_context(uow, principal))
         return render(request, "records/detail.html", context)
 
     def timeline_fragment(

@@ -38,7 +38,14 @@ from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.errors import InvalidInput
 from inboxcrm.domain.roles import MAIL_INTEGRATION_MISSING, is_admin
 from inboxcrm.domain.sharing import Detail, Visibility
-from inboxcrm.services import gmail_grants, mail_accounts, mail_connect, mail_settings, mail_sharing
+from inboxcrm.services import (
+    gmail_grants,
+    mail_accounts,
+    mail_connect,
+    mail_settings,
+    mail_sharing,
+    prep_briefs,
+)
 from inboxcrm.services.identity import Principal
 from inboxcrm.web.api.mail_accounts import client_ip
 from inboxcrm.web.api.params import PathId, StrictDigits
@@ -118,6 +125,8 @@ NOTICES = {
     "never_log_removed": "Removed from the never-log list; its mail is being back-filled.",
     "sharing_saved": "Sharing saved. Colleagues see your mail this way from now on.",
     "sharing_maximum_saved": "Sharing limit saved. It applies to every mailbox at once.",
+    "google_features_saved": "Google Calendar and deal-label settings saved.",
+    "meeting_prep_saved": "Your meeting prep brief choice is saved.",
 }
 
 VISIBILITY_CHOICES = (
@@ -180,6 +189,7 @@ EMAIL_SECTIONS = (
     EmailSection("privacy", "Privacy & storage"),
     EmailSection("never-log", "Never log", admin_only=True),
     EmailSection("tracking", "Tracking"),
+    EmailSection("calendar", "Calendar & labels"),
 )
 
 
@@ -304,6 +314,7 @@ def _setup_page(
         "sharing_maximum": mail_sharing.tenant_maximum(uow),
         "visibility_choices": VISIBILITY_CHOICES,
         "detail_choices": DETAIL_CHOICES,
+        "meeting_prep_enabled": prep_briefs.meeting_prep_enabled(uow, principal.user_id),
     }
     return render(request, "setup/email.html", context, status_code=status_code)
 
