@@ -410,6 +410,7 @@ class ConsentLogRow(TenantBase):
 # --- end of mail accounts block ---
 from inboxcrm.adapters.db import (  # noqa: E402,F401
     dedup_tables,
+    mailbox_folder_tables,
     privacy_tables,
     sending_tables,
     support_flag_tables,
