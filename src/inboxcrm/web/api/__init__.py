@@ -11,11 +11,13 @@ api_router.include_router(me.router)
 for _resource in (leads, contacts, accounts, deals, notes, timelines):
     api_router.include_router(_resource.router)
 
-from inboxcrm.web.api import imap_accounts  # noqa: E402  (connect IMAP/POP3 + SMTP mailboxes)
 from inboxcrm.web.api import mail_accounts  # noqa: E402  (mail accounts + notifications)
 
-api_router.include_router(imap_accounts.router)
 api_router.include_router(mail_accounts.router)
+
+from inboxcrm.web.api import imap_accounts  # noqa: E402  (connect IMAP/POP3 + SMTP mailboxes)
+
+api_router.include_router(imap_accounts.router)
 
 from inboxcrm.web.api import mail_sync  # noqa: E402  (sync ledger, mail settings, never-log)
 
