@@ -24,11 +24,11 @@ def _seen(room: MailServerRoom) -> int:
 def test_pop3_sync_uses_uidl_checkpoints_and_leaves_mail_on_the_server(
     room: MailServerRoom,
 ) -> None:
-    room.append("INBOX", mail(CUSTOMER, room.address, "Termin", message_id="<t-1@customer.example>"))
-    room.append("INBOX", mail("other@elsewhere.example", room.address, "Newsletter"))
-    account = room.connect(
-        protocol="pop3", port=room.dovecot.pop3s_port, security="implicit_tls"
+    room.append(
+        "INBOX", mail(CUSTOMER, room.address, "Termin", message_id="<t-1@customer.example>")
     )
+    room.append("INBOX", mail("other@elsewhere.example", room.address, "Newsletter"))
+    account = room.connect(protocol="pop3", port=room.dovecot.pop3s_port, security="implicit_tls")
     assert account["provider"] == "pop3"
 
     first = room.sync()

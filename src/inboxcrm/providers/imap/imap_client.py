@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from types import TracebackType
@@ -196,19 +197,33 @@ class ImapSession:
 
     # -- waiting ------------------------------------------------------------------------------
 
-    def idle_until_change(self, folder: str, timeout: float) -> bool:
-        """Wait in IDLE on ``folder`` until the server reports a change or ``timeout`` passes;
-        True when something changed. Without IDLE support, returns False at once."""
+    def idle_until_change(
+        self,
+        folder: str,
+        *,
+        stop: Callable[[], bool],
+        renew_seconds: float = 25 * 60,
+        check_seconds: float = 1.0,
+    ) -> bool:
+        """Wait in IDLE on ``folder`` until the server reports a change (True), ``stop()``
+        turns true or ``renew_seconds`` pass (False; RFC 2177 asks clients to re-IDLE within
+        29 minutes). Raises :class:`MailServerProtocolError` without IDLE support."""
         if not self.has("IDLE"):
-            return False
+            raise MailServerProtocolError(
+                f"The IMAP server {self.endpoint.address} does not support IDLE."
+            )
         self.select(folder)
+        deadline = time.monotonic() + renew_seconds
+        changed = False
         with self._call("idle"):
             self._client.idle()
             try:
-                responses = self._client.idle_check(timeout=timeout)
+                while not changed and not stop() and time.monotonic() < deadline:
+                    responses = self._client.idle_check(timeout=check_seconds)
+                    changed = any(_is_change(r) for r in responses)
             finally:
                 self._client.idle_done()
-        return any(_is_change(r) for r in responses)
+        return changed
 
 
 def _is_change(response: Any) -> bool:
