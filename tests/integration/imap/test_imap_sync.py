@@ -108,7 +108,7 @@ def test_a_uidvalidity_change_resyncs_the_folder_without_duplicates(room: MailSe
             )
         )
     new_validity = int(before or 0) + 1000
-    room.dovecot.set_uidvalidity(room.address, "INBOX", new_validity)
+    room.dovecot.rebuild_folder(room.address, "INBOX", new_validity)
     assert room.dovecot.uidvalidity(room.address, "INBOX") == new_validity
     room.append("INBOX", mail(CUSTOMER, room.address, "Frage 3", minute=30))
 
