@@ -4,6 +4,8 @@ logs in and syncs."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
@@ -12,7 +14,8 @@ from inboxcrm.adapters.db.tenant_tables import MailAccountRow
 from inboxcrm.adapters.token_vault import TokenDecryptError, TokenVault
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.services.mail_accounts import rotate_stored_tokens
-from tests.integration.imap.conftest import MailServerRoom
+from tests.integration.imap.conftest import CUSTOMER, MailServerRoom, mail
+from tests.security.test_secrets_canaries import ProductionLog, production_log  # noqa: F401
 
 
 def _use_keys(runtime: Runtime, *keys: str) -> None:
@@ -52,3 +55,39 @@ def test_passwords_are_encrypted_and_rotated_by_keys_rotate(smtp_room: MailServe
     with pytest.raises(TokenDecryptError):
         TokenVault([key_a]).decrypt(imap_secret)
     assert room.sync().status == "ok"  # the rotated password still logs in
+
+
+def test_no_password_or_mail_body_reaches_the_log(
+    smtp_room: MailServerRoom, production_log: ProductionLog
+) -> None:
+    room = smtp_room
+    marker = f"body-canary-{uuid.uuid4().hex}"
+    wrong = f"wrong-canary-{uuid.uuid4().hex}"
+    room.append("INBOX", mail(CUSTOMER, room.address, "Canary", body=f"Inhalt {marker}"))
+    refused = room.client.post(
+        "/api/v1/mail-accounts/imap",
+        json=room.connect_body(password=wrong),
+        headers=room.member.headers,
+    )
+    assert refused.status_code == 422 and wrong not in refused.text
+    room.connect()
+    room.sync()
+    (item,) = room.timeline()
+    sent = room.client.post(
+        "/api/v1/messages",
+        json={
+            "mail_account_id": room.account_id,
+            "to": [CUSTOMER],
+            "subject": "",
+            "body_text": f"Antwort {marker}",
+            "reply_to_message_id": item["provider_message_id"],
+            "record": {"type": "contact", "id": room.contact_id},
+        },
+        headers=room.member.headers,
+    )
+    assert sent.status_code == 201 and sent.json()["status"] == "sent"
+
+    text = production_log.text()
+    assert "imap" in text.lower()  # the log did capture the work
+    for secret in (room.password, wrong, marker):
+        assert secret not in text

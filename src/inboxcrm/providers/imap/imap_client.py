@@ -28,6 +28,10 @@ __all__ = ["FetchedMessage", "FolderState", "ImapSession", "open_imap"]
 
 logger = logging.getLogger(__name__)
 
+# imapclient traces the protocol at DEBUG (FETCH answers and APPEND literals: message bodies);
+# mail bodies are never logged, whatever level the process runs at.
+logging.getLogger("imapclient").setLevel(logging.INFO)
+
 TIMEOUT_SECONDS = 30.0
 SENT_FLAG = rb"\Sent"
 
