@@ -26,6 +26,7 @@ from inboxcrm.services.mail_sync import SyncReport, sync_account
 from tests.factories import make_contact
 from tests.fixtures.mail_servers import Dovecot, SmtpServer
 from tests.fixtures.web import Member, TenantFactory
+from tests.security.test_secrets_canaries import production_log  # noqa: F401  (the log canary)
 
 CUSTOMER = "kunde@customer.example"
 TENANT = "acme"

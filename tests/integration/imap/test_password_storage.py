@@ -15,7 +15,7 @@ from inboxcrm.adapters.token_vault import TokenDecryptError, TokenVault
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.services.mail_accounts import rotate_stored_tokens
 from tests.integration.imap.conftest import CUSTOMER, MailServerRoom, mail
-from tests.security.test_secrets_canaries import ProductionLog, production_log  # noqa: F401
+from tests.security.test_secrets_canaries import ProductionLog
 
 
 def _use_keys(runtime: Runtime, *keys: str) -> None:
