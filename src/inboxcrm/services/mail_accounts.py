@@ -397,7 +397,8 @@ def disconnect_mail_account(
         if row.provider != GMAIL:  # IMAP/POP3 passwords: nothing to revoke anywhere
             access_token = refresh_token = None
         had_watch = row.watch_expiration is not None
-        expiry, scopes = row.token_expiry, list(row.scopes or oauth.SCOPES)
+        expiry = row.token_expiry
+        scopes = list(row.scopes or (oauth.SCOPES if row.provider == GMAIL else ()))
         _clear_connection(row, utcnow(), settings.account_purge_days)
         record_consent(
             uow,

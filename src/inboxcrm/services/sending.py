@@ -486,8 +486,13 @@ def deliver(ports: SendingPorts, outbound_id: int) -> OutboundView:
         ref = _send_once_safely(ports, ports.mailbox(row.mail_account_id), row, raw)
     except InvalidInput as exc:  # too large, or (after an edit) refused by the header check
         error = exc.message
-    except ProviderAuthError:
-        error = "Gmail refused the account's credentials; connect the mailbox again"
+    except ProviderAuthError as exc:
+        # A mail server's refusal names the server and what to change; Gmail's is generic.
+        error = (
+            exc.message
+            if exc.code != ProviderAuthError.code
+            else "Gmail refused the account's credentials; connect the mailbox again"
+        )
     except ProviderError as exc:
         error = exc.message
     return _record_outcome(ports, outbound_id, ref, error, len(raw))

@@ -91,3 +91,16 @@ def test_no_password_or_mail_body_reaches_the_log(
     assert "imap" in text.lower()  # the log did capture the work
     for secret in (room.password, wrong, marker):
         assert secret not in text
+
+
+def test_disconnecting_deletes_the_passwords_at_once(smtp_room: MailServerRoom) -> None:
+    room = smtp_room
+    room.connect()
+    response = room.client.delete(
+        f"/api/v1/mail-accounts/{room.account_id}", headers=room.member.headers
+    )
+    assert response.status_code == 200 and response.json()["status"] == "disconnected"
+    with room.runtime.tenant_uow(room.tenant) as uow:
+        row = uow.session.get(MailAccountRow, room.account_id)
+        assert row is not None
+        assert row.access_token_enc is None and row.refresh_token_enc is None
