@@ -65,4 +65,6 @@ def test_the_connect_form_tests_shows_clear_errors_and_connects(
     assert f"Connected {room.address}." in page.inner_text(".notice")
     row = page.locator("tr.account-row", has_text=room.address)
     assert row.get_attribute("data-status") == "connected"
+    assert "IMAP" in row.inner_text()
+    page.screenshot(path="/tmp/inboxcrm-setup-email-imap.png", full_page=True)
     assert csp_errors_in(page_console) == []
