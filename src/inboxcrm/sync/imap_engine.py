@@ -206,7 +206,11 @@ class MailServerSync:
             sent = session.sent_folder()
             for folder in folders:
                 session.select(folder)
-                uids = session.search_uids(after_uid=0, addresses=wanted[:SEARCH_NARROW_MAX])
+                found: set[int] = set()
+                for start in range(0, len(wanted), SEARCH_NARROW_MAX):
+                    chunk = wanted[start : start + SEARCH_NARROW_MAX]
+                    found.update(session.search_uids(after_uid=0, addresses=chunk))
+                uids = sorted(found)
                 self._result.listed += len(uids)
                 for batch in iter_batches(uids, self._batch):
                     self._store_imap_batch(

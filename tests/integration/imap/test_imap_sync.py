@@ -132,3 +132,27 @@ def test_a_uidvalidity_change_resyncs_the_folder_without_duplicates(room: MailSe
         )
     assert after == new_validity
     assert ledger_rows == 4
+
+
+def test_an_address_a_record_gains_is_back_filled_from_the_mailbox(room: MailServerRoom) -> None:
+    from inboxcrm.adapters.db.tenant_tables import RecordEmailRow
+    from inboxcrm.services.mail_sync import backfill_addresses
+
+    late = "einkauf@customer.example"
+    room.append(
+        "INBOX", mail(late, room.address, "Bestellung", message_id="<late-1@customer.example>")
+    )
+    room.append("Sent", mail(room.address, late, "Re: Bestellung", minute=4))
+    room.connect()
+    room.sync()
+    assert room.timeline() == []  # nobody of the CRM yet
+
+    with room.runtime.tenant_uow(room.tenant) as uow:
+        uow.session.add(
+            RecordEmailRow(record_kind="contact", record_id=room.contact_id, email=late)
+        )
+        uow.commit()
+    (report,) = backfill_addresses(room.runtime, room.tenant, [late])
+
+    assert report.status == "ok" and report.stored == 2
+    assert len(room.timeline()) == 2
