@@ -48,3 +48,22 @@ def test_idle_brings_new_mail_to_the_timeline_within_seconds(room: MailServerRoo
         )
     finally:
         watcher.stop()
+
+
+def test_the_periodic_poll_serves_imap_accounts_too(room: MailServerRoom) -> None:
+    """The fallback for servers without IDLE (and for any IDLE notice lost)."""
+    from inboxcrm.services.mail_sync import queue_polls
+    from tests.fixtures.runtime import RecordedJobs
+
+    room.connect()
+    room.sync()
+    jobs = room.runtime.jobs
+    assert isinstance(jobs, RecordedJobs)
+    jobs.queued.clear()
+    assert queue_polls(room.runtime, everything=True) >= 1
+    assert (
+        "inboxcrm.mail.sync_account",
+        {"tenant": TENANT, "account_id": room.account_id, "full": False},
+    ) in jobs.queued
+    room.append("INBOX", mail(CUSTOMER, room.address, "Per Poll"))
+    assert room.sync().stored == 1  # what the queued job runs
