@@ -152,12 +152,19 @@ def make_room(
     dovecot: Dovecot,
     tenants: TenantFactory,
     smtp: SmtpServer | None,
+    *,
+    member_email: str | None = None,
+    contact_id: int | None = None,
 ) -> MailServerRoom:
-    member = tenants.member(TENANT, "rep")
+    """A rep (``member_email``) with a fresh mailbox, and a contact (a new one unless given)."""
+    member = tenants.member(TENANT, "rep", email=member_email)
     address, password = dovecot.add_user()
-    with runtime.tenant_uow(TENANT) as uow:
-        contact = make_contact(uow, first_name="Karl", last_name="Kunde", emails=[CUSTOMER])
-    return MailServerRoom(runtime, client, dovecot, smtp, member, address, password, contact.id)
+    if contact_id is None:
+        with runtime.tenant_uow(TENANT) as uow:
+            contact_id = make_contact(
+                uow, first_name="Karl", last_name="Kunde", emails=[CUSTOMER]
+            ).id
+    return MailServerRoom(runtime, client, dovecot, smtp, member, address, password, contact_id)
 
 
 @pytest.fixture

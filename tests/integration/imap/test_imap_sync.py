@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from inboxcrm.adapters.db.mailbox_folder_tables import MailFolderCheckpointRow
 from inboxcrm.adapters.db.tenant_tables import EmailMessageRow, MailLedgerRow
-from tests.integration.imap.conftest import CUSTOMER, MailServerRoom, mail
+from tests.fixtures.web import TenantFactory
+from tests.integration.imap.conftest import CUSTOMER, MailServerRoom, mail, make_room
 
 
 def _stored_count(room: MailServerRoom) -> int:
@@ -156,3 +157,34 @@ def test_an_address_a_record_gains_is_back_filled_from_the_mailbox(room: MailSer
 
     assert report.status == "ok" and report.stored == 2
     assert len(room.timeline()) == 2
+
+
+def test_the_same_email_in_a_colleagues_imap_mailbox_is_one_timeline_entry(
+    room: MailServerRoom, tenants: TenantFactory
+) -> None:
+    raw = mail(CUSTOMER, room.address, "An alle", message_id="<both@customer.example>")
+    room.append("INBOX", raw)
+    room.connect()
+    room.sync()
+    colleague = make_room(
+        room.runtime,
+        room.client,
+        room.dovecot,
+        tenants,
+        None,
+        member_email="colleague@acme.example.com",
+        contact_id=room.contact_id,
+    )
+    colleague.append("INBOX", raw)
+    colleague.connect()
+    colleague.sync()
+
+    items = room.timeline()
+    assert [i["message_id_header"] for i in items] == ["<both@customer.example>"]
+    with room.runtime.tenant_uow(room.tenant) as uow:
+        copies = uow.session.scalar(
+            select(func.count())
+            .select_from(EmailMessageRow)
+            .where(EmailMessageRow.message_id_header == "<both@customer.example>")
+        )
+    assert copies == 2  # each mailbox keeps its copy (its owner's sharing applies to it)
