@@ -188,3 +188,19 @@ def test_the_same_email_in_a_colleagues_imap_mailbox_is_one_timeline_entry(
             .where(EmailMessageRow.message_id_header == "<both@customer.example>")
         )
     assert copies == 2  # each mailbox keeps its copy (its owner's sharing applies to it)
+
+
+def test_the_ledger_page_of_an_imap_account_speaks_of_the_mail_server(
+    room: MailServerRoom,
+) -> None:
+    from tests.integration.ui.ui_session import sign_in
+
+    room.append("INBOX", mail(CUSTOMER, room.address, "Ledger"))
+    room.append("INBOX", mail("someone@elsewhere.example", room.address, "Noise"))
+    room.connect()
+    room.sync()
+    sign_in(room.client, room.member)
+    page = room.client.get(f"/setup/email/{room.account_id}/ledger")
+    assert page.status_code == 200
+    assert "every message the mail server reported in scope" in page.text
+    assert "label in Gmail" not in page.text
