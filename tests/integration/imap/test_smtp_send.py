@@ -105,3 +105,27 @@ def test_an_account_without_smtp_cannot_send(room: MailServerRoom) -> None:
     )
     assert response.status_code == 422
     assert response.json()["field"] == "mail_account_id"
+
+
+def test_sending_over_implicit_tls_smtp(room: MailServerRoom) -> None:
+    from tests.fixtures.mail_servers import start_smtp
+
+    smtps = start_smtp(room.dovecot, implicit_tls=True)
+    try:
+        room.connect(smtp_host="127.0.0.1", smtp_port=smtps.port, smtp_security="implicit_tls")
+        response = room.client.post(
+            "/api/v1/messages",
+            json={
+                "mail_account_id": room.account_id,
+                "to": [CUSTOMER],
+                "subject": "Über TLS",
+                "body_text": "Hallo",
+                "record": {"type": "contact", "id": room.contact_id},
+            },
+            headers=room.member.headers,
+        )
+        assert response.status_code == 201 and response.json()["status"] == "sent"
+        (envelope,) = smtps.received
+        assert envelope.login == room.address and envelope.rcpt_tos == [CUSTOMER]
+    finally:
+        smtps.stop()
