@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.web",
     "tests.fixtures.emulator",
     "tests.fixtures.live_server",
+    "tests.fixtures.mail_servers",
 ]

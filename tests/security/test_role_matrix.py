@@ -117,6 +117,11 @@ WRITE_ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/deals/{deal_id}/delete"): Rule("writer", 303),
     ("POST", "/notifications/{notification_id}/read"): Rule("member", 303),
     ("POST", "/setup/email/connect"): Rule("writer", 303),
+    # Connecting IMAP/POP3 logs in to a mail server first (tests/integration/imap has one): a
+    # permitted role gets the answer to its empty request, 422; a role below the bar 403 first.
+    ("POST", "/api/v1/mail-accounts/imap"): Rule("writer", 422, json={}),
+    ("POST", "/api/v1/mail-accounts/imap/test"): Rule("writer", 422, json={}),
+    ("POST", "/setup/email/imap"): Rule("writer", 422, form={"action": "test"}),
     ("POST", "/setup/email/{account_id}/sync"): Rule("writer", 303),
     ("POST", "/setup/email/{account_id}/disconnect"): Rule("writer", 303),
     ("POST", "/setup/email/{account_id}/options"): Rule(

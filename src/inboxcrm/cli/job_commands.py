@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from inboxcrm.cli import app
+
+if TYPE_CHECKING:
+    from inboxcrm.config import Settings
+    from inboxcrm.services.mail_server_watch import MailServerWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +45,14 @@ def worker(
         bool,
         typer.Option("--beat", "-B", help="Also run the periodic scheduler (one per deployment)."),
     ] = False,
+    imap_idle: Annotated[
+        bool | None,
+        typer.Option(
+            "--imap-idle/--no-imap-idle",
+            help="Hold IMAP IDLE connections for new mail (default: with --beat, once per "
+            "deployment).",
+        ),
+    ] = None,
 ) -> None:
     """Run a job worker on the configured broker (INBOXCRM_BROKER_URL, or the embedded one).
 
@@ -62,6 +74,7 @@ def worker(
         asked_to_stop.append(True)
 
     signals.worker_shutting_down.connect(note_shutdown, weak=False)
+    watcher = _start_imap_idle(settings) if (beat if imap_idle is None else imap_idle) else None
     exitcode = 0
     for attempt in range(WORKER_RESTARTS + 1):
         celery_worker = celery.Worker(
@@ -91,7 +104,19 @@ def worker(
             WORKER_RESTARTS,
         )
         time.sleep(pause)
+    if watcher is not None:
+        watcher.stop()
     raise typer.Exit(exitcode)
+
+
+def _start_imap_idle(settings: Settings) -> MailServerWatcher:
+    """The IMAP IDLE watcher of this deployment (services.mail_server_watch), started."""
+    from inboxcrm.bootstrap import build_runtime
+    from inboxcrm.services.mail_server_watch import MailServerWatcher
+
+    watcher = MailServerWatcher(build_runtime(settings))
+    watcher.start()
+    return watcher
 
 
 @app.command("beat")

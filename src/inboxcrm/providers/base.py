@@ -1,6 +1,10 @@
 """The provider-neutral mailbox interface the sync engine programs against.
 
-A provider (Gmail now, IMAP later) turns one connected mailbox into a :class:`MailboxClient`.
+A provider turns one connected mailbox into a :class:`MailboxClient`: Gmail
+(:mod:`inboxcrm.providers.gmail`) for its sync and sending, IMAP/POP3 + SMTP
+(:mod:`inboxcrm.providers.imap`) for sending, while its sync reads folders by UID
+(:mod:`inboxcrm.sync.imap_engine`); both feed the same ingest. Which run an account gets is
+chosen by its provider in ``services.mail_sync``.
 Everything crossing this boundary is a frozen dataclass defined here; provider JSON or protocol
 objects never leave the provider package.
 

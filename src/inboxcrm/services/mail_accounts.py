@@ -169,6 +169,13 @@ def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+def _features(row: MailAccountRow) -> dict[str, bool]:
+    """What the account can do: from the granted scopes (Gmail), from its servers (IMAP/POP3)."""
+    if row.provider == GMAIL:
+        return gmail_scopes.features_of(row.scopes or ())
+    return {"sync": True, "send": bool((row.settings or {}).get("smtp")), "labels": False}
+
+
 def account_view(row: MailAccountRow, status: SyncStatus | None = None) -> MailAccount:
     """The account as shown, its sync status derived from facts (see ``sync.status``)."""
     if status is None:
@@ -185,8 +192,10 @@ def account_view(row: MailAccountRow, status: SyncStatus | None = None) -> MailA
         email=row.email,
         status=row.status,
         scopes=tuple(row.scopes or ()),
-        features=gmail_scopes.features_of(row.scopes or ()),
-        missing_scopes=tuple(gmail_scopes.missing_scopes(row.scopes or ())),
+        features=_features(row),
+        missing_scopes=(
+            tuple(gmail_scopes.missing_scopes(row.scopes or ())) if row.provider == GMAIL else ()
+        ),
         notices={str(k): str(v) for k, v in dict(row.notices or {}).items()},
         sync_phase=status.phase,
         sync_progress=status.run.to_json() if row.sync_progress else {},
@@ -305,7 +314,10 @@ def open_mailbox(runtime: Runtime, tenant: str, account_id: int) -> MailboxClien
             ) from exc
         email, provider, scopes, expiry = row.email, row.provider, row.scopes, row.token_expiry
     if provider != GMAIL:
-        raise ProviderError(f"mail account {account_id} uses provider {provider!r}")
+        # IMAP/POP3 + SMTP: the second provider (services.imap_accounts).
+        from inboxcrm.services.imap_accounts import open_mail_server_mailbox
+
+        return open_mail_server_mailbox(runtime, tenant, account_id)
     credentials = oauth.credentials_from_tokens(
         settings,
         access_token=access_token,
@@ -382,8 +394,11 @@ def disconnect_mail_account(
         except TokenDecryptError:
             logger.warning("tokens of mail account %s cannot be decrypted; not revoked", row.id)
             access_token = refresh_token = None
+        if row.provider != GMAIL:  # IMAP/POP3 passwords: nothing to revoke anywhere
+            access_token = refresh_token = None
         had_watch = row.watch_expiration is not None
-        expiry, scopes = row.token_expiry, list(row.scopes or oauth.SCOPES)
+        expiry = row.token_expiry
+        scopes = list(row.scopes or (oauth.SCOPES if row.provider == GMAIL else ()))
         _clear_connection(row, utcnow(), settings.account_purge_days)
         record_consent(
             uow,
@@ -628,8 +643,9 @@ def _rotate_optional(vault: TokenVault, ciphertext: bytes | None) -> bytes | Non
 
 
 def rotate_stored_tokens(runtime: Runtime) -> TokenRotationReport:
-    """Re-encrypt every stored token of every tenant (and pending OAuth states) under the
-    newest Fernet key. Values no configured key can open are reported, not changed.
+    """Re-encrypt every stored token of every tenant (OAuth tokens; the IMAP/POP3 and SMTP
+    passwords, kept in the same columns) and pending OAuth states under the newest Fernet key.
+    Values no configured key can open are reported, not changed.
     """
     vault = vault_for(runtime.settings)
     report = TokenRotationReport()

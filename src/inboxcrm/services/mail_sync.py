@@ -240,6 +240,13 @@ def _run_once(
     """One run under a held lease; every failure is recorded on the account, none escapes."""
     account_id = account.id
     try:
+        if account.provider != "gmail" and mailbox is None:
+            # IMAP/POP3: the second provider's run (services.mail_server_sync).
+            from inboxcrm.services.mail_server_sync import run_mail_server_sync
+
+            return run_mail_server_sync(
+                runtime, tenant, account, lease, full=full, progress=progress
+            )
         client = mailbox if mailbox is not None else _open(runtime, tenant, account_id)
         engine = MailboxSync(
             uow_factory=lambda: runtime.tenant_uow(tenant),
@@ -469,6 +476,14 @@ def _backfill_one(
 ) -> SyncReport:
     """Back-fill ``entries`` in one mailbox under a held lease; failures become reports."""
     try:
+        account = _account(runtime, tenant, account_id)
+        if account is not None and account.provider != "gmail" and not mailboxes:
+            from inboxcrm.services.mail_server_sync import run_mail_server_sync
+
+            with lease.keeper():
+                return run_mail_server_sync(
+                    runtime, tenant, account, lease, full=False, backfill=entries
+                )
         with lease.keeper():
             client = (mailboxes or {}).get(account_id) or _open(runtime, tenant, account_id)
             engine = MailboxSync(

@@ -206,10 +206,13 @@ def _owned_account(uow: UnitOfWork, principal: Principal, account_id: int) -> Ma
     row = uow.session.get(MailAccountRow, account_id)
     if row is None or row.user_id != principal.user_id:
         raise NotFound(f"no mail account {account_id} of yours")
-    if row.provider != "gmail":
-        raise InvalidInput("only Gmail accounts can send from inboxcrm", field="mail_account_id")
-    if row.status == "disconnected":
-        raise Conflict(f"mail account {account_id} is disconnected; connect it again first")
+    if row.provider != "gmail" and not (row.settings or {}).get("smtp"):
+        raise InvalidInput(
+            "this account has no SMTP server; add one under Setup → Email to send from it",
+            field="mail_account_id",
+        )
+    if row.status != "connected":
+        raise Conflict(f"mail account {account_id} is {row.status}; connect it again first")
     return row
 
 
@@ -483,8 +486,13 @@ def deliver(ports: SendingPorts, outbound_id: int) -> OutboundView:
         ref = _send_once_safely(ports, ports.mailbox(row.mail_account_id), row, raw)
     except InvalidInput as exc:  # too large, or (after an edit) refused by the header check
         error = exc.message
-    except ProviderAuthError:
-        error = "Gmail refused the account's credentials; connect the mailbox again"
+    except ProviderAuthError as exc:
+        # A mail server's refusal names the server and what to change; Gmail's is generic.
+        error = (
+            exc.message
+            if exc.code != ProviderAuthError.code
+            else "Gmail refused the account's credentials; connect the mailbox again"
+        )
     except ProviderError as exc:
         error = exc.message
     return _record_outcome(ports, outbound_id, ref, error, len(raw))

@@ -49,17 +49,21 @@ class ComposeDefaults:
 
 
 def sender_choices(uow: UnitOfWork, principal: Principal) -> list[SenderChoice]:
-    """The user's connected Gmail accounts and the From addresses each may use."""
+    """The user's connected accounts that can send (Gmail, or IMAP/POP3 with an SMTP server)
+    and the From addresses each may use."""
     rows = uow.session.scalars(
         select(MailAccountRow)
         .where(
             MailAccountRow.user_id == principal.user_id,
-            MailAccountRow.provider == "gmail",
-            MailAccountRow.status != "disconnected",
+            MailAccountRow.status == "connected",
         )
         .order_by(MailAccountRow.id)
     )
-    return [SenderChoice(row.id, row.email, tuple(own_addresses(row))) for row in rows]
+    return [
+        SenderChoice(row.id, row.email, tuple(own_addresses(row)))
+        for row in rows
+        if row.provider == "gmail" or (row.settings or {}).get("smtp")
+    ]
 
 
 def compose_defaults(

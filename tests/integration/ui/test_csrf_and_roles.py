@@ -77,6 +77,7 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/deals/{deal_id}/delete": lambda _d: {},
     "/notifications/{notification_id}/read": lambda _d: {},
     "/setup/email/connect": lambda _d: {},
+    "/setup/email/imap": lambda _d: {"action": "test", "host": "", "username": ""},
     "/setup/email/{account_id}/sync": lambda _d: {"full": "1"},
     "/setup/email/{account_id}/disconnect": lambda _d: {},
     "/setup/email/{account_id}/grant-missing": lambda _d: {},
@@ -117,6 +118,9 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/setup/privacy/erasure": lambda d: {"address": f"gone{d.colleague}@example.org"},
 }
 SESSION_ROUTES = {"/login", "/logout"}
+#: Accepted posts that answer other than 303: "Connect IMAP/POP3" logs in to a mail server
+#: first, so without one its well-formed post is answered with the form and the error (422).
+ACCEPTED_STATUS = {"/setup/email/imap": 422}
 #: Unsafe routes only tenant owners and admins may use (the CSRF walk posts them as an admin).
 ADMIN_ONLY = {
     "/setup/email/settings",
@@ -190,8 +194,9 @@ def _check_csrf_rules(
         by_header = client.post(
             path, data=body, headers={"X-CSRF-Token": csrf}, follow_redirects=False
         )
-        assert by_header.status_code == 303, (route_path, by_header.status_code, by_header.text)
-        assert not by_header.headers["location"].startswith("/login")
+        accepted = ACCEPTED_STATUS.get(route_path, 303)
+        assert by_header.status_code == accepted, (route_path, by_header.status_code)
+        assert not by_header.headers.get("location", "").startswith("/login")
         # The same post with the hidden form field works too (on fresh data: deletes are final).
         fresh = make_sample_data(runtime, "acme", user_id)
         by_field = client.post(
@@ -199,7 +204,7 @@ def _check_csrf_rules(
             data={**VALID_POSTS[route_path](fresh), "csrf_token": csrf},
             follow_redirects=False,
         )
-        assert by_field.status_code == 303, (route_path, by_field.status_code)
+        assert by_field.status_code == accepted, (route_path, by_field.status_code)
 
 
 def test_a_refused_post_changes_nothing(

@@ -15,6 +15,10 @@ from inboxcrm.web.api import mail_accounts  # noqa: E402  (mail accounts + notif
 
 api_router.include_router(mail_accounts.router)
 
+from inboxcrm.web.api import imap_accounts  # noqa: E402  (connect IMAP/POP3 + SMTP mailboxes)
+
+api_router.include_router(imap_accounts.router)
+
 from inboxcrm.web.api import mail_sync  # noqa: E402  (sync ledger, mail settings, never-log)
 
 api_router.include_router(mail_sync.router)

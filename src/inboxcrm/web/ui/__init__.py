@@ -51,6 +51,9 @@ PAGE_ROUTERS += (message_action_pages.router,)
 from inboxcrm.web.ui import meeting_pages  # noqa: E402  (the record page's meeting form)
 
 PAGE_ROUTERS += (meeting_pages.router,)
+from inboxcrm.web.ui import mail_server_pages  # noqa: E402  (Connect IMAP/POP3)
+
+PAGE_ROUTERS += (mail_server_pages.router,)
 
 ui_router = APIRouter(include_in_schema=False)
 for _router in PAGE_ROUTERS:
