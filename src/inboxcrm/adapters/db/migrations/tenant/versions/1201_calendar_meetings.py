@@ -13,7 +13,7 @@ from alembic import op
 import inboxcrm.adapters.db.types
 
 revision: str = "1201"
-down_revision: str | None = "0901"
+down_revision: str | None = "1001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
