@@ -1,7 +1,7 @@
 """calendar meetings, prep briefs, deal-state labels and their tenant switches
 
 Revision ID: 1201
-Revises: 0901
+Revises: 1001
 Create Date: 2026-12-01 10:45:00
 """
 
