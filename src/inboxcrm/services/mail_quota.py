@@ -4,8 +4,10 @@
 :class:`CombinedGate` of two buckets:
 
 1. the mailbox's own budget: ``min(quota_units_per_second, quota_units_per_minute / 60)``
-   paced to ``quota_headroom`` of it with a burst small enough that Google's moving one-second
-   window never overflows (:func:`window_safe_bucket_params`);
+   paced to ``quota_headroom`` of it: in one process a :class:`MovingWindowGate` (no one-second
+   window ever holds more, a batch takes the parts that fit), with Redis a bucket whose burst
+   is small enough that Google's moving one-second window never overflows
+   (:func:`window_safe_bucket_params`);
 2. the project-wide budget (``project_quota_units_per_minute``, Google's per-project limit)
    shared by every mailbox, so thousands of mailboxes never exceed it together.
 
@@ -23,6 +25,7 @@ from inboxcrm.sync.quota import (
     AdaptivePacer,
     CombinedGate,
     LocalTokenBucket,
+    MovingWindowGate,
     QuotaGate,
     RedisTokenBucket,
     UnlimitedGate,
@@ -100,7 +103,13 @@ def quota_gate_for(settings: Settings, provider: str, mailbox: str) -> QuotaGate
         pacer = _pacers.get(key)
     if pacer is not None:
         return pacer
-    own = _bucket(settings, f"{settings.quota_key_prefix}:{provider}:{mailbox}", rate, 1.0)
+    key_name = f"{settings.quota_key_prefix}:{provider}:{mailbox}"
+    own: QuotaGate
+    if settings.redis_url:
+        own = _bucket(settings, key_name, rate, 1.0)
+    else:
+        # In one process the mailbox's calls are paced to Google's moving window itself.
+        own = MovingWindowGate(rate * settings.quota_headroom, 1.0)
     created = AdaptivePacer(CombinedGate(own, _project_gate(settings, provider)))
     with _lock:
         return _pacers.setdefault(key, created)

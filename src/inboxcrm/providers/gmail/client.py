@@ -75,7 +75,14 @@ from inboxcrm.sync.backoff import (
     retry_after_seconds,
     retry_call,
 )
-from inboxcrm.sync.quota import PacingFeedback, QuotaGate, UnlimitedGate, gate_rate, units_for
+from inboxcrm.sync.quota import (
+    PacingFeedback,
+    QuotaGate,
+    UnlimitedGate,
+    acquire_parts,
+    gate_rate,
+    units_for,
+)
 
 __all__ = ["BATCH_SIZE", "MODIFY_CHUNK", "GmailMailbox", "GmailProvider", "gmail_batch_uri"]
 
@@ -390,9 +397,16 @@ class GmailMailbox:
         while True:
             failures: dict[str, BaseException] = {}
             size = self._batch_size(method)
-            for start in range(0, len(pending), size):
-                chunk = pending[start : start + size]
+            start = 0
+            while start < len(pending):
+                # As many parts as the quota window has room for now (a batch never bursts
+                # into a full window), at most a batch.
+                parts = acquire_parts(
+                    self._quota, units_for(method), min(size, len(pending) - start)
+                )
+                chunk = pending[start : start + parts]
                 failures.update(self._run_batch(chunk, fmt, metadata_headers, results, method))
+                start += parts
             retry: list[str] = []
             limited: list[BaseException] = []
             for message_id, error in failures.items():
@@ -482,8 +496,7 @@ class GmailMailbox:
         method: str = "messages.get",
     ) -> dict[str, BaseException]:
         """One batch request of ``method`` (messages.get or threads.get); fills ``results``,
-        returns failures by id."""
-        self._quota.acquire(units_for(method) * len(ids))
+        returns failures by id. The caller has charged the quota for them."""
         headers = list(metadata_headers) if fmt == "metadata" else []
         threads = method == "threads.get"
         batch = self._batch_threads if threads else self._batch_get
