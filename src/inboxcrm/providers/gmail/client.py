@@ -114,7 +114,8 @@ def gmail_batch_uri(api_base: str) -> str:
 
 
 class _BatchGet:
-    """``messages.get`` (or ``threads.get``) calls sent as one batch request (Google's ``multipart/mixed`` format).
+    """``messages.get`` (or ``threads.get``) calls sent as one batch request (Google's
+    ``multipart/mixed`` format).
 
     Each part is an ``application/http`` GET without headers of its own: headers of the outer
     request (``Authorization`` among them, set by ``AuthorizedHttp``) apply to every part.
