@@ -280,30 +280,35 @@ class Ingestor:
     def thread_record_keys(
         self, session: Session, provider_thread_ids: Collection[str]
     ) -> dict[str, set[str]]:
-        """Record keys already linked to each of these threads (by any of its messages)."""
+        """Record keys already linked to each of these threads (by any of its messages).
+
+        Two indexed lookups (the threads' message identities, then their timeline entries)
+        rather than one three-way join, which SQLite may start from every ``email`` entry
+        of the tenant (a cost that grows with the mailbox, batch after batch)."""
         found: dict[str, set[str]] = defaultdict(set)
         ids = list(dict.fromkeys(provider_thread_ids))
+        threads_of: dict[int, list[str]] = defaultdict(list)
         for start in range(0, len(ids), 500):
-            rows = session.execute(
-                select(
-                    EmailThreadRow.provider_thread_id,
-                    ActivityRow.record_kind,
-                    ActivityRow.record_id,
-                )
+            for thread_id, key_id in session.execute(
+                select(EmailThreadRow.provider_thread_id, EmailMessageRow.message_key_id)
                 .join(EmailMessageRow, EmailMessageRow.thread_id == EmailThreadRow.id)
-                .join(
-                    ActivityRow,
-                    (ActivityRow.ref_id == EmailMessageRow.message_key_id)
-                    & (ActivityRow.kind == ACTIVITY_KIND),
-                )
                 .where(
                     EmailThreadRow.mail_account_id == self.account_id,
                     EmailThreadRow.provider_thread_id.in_(ids[start : start + 500]),
+                )
+            ):
+                threads_of[int(key_id)].append(thread_id)
+        keys = list(threads_of)
+        for start in range(0, len(keys), 500):
+            for ref_id, kind, record_id in session.execute(
+                select(ActivityRow.ref_id, ActivityRow.record_kind, ActivityRow.record_id).where(
+                    ActivityRow.kind == ACTIVITY_KIND,
+                    ActivityRow.ref_id.in_(keys[start : start + 500]),
                     ActivityRow.deleted_at.is_(None),
                 )
-            )
-            for thread_id, kind, record_id in rows:
-                found[thread_id].add(record_key(kind, record_id))
+            ):
+                for thread_id in threads_of[int(ref_id)]:
+                    found[thread_id].add(record_key(kind, record_id))
         return found
 
     # -- screening by headers --------------------------------------------------------------
