@@ -217,7 +217,11 @@ def run(
         ids = list(uow.session.scalars(select(EmailMessageRow.provider_message_id).limit(5000)))
     # The thread-aware minimum: listing, then each thread for min(10, 5 x its messages).
     minimum_units = listing_units + sum(min(10, 5 * int(n)) for _, n in per_thread)
-    brought = [i for i in fetched["body_fetched"] if i not in in_ledger]
+    # Bodies of mail outside the sync's scope (never listed, never stored): fetched on their
+    # own (raw), or brought by a thread fetched whole (full).
+    formats = fetched["messages"]
+    outside = [i for i in fetched["body_fetched"] if i not in in_ledger]
+    alone = [i for i in outside if "raw" in formats.get(i, ())]
     del in_ledger
     mailbox = open_mailbox(runtime, TENANT, account_id)
     raws = [m.raw for m in mailbox.fetch_messages(ids, fmt="raw") if m.raw is not None]
@@ -235,7 +239,8 @@ def run(
         "listing_units": listing_units,
         "thread_minimum_units": minimum_units,
         "threads": len(per_thread),
-        "out_of_scope_bodies": len(brought),
+        "out_of_scope_bodies": len(outside),
+        "out_of_scope_bodies_alone": len(alone),
         "rate_limited": rate_limited,
         "peak_rss_mb": peak_mb,
         "peak_rss_of_sync_only": reset,
