@@ -65,6 +65,10 @@ class Settings(BaseSettings):
 
     # Sync.
     sync_lookback_days: int = 365
+    sync_whole_threads: bool = True
+    """Fetch a thread whole (threads.get, 10 units) when two or more of its messages are to be
+    stored: about half the quota of message-by-message, but the other messages of such a
+    thread are read (never stored). False: only mail with a record is ever fetched."""
     poll_interval_seconds: int = 600
     quota_units_per_second: float = 250.0
     """Gmail's per-user quota (units/s, a moving one-second average); 0 disables pacing."""

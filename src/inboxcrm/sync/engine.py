@@ -163,6 +163,7 @@ class MailboxSync:
         fetch_batch: int = FETCH_BATCH,
         clock: Callable[[], datetime] = utcnow,
         apply_sync_label: bool = True,
+        whole_threads: bool = True,
     ) -> None:
         self._uow = uow_factory
         self._mailbox = mailbox
@@ -175,6 +176,7 @@ class MailboxSync:
         self._fetch_batch = max(1, min(fetch_batch, 100))
         self._clock = clock
         self._apply_sync_label = apply_sync_label
+        self._whole_threads = whole_threads
         self._degraded: list[str] = []
         self._large: set[str] | None = None
         """Ids of messages over :data:`LARGE_MESSAGE_BYTES` (None: not asked yet)."""
@@ -590,7 +592,7 @@ class MailboxSync:
         batch's small messages plus one large message's text."""
         size = self._fetch_batch
         large = self._large_ids() if self._large is None else self._large
-        by_thread = isinstance(self._mailbox, ThreadFetcher)
+        by_thread = self._whole_threads and isinstance(self._mailbox, ThreadFetcher)
         limit = size * FETCH_WINDOW
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-fetch") as fetcher:
             while True:

@@ -190,3 +190,28 @@ def test_a_thread_brings_stored_and_out_of_scope_mail_without_storing_it(
     assert copies == dict.fromkeys(expected, 1)  # stored once each, the internal one not at all
     assert ledger == dict.fromkeys(expected, "stored")  # out of scope: not in the ledger either
     assert entries == 3
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_without_whole_threads_only_mail_with_a_record_is_fetched(
+    runtime: Runtime, emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``INBOXCRM_SYNC_WHOLE_THREADS=false``: message by message, no other body is read."""
+    monkeypatch.setattr(
+        runtime, "settings", runtime.settings.model_copy(update={"sync_whole_threads": False})
+    )
+    emulator.create_user(OWNER)
+    emulator.generate(OWNER, 400, seed=29, customer_fraction=0.25)
+    create_tenant(runtime, "strict")
+    add_customer_contacts(runtime, "strict", emulator, OWNER)
+    with runtime.tenant_uow("strict") as uow:
+        account = make_mail_account(
+            uow, email=OWNER, settings={"lookback_days": 3650}, status="connected"
+        )
+    emulator.reset_counters(OWNER)
+    mailbox = emulator_mailbox(emulator, OWNER)
+    assert sync_account(runtime, "strict", account.id, mailbox=mailbox).status == "ok"
+    assert "gmail.users.threads.get" not in emulator.stats(OWNER)["calls"]
+    stored = _stored(runtime, "strict")
+    assert len(stored) > 30
+    assert set(emulator.fetched(OWNER)["body_fetched"]) <= set(stored)
