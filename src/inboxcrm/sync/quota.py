@@ -25,7 +25,9 @@ units plus the whole batch that opened it (250 units/s and batches of 45 units: 
 one second). :class:`MovingWindowGate` paces to the window itself: it logs the units it admitted
 in the last ``window_s`` and admits a call only when the window has room for it; with
 :meth:`MovingWindowGate.acquire_up_to` a batch takes as many of its parts as fit now (at least
-one), so the window is filled to its capacity and never over it. :func:`acquire_parts` asks any
+one), so the window is filled to its capacity and never over it. Units stay in its window until
+a window's length after the call was answered (:func:`settle`), so delays on the way never
+squeeze more than a window's units into Google's. :func:`acquire_parts` asks any
 gate for such a share (gates without it are charged the whole batch).
 
 On top of the buckets, :class:`CombinedGate` charges several budgets in turn (the mailbox's and
@@ -46,7 +48,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,6 +63,7 @@ __all__ = [
     "UnlimitedGate",
     "acquire_parts",
     "gate_rate",
+    "settle",
     "units_for",
     "window_safe_bucket_params",
 ]
@@ -177,6 +179,10 @@ class CombinedGate:
         for gate in self.gates:
             gate.acquire(units)
 
+    def completed(self) -> None:
+        for gate in self.gates:
+            settle(gate)
+
     def acquire_up_to(self, unit: float, count: int) -> int:
         """The first gate grants a share of the parts; every other gate is charged for it."""
         if not self.gates:
@@ -239,6 +245,9 @@ class AdaptivePacer:
             self._sleep(pause)
         return acquire_parts(self.gate, unit / factor, count)
 
+    def completed(self) -> None:
+        settle(self.gate)
+
     def rate_limited(self, retry_after: float | None = None) -> None:
         with self._lock:
             now = self._clock()
@@ -260,10 +269,14 @@ class AdaptivePacer:
 
 
 class MovingWindowGate:
-    """Thread-safe: at most ``capacity`` units admitted in any moving window of ``window_s``
-    (in this process), as Google counts them. See the module docstring.
+    """Thread-safe: at most ``capacity`` units in any moving window of ``window_s`` (in this
+    process), as Google counts them. See the module docstring.
 
-    A call costing more than the whole window is admitted once the window is empty.
+    Units count from their admission until ``window_s`` after the call *completed*
+    (:meth:`completed`, by the thread that acquired them): Google charges a call somewhere in
+    between, so however long the network or a loaded machine delays it, the provider's window
+    never holds more than this one. A call costing more than the whole window is admitted once
+    the window is empty.
     """
 
     def __init__(
@@ -281,28 +294,28 @@ class MovingWindowGate:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._log: deque[tuple[float, float]] = deque()
-        self._sum = 0.0
+        self._log: list[list[float]] = []
+        """[stamp, units] per admission; the stamp moves to the completion time."""
+        self._last = threading.local()
 
     @property
     def rate(self) -> float:
         """Units/s admitted at most on average."""
         return self.capacity / self.window_s
 
-    def _expire(self, now: float) -> None:
-        while self._log and self._log[0][0] <= now - self.window_s:
-            self._sum -= self._log.popleft()[1]
-        if not self._log:
-            self._sum = 0.0
+    def _expire(self, now: float) -> float:
+        """Forget admissions out of the window; returns the units still in it."""
+        self._log = [entry for entry in self._log if entry[0] > now - self.window_s]
+        return sum(entry[1] for entry in self._log)
 
-    def _wait_for(self, units: float, now: float) -> float:
-        """Seconds until ``units`` fit (the window empties enough)."""
-        excess = self._sum + units - self.capacity
-        for stamp, spent in self._log:
-            excess -= spent
+    def _wait_for(self, units: float, spent: float, now: float) -> float:
+        """Seconds until ``units`` fit (enough of the window has moved on)."""
+        excess = spent + units - self.capacity
+        for stamp, admitted in sorted(self._log):
+            excess -= admitted
             if excess <= 1e-9:
                 return max(0.0, stamp + self.window_s - now)
-        return max(0.0, self._log[-1][0] + self.window_s - now) if self._log else 0.0
+        return max((e[0] for e in self._log), default=now - self.window_s) + self.window_s - now
 
     def acquire_up_to(self, unit: float, count: int) -> int:
         """Admit as many parts of ``unit`` as fit now, at most ``count``; waits for one."""
@@ -311,19 +324,37 @@ class MovingWindowGate:
         while True:
             with self._lock:
                 now = self._clock()
-                self._expire(now)
-                room = self.capacity - self._sum
+                spent = self._expire(now)
+                room = self.capacity - spent
                 fits = min(count, int((room + 1e-9) // unit)) if unit > 0 else count
                 if fits >= 1 or not self._log:
                     granted = max(1, fits)
-                    self._log.append((now, unit * granted))
-                    self._sum += unit * granted
+                    entry = [now, unit * granted]
+                    self._log.append(entry)
+                    self._last.entry = entry
                     return granted
-                wait = self._wait_for(unit, now)
+                wait = self._wait_for(unit, spent, now)
             self._sleep(max(wait, 1e-4))
 
     def acquire(self, units: float) -> None:
         self.acquire_up_to(units, 1)
+
+    def completed(self) -> None:
+        """The call this thread acquired for last has been answered: its units leave the
+        window ``window_s`` from now."""
+        entry = getattr(self._last, "entry", None)
+        if entry is None:
+            return
+        self._last.entry = None
+        with self._lock:
+            entry[0] = max(entry[0], self._clock())
+
+
+def settle(gate: QuotaGate) -> None:
+    """Tell ``gate`` (and the gates it wraps) that the call just acquired for was answered."""
+    done = getattr(gate, "completed", None)
+    if callable(done):
+        done()
 
 
 class UnlimitedGate:

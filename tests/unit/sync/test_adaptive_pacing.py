@@ -19,6 +19,7 @@ from inboxcrm.sync.quota import (
     PacingFeedback,
     acquire_parts,
     gate_rate,
+    settle,
     window_safe_bucket_params,
 )
 from tests.unit.sync.test_quota_and_backoff import FakeClock
@@ -199,3 +200,18 @@ def test_moving_window_gate_behind_the_pacer_and_combined_gates_grants_shares() 
     started = clock.now
     assert acquire_parts(pacer, 10.0, 8) == 8  # waited for the window to move on
     assert clock.now - started == pytest.approx(1.0)
+
+
+def test_moving_window_gate_counts_units_until_a_window_after_the_answer() -> None:
+    """A call Google charges late (a slow network, a loaded machine) still counts: its units
+    leave the window one window after it was answered, not after it was sent."""
+    clock = FakeClock()
+    gate = MovingWindowGate(100.0, 1.0, clock=clock, sleep=clock.sleep)
+    pacer = AdaptivePacer(CombinedGate(gate), initial=1.0, clock=clock)
+    assert acquire_parts(pacer, 10.0, 10) == 10
+    clock.sleep(0.5)  # the answer takes half a second
+    settle(pacer)
+    clock.sleep(0.7)  # 1.2 s after sending, 0.7 s after the answer
+    started = clock.now
+    assert acquire_parts(pacer, 10.0, 10) == 10
+    assert clock.now - started == pytest.approx(0.3)

@@ -81,6 +81,7 @@ from inboxcrm.sync.quota import (
     UnlimitedGate,
     acquire_parts,
     gate_rate,
+    settle,
     units_for,
 )
 
@@ -275,7 +276,10 @@ class GmailMailbox:
 
         def attempt() -> Any:
             self._quota.acquire(units_for(method))
-            return request_factory().execute(http=self._http, num_retries=0)
+            try:
+                return request_factory().execute(http=self._http, num_retries=0)
+            finally:
+                settle(self._quota)
 
         try:
             return self._retry(attempt)
@@ -406,7 +410,10 @@ class GmailMailbox:
                     self._quota, units_for(method), min(size, len(pending) - start)
                 )
                 chunk = pending[start : start + parts]
-                failures.update(self._run_batch(chunk, fmt, metadata_headers, results, method))
+                try:
+                    failures.update(self._run_batch(chunk, fmt, metadata_headers, results, method))
+                finally:
+                    settle(self._quota)
                 start += parts
             retry: list[str] = []
             limited: list[BaseException] = []
@@ -564,7 +571,10 @@ class GmailMailbox:
 
         def attempt() -> Any:
             self._quota.acquire(units_for("history.list"))
-            return self._users.history().list(**params).execute(http=self._http, num_retries=0)
+            try:
+                return self._users.history().list(**params).execute(http=self._http, num_retries=0)
+            finally:
+                settle(self._quota)
 
         try:
             data = self._retry(attempt)
