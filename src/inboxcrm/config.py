@@ -77,7 +77,8 @@ class Settings(BaseSettings):
     project_quota_units_per_minute: float = 1_200_000.0
     """The Google Cloud project's Gmail quota per minute, shared by every mailbox."""
     quota_headroom: float = 0.97
-    """Share of each quota the sync paces to (the rest absorbs clock and network jitter)."""
+    """Share of each quota the shared (Redis) and project buckets pace to (the rest absorbs
+    clock and network jitter); the in-process per-mailbox window gate needs none."""
     quota_key_prefix: str = "inboxcrm:quota"
     """Redis keys of the shared quota buckets (``<prefix>:<provider>:<mailbox>``, and
     ``<prefix>:project:<provider>``)."""

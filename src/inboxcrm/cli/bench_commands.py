@@ -23,7 +23,7 @@ def bench(
     messages: Annotated[int, typer.Option(help="Mailbox size of the full-sync benchmark.")] = 5000,
     quota_messages: Annotated[
         int, typer.Option(help="Mailbox size of the quota-bound benchmark.")
-    ] = 5000,
+    ] = 10_000,
     memory_sizes: Annotated[
         tuple[int, int], typer.Option(help="Small and large mailbox of the memory benchmark.")
     ] = (10_000, 100_000),
