@@ -22,9 +22,10 @@ later) and the tenant database. One run:
    in one transaction per batch. The next batch is fetched on a background thread while the
    current one is parsed and stored (only that thread touches the mailbox client meanwhile).
    Sizes (two ``larger:`` searches in a full sync, the screening fetch in an incremental one)
-   cap a batch's memory: messages over 1 MB go in batches of 8, and messages over 5 MB alone
-   in ``full`` format, which leaves their attachments' bytes at the provider (stored as
-   metadata with the provider's attachment id, content fetched on demand).
+   cap a batch's memory: messages over 1 MB go in batches of 8, and messages over 5 MB alone,
+   both in ``full`` format, which leaves their attachments' bytes at the provider (stored as
+   metadata with the provider's attachment id, content fetched on demand). A thread with two
+   or more smaller messages to store is fetched whole (threads.get, ``full``).
 5. Label phase: stored messages get the "Synced to inboxcrm" label (``add_labels``, never a
    removal or move), up to 1,000 ids per call; skipped when the grant has no gmail.modify
    (``apply_sync_label``), and stopped, not failed, when Google answers that the permission
@@ -100,8 +101,9 @@ LARGE_MESSAGE_BYTES = 5_000_000
 """Messages larger than this are fetched alone without their attachments' bytes (``full``)."""
 MEDIUM_MESSAGE_BYTES = 1_000_000
 MEDIUM_BATCH = 8
-"""Messages of 1-5 MB are fetched raw in batches of this many, the rest in batches of
-``fetch_batch``: a batch's answer stays under about 50 MB whatever the mailbox holds."""
+"""Messages of 1-5 MB are fetched in batches of this many (``full``: without their attachments'
+bytes), the rest in batches of ``fetch_batch``: a batch's answer stays small whatever the
+mailbox holds."""
 LEASE_RENEW_SECONDS = 30.0
 REOPEN_REASONS = ("no_match", "no_match_headers", "never_log")
 
@@ -623,7 +625,7 @@ class MailboxSync:
                     bigger = [i for i in ids if i in medium and i not in already]
                     for start in range(0, len(bigger), MEDIUM_BATCH):
                         chunk = bigger[start : start + MEDIUM_BATCH]
-                        messages += self._mailbox.fetch_messages(chunk, fmt="raw")
+                        messages += self._mailbox.fetch_messages(chunk, fmt="full")
                     for message_id in ids:
                         if message_id in large and message_id not in already:
                             messages += self._mailbox.fetch_messages([message_id], fmt="full")
