@@ -26,7 +26,8 @@ HOLD_SECONDS = 3.0
 
 
 class _OverlapWatch:
-    """The real Gmail client; counts ``fetch_messages`` and ``fetch_threads`` calls running at the same time.
+    """The real Gmail client; counts ``fetch_messages`` and ``fetch_threads`` calls running at
+    the same time.
 
     The first few fetch-ahead calls wait (up to :data:`HOLD_SECONDS`) for another call to
     begin, so that an overlap the engine allows shows up on every run."""
