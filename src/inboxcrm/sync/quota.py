@@ -28,7 +28,7 @@ in the last ``window_s`` and admits a call only when the window has room for it;
 one), so the window is filled to its capacity and never over it. Units stay in its window until
 a window's length after the call was answered (:func:`settle`), so delays on the way never
 squeeze more than a window's units into Google's. :func:`acquire_parts` asks any
-gate for such a share (gates without it are charged the whole batch).
+gate for such a share (gates without it are charged part by part).
 
 On top of the buckets, :class:`CombinedGate` charges several budgets in turn (the mailbox's and
 the project-wide one every worker shares), and :class:`AdaptivePacer` slows a mailbox down when
@@ -131,14 +131,15 @@ class PacingFeedback(Protocol):
 def acquire_parts(gate: QuotaGate, unit: float, count: int) -> int:
     """Spend ``unit`` for each of up to ``count`` parts of a batch; returns how many parts may be
     sent now (at least one). Gates that pace to a moving window grant what fits in it; others
-    are charged the whole batch."""
+    are charged every part, one by one."""
     if count <= 0:
         return 0
     partial = getattr(gate, "acquire_up_to", None)
     if callable(partial):
         granted = partial(unit, count)
         return max(1, min(count, int(granted)))
-    gate.acquire(unit * count)
+    for _ in range(count):
+        gate.acquire(unit)  # one charge per part, as Google counts them
     return count
 
 
