@@ -19,6 +19,8 @@ REPORT_HEADER = """# Benchmarks
 
 Written by `inboxcrm bench` (newest run first). Targets are the quality bars of the product
 specification; each row says whether the measured value meets its target on the machine named.
+Below each table, one JSON line per figure (`grep '^{"bench"' docs/benchmarks.md` to compare
+runs). Runs with `--quick` use small mailboxes: a smoke test, not the bars.
 """
 
 

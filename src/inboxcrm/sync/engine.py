@@ -587,7 +587,7 @@ class MailboxSync:
         return self._large
 
     def _fetch_pending(self, result: SyncResult) -> None:
-        """Pending ids in batches fetched one ahead of storing (see :meth:`_plan`): threads
+        """Pending ids in batches fetched one ahead of storing (see :func:`_plan`): threads
         with two or more messages to store whole (threads.get), the rest raw message by
         message; medium messages in small batches and large ones alone, in ``full`` format
         (their attachments' bytes stay at Gmail), so memory per batch is bounded by the
