@@ -65,6 +65,10 @@ class Settings(BaseSettings):
 
     # Sync.
     sync_lookback_days: int = 365
+    sync_whole_threads: bool = True
+    """Fetch a thread whole (threads.get, 10 units) when two or more of its messages are to be
+    stored: about half the quota of message-by-message, but the other messages of such a
+    thread are read (never stored). False: only mail with a record is ever fetched."""
     poll_interval_seconds: int = 600
     quota_units_per_second: float = 250.0
     """Gmail's per-user quota (units/s, a moving one-second average); 0 disables pacing."""
@@ -73,7 +77,8 @@ class Settings(BaseSettings):
     project_quota_units_per_minute: float = 1_200_000.0
     """The Google Cloud project's Gmail quota per minute, shared by every mailbox."""
     quota_headroom: float = 0.97
-    """Share of each quota the sync paces to (the rest absorbs clock and network jitter)."""
+    """Share of each quota the shared (Redis) and project buckets pace to (the rest absorbs
+    clock and network jitter); the in-process per-mailbox window gate needs none."""
     quota_key_prefix: str = "inboxcrm:quota"
     """Redis keys of the shared quota buckets (``<prefix>:<provider>:<mailbox>``, and
     ``<prefix>:project:<provider>``)."""

@@ -111,7 +111,7 @@ def test_ten_percent_failed_calls_in_full_and_incremental_syncs(
     seconds = time.monotonic() - started
     stats = emulator.stats(OWNER)
     injected = sum(stats.get("faults", {}).values())
-    assert injected > 50, stats
+    assert injected > 0.05 * stats["total_calls"] and injected > 20, stats
     clean = clean_stored_set(runtime, emulator)
     assert set(new) <= set(clean)
     compare(

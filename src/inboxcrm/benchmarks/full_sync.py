@@ -70,49 +70,121 @@ def measure_sync(
 
 
 def sync_rate_results(messages: int) -> list[BenchResult]:
+    """Processing rate in CPU-seconds of the sync process, beside the local limit of the same
+    corpus measured in the same run; quota units beside the thread-aware minimum and 5.0."""
     run = measure_sync(messages)
-    rate = run["stored"] / run["seconds"]
-    per_message = run["units"] / max(run["stored"], 1)
-    note = f"{messages:,} generated, {run['stored']:,} stored in {run['seconds']:.1f} s"
+    stored = max(run["stored"], 1)
+    load = run["load_average"]
+    rate = run["stored"] / run["cpu_seconds"] if run["cpu_seconds"] > 0 else 0.0
+    limit = run["local_limit_per_s"]
+    per_message = run["units"] / stored
+    minimum = run["thread_minimum_units"]
+    over = run["units"] / minimum - 1 if minimum > 0 else 0.0
+    note = (
+        f"{messages:,} generated, {run['stored']:,} stored in {run['cpu_seconds']:.2f} "
+        f"CPU-s ({run['seconds']:.1f} s wall)"
+    )
     return [
         BenchResult(
-            "full sync, stored messages/s (SQLite)", rate, "msg/s", ">= 1,000", rate >= 1000, note
+            "full sync, stored messages per CPU-second of the sync process (SQLite)",
+            rate,
+            "msg/s",
+            ">= 1,000",
+            rate >= 1000,
+            note,
+            key="sync.stored_per_cpu_second",
+            load_average=load,
         ),
         BenchResult(
-            "full sync vs stdlib email parse rate",
-            rate / run["stdlib_parse_per_s"],
+            "full sync vs the local limit (stdlib email compat32 parse + sqlite3 executemany "
+            "of the same messages, same run)",
+            rate / limit if limit > 0 else 0.0,
+            "x",
+            ">= 0.9",
+            limit > 0 and rate >= 0.9 * limit,
+            f"local limit {limit:,.0f} msg/CPU-s",
+            key="sync.vs_local_limit",
+            load_average=load,
+        ),
+        BenchResult(
+            "full sync vs stdlib email parse rate (policy.default, every part decoded)",
+            rate / run["stdlib_parse_per_s"] if run["stdlib_parse_per_s"] else 0.0,
             "x",
             ">= 0.5",
             rate >= 0.5 * run["stdlib_parse_per_s"],
             f"stdlib parse {run['stdlib_parse_per_s']:,.0f} msg/s",
+            key="sync.vs_stdlib_parse",
+            load_average=load,
         ),
         BenchResult(
-            "Gmail quota units per stored message", per_message, "units", "<= 6", per_message <= 6
+            "Gmail quota units per stored message (messages.get alone: 5.0)",
+            per_message,
+            "units",
+            "< 5.0",
+            per_message < 5.0,
+            f"{run['units']:,} units; thread-aware minimum {minimum / stored:.2f} per message",
+            key="sync.units_per_stored",
         ),
         BenchResult(
-            "full sync worker peak RSS",
+            "Gmail quota units over the thread-aware minimum (listing + sum over threads of "
+            "min(10, 5 x messages to store))",
+            over * 100,
+            "%",
+            "<= 5 %",
+            over <= 0.05,
+            f"{run['units']:,} units vs {minimum:,} ({run['listing_units']:,} listing, "
+            f"{run['threads']:,} threads)",
+            key="sync.units_over_thread_minimum",
+        ),
+        BenchResult(
+            "bodies of mail out of the sync's scope fetched on their own",
+            float(run["out_of_scope_bodies_alone"]),
+            "messages",
+            "0",
+            run["out_of_scope_bodies_alone"] == 0,
+            f"{run['out_of_scope_bodies']:,} came with threads fetched whole, never stored",
+            key="sync.unmatched_bodies_alone",
+        ),
+        BenchResult(
+            "full sync worker peak RSS (the sync alone)",
             run["peak_rss_mb"],
             "MB",
             "< 300",
             run["peak_rss_mb"] < 300,
             note,
+            key="sync.peak_rss_mb",
+            load_average=load,
         ),
     ]
 
 
 def memory_results(small: int, large: int) -> list[BenchResult]:
+    """Peak RSS of the sync alone (``VmHWM`` reset after set-up), each size in a fresh
+    process."""
     low = measure_sync(small)
     high = measure_sync(large)
     ratio = high["peak_rss_mb"] / low["peak_rss_mb"]
     return [
         BenchResult(
-            f"peak RSS {large:,} vs {small:,} messages",
+            f"peak RSS {large:,} vs {small:,} messages (each in a fresh process)",
             ratio,
             "x",
             "<= 1.2",
             ratio <= 1.2 and high["peak_rss_mb"] < 300,
-            f"{low['peak_rss_mb']:.0f} MB vs {high['peak_rss_mb']:.0f} MB",
-        )
+            f"{low['peak_rss_mb']:.0f} MB vs {high['peak_rss_mb']:.0f} MB; "
+            f"{high['stored']:,} stored at {high['stored'] / high['cpu_seconds']:,.0f} "
+            "msg/CPU-s",
+            key="memory.rss_ratio",
+            load_average=max(low["load_average"], high["load_average"]),
+        ),
+        BenchResult(
+            f"full sync worker peak RSS, {large:,} messages",
+            high["peak_rss_mb"],
+            "MB",
+            "< 300",
+            high["peak_rss_mb"] < 300,
+            key="memory.peak_rss_large_mb",
+        ),
     ]
 
 
@@ -134,6 +206,8 @@ def quota_bound_results(messages: int, quota: float = 250.0) -> list[BenchResult
             overshoot <= 0.05 and run["status"] == "ok",
             f"{run['seconds']:.1f} s for {run['units']:,} units (minimum {minimum:.1f} s), "
             f"{limited} calls rate-limited",
+            key="quota.over_minimum_per_second",
+            load_average=run["load_average"],
         ),
         BenchResult(
             f"full sync under {quota:.0f} units/s quota, rate-limited calls",
@@ -141,6 +215,7 @@ def quota_bound_results(messages: int, quota: float = 250.0) -> list[BenchResult
             "calls",
             "0",
             limited == 0,
+            key="quota.rate_limited_calls",
         ),
         BenchResult(
             "full sync under a per-minute limit and 8 concurrent calls, time over the minimum",
@@ -151,5 +226,7 @@ def quota_bound_results(messages: int, quota: float = 250.0) -> list[BenchResult
             f"{per_minute_units:.0f} units per {window:.0f} s window: "
             f"{limited_run['seconds']:.1f} s for {limited_run['units']:,} units "
             f"(minimum {limited_min:.1f} s), {limited_run.get('rate_limited', 0)} refusals",
+            key="quota.over_minimum_per_minute",
+            load_average=limited_run["load_average"],
         ),
     ]

@@ -1,9 +1,16 @@
-"""Benchmark results, the machine they ran on, and the Markdown report they go into."""
+"""Benchmark results, the machine they ran on, and the Markdown report they go into.
+
+Each run is a table for people and, below it, one JSON line per figure (``key``, value, unit,
+whether it meets its target, date, machine, machine load average) so that runs can be compared
+by a script: ``grep '^{"bench"' docs/benchmarks.md``.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +19,8 @@ REPORT_HEADER = """# Benchmarks
 
 Written by `inboxcrm bench` (newest run first). Targets are the quality bars of the product
 specification; each row says whether the measured value meets its target on the machine named.
+Below each table, one JSON line per figure (`grep '^{"bench"' docs/benchmarks.md` to compare
+runs). Runs with `--quick` use small mailboxes: a smoke test, not the bars.
 """
 
 
@@ -23,6 +32,26 @@ class BenchResult:
     target: str
     ok: bool | None
     note: str = ""
+    key: str = ""
+    """A stable identifier of the figure for the JSON lines (default: from ``name``)."""
+    load_average: float | None = None
+    """The machine's 1-minute load average while it was measured."""
+
+    def json_line(self, *, when: datetime, machine: str, command: str = "") -> str:
+        key = self.key or re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_")
+        record = {
+            "bench": key,
+            "value": round(self.value, 4),
+            "unit": self.unit,
+            "target": self.target,
+            "meets": self.ok,
+            "date": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "machine": machine,
+            "load_average": None if self.load_average is None else round(self.load_average, 2),
+        }
+        if command:
+            record["command"] = command
+        return json.dumps(record, ensure_ascii=False)
 
 
 def describe_machine() -> str:
@@ -57,26 +86,34 @@ def _format_value(value: float) -> str:
     return f"{value:.2f}"
 
 
-def render_run(results: list[BenchResult], *, when: datetime | None = None) -> str:
+def render_run(
+    results: list[BenchResult], *, when: datetime | None = None, command: str = ""
+) -> str:
     when = when or datetime.now(UTC)
+    machine = describe_machine()
     lines = [
         f"## {when:%Y-%m-%d %H:%M} UTC",
         "",
-        f"Machine: {describe_machine()}",
+        f"Machine: {machine}",
         "",
+        *([f"Command: `{command}`", ""] if command else []),
         "| benchmark | measured | target | meets |",
         "|---|---|---|---|",
     ]
     for r in results:
         meets = {True: "yes", False: "**no**", None: "n/a"}[r.ok]
         note = f" ({r.note})" if r.note else ""
+        load = f" (machine load average {r.load_average:.1f})" if r.load_average is not None else ""
         lines.append(
-            f"| {r.name}{note} | {_format_value(r.value)} {r.unit} | {r.target} | {meets} |"
+            f"| {r.name}{note}{load} | {_format_value(r.value)} {r.unit} | {r.target} | {meets} |"
         )
+    lines += ["", "```jsonl"]
+    lines += [r.json_line(when=when, machine=machine, command=command) for r in results]
+    lines.append("```")
     return "\n".join(lines) + "\n"
 
 
-def write_report(path: Path, results: list[BenchResult]) -> None:
+def write_report(path: Path, results: list[BenchResult], *, command: str = "") -> None:
     """Insert this run at the top of the report, keeping earlier runs below it."""
     previous = ""
     if path.exists():
@@ -85,5 +122,8 @@ def write_report(path: Path, results: list[BenchResult]) -> None:
         previous = text[marker + 1 :] if marker >= 0 else ""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        REPORT_HEADER + "\n" + render_run(results) + ("\n" + previous if previous else "")
+        REPORT_HEADER
+        + "\n"
+        + render_run(results, command=command)
+        + ("\n" + previous if previous else "")
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
 from inboxcrm.domain.errors import ProviderError
 
@@ -39,6 +39,7 @@ __all__ = [
     "MessageRef",
     "PushPermissionDenied",
     "RemoteMessage",
+    "ThreadFetcher",
     "WatchInfo",
 ]
 
@@ -222,6 +223,20 @@ class MailboxClient(Protocol):
 
     def find_sent(self, message_id_header: str) -> MessageRef | None:
         """The mailbox's message with this RFC 5322 Message-ID, if there is one."""
+        ...
+
+
+@runtime_checkable
+class ThreadFetcher(Protocol):
+    """A mailbox that fetches whole threads (Gmail's threads.get: one call, 10 units, for a
+    thread of any length, where messages.get costs 5 a message). Optional: the sync fetches
+    message by message from mailboxes without it."""
+
+    def fetch_threads(
+        self, thread_ids: Sequence[str], *, fmt: FetchFormat = "full"
+    ) -> list[RemoteMessage]:
+        """Every message of these threads (``full`` or ``metadata``), thread by thread;
+        threads that no longer exist are left out."""
         ...
 
 

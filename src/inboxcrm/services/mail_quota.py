@@ -3,8 +3,10 @@
 :func:`quota_gate_for` gives, per mailbox and process, one :class:`AdaptivePacer` over a
 :class:`CombinedGate` of two buckets:
 
-1. the mailbox's own budget: ``min(quota_units_per_second, quota_units_per_minute / 60)``
-   paced to ``quota_headroom`` of it with a burst small enough that Google's moving one-second
+1. the mailbox's own budget: ``min(quota_units_per_second, quota_units_per_minute / 60)``:
+   in one process a :class:`MovingWindowGate` (no one-second window ever holds more, counted
+   until a second after each answer; a batch takes the parts that fit), with Redis a bucket
+   paced to ``quota_headroom`` of it whose burst is small enough that Google's moving one-second
    window never overflows (:func:`window_safe_bucket_params`);
 2. the project-wide budget (``project_quota_units_per_minute``, Google's per-project limit)
    shared by every mailbox, so thousands of mailboxes never exceed it together.
@@ -23,6 +25,7 @@ from inboxcrm.sync.quota import (
     AdaptivePacer,
     CombinedGate,
     LocalTokenBucket,
+    MovingWindowGate,
     QuotaGate,
     RedisTokenBucket,
     UnlimitedGate,
@@ -100,7 +103,15 @@ def quota_gate_for(settings: Settings, provider: str, mailbox: str) -> QuotaGate
         pacer = _pacers.get(key)
     if pacer is not None:
         return pacer
-    own = _bucket(settings, f"{settings.quota_key_prefix}:{provider}:{mailbox}", rate, 1.0)
+    key_name = f"{settings.quota_key_prefix}:{provider}:{mailbox}"
+    own: QuotaGate
+    if settings.redis_url:
+        own = _bucket(settings, key_name, rate, 1.0)
+    else:
+        # In one process the mailbox's calls are paced to Google's moving window itself; its
+        # units count until a second after each answer, which absorbs the network and clock
+        # jitter the headroom is for, so the window is filled to the limit.
+        own = MovingWindowGate(rate, 1.0)
     created = AdaptivePacer(CombinedGate(own, _project_gate(settings, provider)))
     with _lock:
         return _pacers.setdefault(key, created)

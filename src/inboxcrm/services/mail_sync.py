@@ -258,6 +258,7 @@ def _run_once(
             lease=lease,
             listener=progress,
             apply_sync_label=features_of(account.scopes or ())["labels"],
+            whole_threads=runtime.settings.sync_whole_threads,
         )
         result = engine.run(full=full)
         record_degraded_features(runtime, tenant, account_id, result.degraded)
@@ -494,6 +495,7 @@ def _backfill_one(
                 bcc_secret=_bcc_secret(runtime),
                 default_lookback_days=runtime.settings.sync_lookback_days,
                 lease=lease,
+                whole_threads=runtime.settings.sync_whole_threads,
             )
             engine.prepare_only()
             result = engine.backfill(entries)

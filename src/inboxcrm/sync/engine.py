@@ -22,9 +22,10 @@ later) and the tenant database. One run:
    in one transaction per batch. The next batch is fetched on a background thread while the
    current one is parsed and stored (only that thread touches the mailbox client meanwhile).
    Sizes (two ``larger:`` searches in a full sync, the screening fetch in an incremental one)
-   cap a batch's memory: messages over 1 MB go in batches of 8, and messages over 5 MB alone
-   in ``full`` format, which leaves their attachments' bytes at the provider (stored as
-   metadata with the provider's attachment id, content fetched on demand).
+   cap a batch's memory: messages over 1 MB go in batches of 8, and messages over 5 MB alone,
+   both in ``full`` format, which leaves their attachments' bytes at the provider (stored as
+   metadata with the provider's attachment id, content fetched on demand). A thread with two
+   or more smaller messages to store is fetched whole (threads.get, ``full``).
 5. Label phase: stored messages get the "Synced to inboxcrm" label (``add_labels``, never a
    removal or move), up to 1,000 ids per call; skipped when the grant has no gmail.modify
    (``apply_sync_label``), and stopped, not failed, when Google answers that the permission
@@ -56,7 +57,13 @@ from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.addresses import try_normalize_email
 from inboxcrm.domain.errors import ProviderPermissionError, ProviderTransientError
-from inboxcrm.providers.base import HistoryExpired, MailboxClient, MessageRef, RemoteMessage
+from inboxcrm.providers.base import (
+    HistoryExpired,
+    MailboxClient,
+    MessageRef,
+    RemoteMessage,
+    ThreadFetcher,
+)
 from inboxcrm.sync import ledger
 from inboxcrm.sync.autocreate import ContactAutoCreator
 from inboxcrm.sync.ingest import (
@@ -94,8 +101,9 @@ LARGE_MESSAGE_BYTES = 5_000_000
 """Messages larger than this are fetched alone without their attachments' bytes (``full``)."""
 MEDIUM_MESSAGE_BYTES = 1_000_000
 MEDIUM_BATCH = 8
-"""Messages of 1-5 MB are fetched raw in batches of this many, the rest in batches of
-``fetch_batch``: a batch's answer stays under about 50 MB whatever the mailbox holds."""
+"""Messages of 1-5 MB are fetched in batches of this many (``full``: without their attachments'
+bytes), the rest in batches of ``fetch_batch``: a batch's answer stays small whatever the
+mailbox holds."""
 LEASE_RENEW_SECONDS = 30.0
 REOPEN_REASONS = ("no_match", "no_match_headers", "never_log")
 
@@ -157,6 +165,7 @@ class MailboxSync:
         fetch_batch: int = FETCH_BATCH,
         clock: Callable[[], datetime] = utcnow,
         apply_sync_label: bool = True,
+        whole_threads: bool = True,
     ) -> None:
         self._uow = uow_factory
         self._mailbox = mailbox
@@ -169,6 +178,7 @@ class MailboxSync:
         self._fetch_batch = max(1, min(fetch_batch, 100))
         self._clock = clock
         self._apply_sync_label = apply_sync_label
+        self._whole_threads = whole_threads
         self._degraded: list[str] = []
         self._large: set[str] | None = None
         """Ids of messages over :data:`LARGE_MESSAGE_BYTES` (None: not asked yet)."""
@@ -577,42 +587,50 @@ class MailboxSync:
         return self._large
 
     def _fetch_pending(self, result: SyncResult) -> None:
-        """Pending ids in batches fetched raw (one ahead of storing); large messages alone, in
-        ``full`` format (their attachments' bytes stay at Gmail), so memory per batch is
-        bounded by the batch's small messages plus one large message's text."""
+        """Pending ids in batches fetched one ahead of storing (see :func:`_plan`): threads
+        with two or more messages to store whole (threads.get), the rest raw message by
+        message; medium messages in small batches and large ones alone, in ``full`` format
+        (their attachments' bytes stay at Gmail), so memory per batch is bounded by the
+        batch's small messages plus one large message's text."""
         size = self._fetch_batch
         large = self._large_ids() if self._large is None else self._large
+        by_thread = self._whole_threads and isinstance(self._mailbox, ThreadFetcher)
+        limit = size * FETCH_WINDOW
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mail-fetch") as fetcher:
             while True:
                 with self._uow() as uow:
-                    window = ledger.next_pending(uow.session, self.account_id, size * FETCH_WINDOW)
-                    already = self._already_stored(uow, window)
-                if not window:
+                    refs = ledger.next_pending_refs(
+                        uow.session, self.account_id, limit, by_thread=by_thread
+                    )
+                    if by_thread:
+                        refs = _whole_threads(refs, limit)
+                    already = self._already_stored(uow, [r.id for r in refs])
+                if not refs:
                     return
                 medium = self._medium
                 skip = already | large | medium
-                batches = [window[start : start + size] for start in range(0, len(window), size)]
-                ahead = self._fetch_ahead(fetcher, batches[0], skip)
-                for index, ids in enumerate(batches):
+                batches = _plan(refs, size, skip, by_thread=by_thread)
+                ahead = self._fetch_ahead(fetcher, batches[0])
+                for index, batch in enumerate(batches):
                     try:
                         messages = ahead.result()
                     except ProviderTransientError:
                         # Asked for while the provider was still rate-limiting the previous
                         # batch: one more round in line, as without the fetch-ahead.
-                        to_fetch = [i for i in ids if i not in skip]
-                        messages = self._mailbox.fetch_messages(to_fetch, fmt="raw")
+                        messages = self._fetch_planned(batch)
                     # The client (its HTTP connection, batch size and pace) serves one call at
                     # a time: the batch's bigger messages are fetched before the next batch is
                     # asked for, never while a fetch-ahead is in flight.
+                    ids = batch.ids
                     bigger = [i for i in ids if i in medium and i not in already]
                     for start in range(0, len(bigger), MEDIUM_BATCH):
                         chunk = bigger[start : start + MEDIUM_BATCH]
-                        messages += self._mailbox.fetch_messages(chunk, fmt="raw")
+                        messages += self._mailbox.fetch_messages(chunk, fmt="full")
                     for message_id in ids:
                         if message_id in large and message_id not in already:
                             messages += self._mailbox.fetch_messages([message_id], fmt="full")
                     if index + 1 < len(batches):
-                        ahead = self._fetch_ahead(fetcher, batches[index + 1], skip)
+                        ahead = self._fetch_ahead(fetcher, batches[index + 1])
                     self._store_fetched(ids, messages, already, result)
                     del messages
 
@@ -630,15 +648,35 @@ class MailboxSync:
         ]
         self._store_batch(messages, extra, result)
 
+    def _fetch_planned(self, batch: _Batch) -> list[RemoteMessage]:
+        """The batch's messages to store: its threads whole, keeping only the messages that
+        are pending in this batch (a thread also brings mail already stored, or out of the
+        sync's scope: other addresses, outside the look-back window, drafts, spam), and its
+        single messages raw. A message its thread did not bring (moved, deleted) is asked
+        for on its own."""
+        messages: list[RemoteMessage] = []
+        singles = list(batch.singles)
+        if batch.threads:
+            wanted = set(batch.threaded)
+            assert isinstance(self._mailbox, ThreadFetcher)
+            seen: set[str] = set()
+            for message in self._mailbox.fetch_threads(batch.threads, fmt="full"):
+                if message.id in wanted and message.id not in seen:
+                    seen.add(message.id)
+                    messages.append(message)
+            singles += [i for i in batch.threaded if i not in seen]
+        if singles:
+            messages += self._mailbox.fetch_messages(singles, fmt="raw")
+        return messages
+
     def _fetch_ahead(
-        self, fetcher: ThreadPoolExecutor, ids: list[str], already: set[str]
+        self, fetcher: ThreadPoolExecutor, batch: _Batch
     ) -> Future[list[RemoteMessage]]:
-        to_fetch = [i for i in ids if i not in already]
-        if not to_fetch:
+        if not batch.threads and not batch.singles:
             done: Future[list[RemoteMessage]] = Future()
             done.set_result([])
             return done
-        return fetcher.submit(self._mailbox.fetch_messages, to_fetch, fmt="raw")
+        return fetcher.submit(self._fetch_planned, batch)
 
     def _already_stored(self, uow: UnitOfWork, ids: list[str]) -> set[str]:
         if not ids:
@@ -752,3 +790,54 @@ class MailboxSync:
                 ledger.mark_labelled(uow.session, self.account_id, ids)
                 uow.commit()
             self._tick()
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One step of the fetch phase: the ledger ids it settles, and how they are fetched."""
+
+    ids: list[str]
+    """Every pending id of the step (also those already stored, medium and large)."""
+    threads: list[str]
+    """Threads fetched whole (threads.get)..."""
+    threaded: list[str]
+    """... for these of their messages."""
+    singles: list[str]
+    """Messages fetched raw one by one (messages.get)."""
+
+
+def _whole_threads(refs: list[MessageRef], limit: int) -> list[MessageRef]:
+    """A full window ordered by thread may cut its last thread short: leave that thread to the
+    next window (unless it is the only one), so each thread is fetched once, whole."""
+    if len(refs) < limit or not refs:
+        return refs
+    last = refs[-1].thread_id
+    kept = [r for r in refs if r.thread_id != last]
+    return kept or refs
+
+
+def _plan(
+    refs: Sequence[MessageRef], size: int, skip: set[str], *, by_thread: bool
+) -> list[_Batch]:
+    """Batches of about ``size`` pending ids. With ``by_thread``, a thread with two or more
+    messages to fetch (not stored yet, not medium or large) is fetched whole: threads.get
+    costs 10 units whatever the thread's length, messages.get 5 a message."""
+    groups: dict[str, list[str]] = {}
+    for ref in refs:
+        groups.setdefault(ref.thread_id if by_thread else ref.id, []).append(ref.id)
+    batches: list[_Batch] = []
+    current = _Batch([], [], [], [])
+    for thread_id, ids in groups.items():
+        to_fetch = [i for i in ids if i not in skip]
+        current.ids.extend(ids)
+        if by_thread and len(to_fetch) >= 2:
+            current.threads.append(thread_id)
+            current.threaded.extend(to_fetch)
+        else:
+            current.singles.extend(to_fetch)
+        if len(current.ids) >= size:
+            batches.append(current)
+            current = _Batch([], [], [], [])
+    if current.ids:
+        batches.append(current)
+    return batches

@@ -32,7 +32,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -280,30 +280,35 @@ class Ingestor:
     def thread_record_keys(
         self, session: Session, provider_thread_ids: Collection[str]
     ) -> dict[str, set[str]]:
-        """Record keys already linked to each of these threads (by any of its messages)."""
+        """Record keys already linked to each of these threads (by any of its messages).
+
+        Two indexed lookups (the threads' message identities, then their timeline entries)
+        rather than one three-way join, which SQLite may start from every ``email`` entry
+        of the tenant (a cost that grows with the mailbox, batch after batch)."""
         found: dict[str, set[str]] = defaultdict(set)
         ids = list(dict.fromkeys(provider_thread_ids))
+        threads_of: dict[int, list[str]] = defaultdict(list)
         for start in range(0, len(ids), 500):
-            rows = session.execute(
-                select(
-                    EmailThreadRow.provider_thread_id,
-                    ActivityRow.record_kind,
-                    ActivityRow.record_id,
-                )
+            for thread_id, key_id in session.execute(
+                select(EmailThreadRow.provider_thread_id, EmailMessageRow.message_key_id)
                 .join(EmailMessageRow, EmailMessageRow.thread_id == EmailThreadRow.id)
-                .join(
-                    ActivityRow,
-                    (ActivityRow.ref_id == EmailMessageRow.message_key_id)
-                    & (ActivityRow.kind == ACTIVITY_KIND),
-                )
                 .where(
                     EmailThreadRow.mail_account_id == self.account_id,
                     EmailThreadRow.provider_thread_id.in_(ids[start : start + 500]),
+                )
+            ):
+                threads_of[int(key_id)].append(thread_id)
+        keys = list(threads_of)
+        for start in range(0, len(keys), 500):
+            for ref_id, kind, record_id in session.execute(
+                select(ActivityRow.ref_id, ActivityRow.record_kind, ActivityRow.record_id).where(
+                    ActivityRow.kind == ACTIVITY_KIND,
+                    ActivityRow.ref_id.in_(keys[start : start + 500]),
                     ActivityRow.deleted_at.is_(None),
                 )
-            )
-            for thread_id, kind, record_id in rows:
-                found[thread_id].add(record_key(kind, record_id))
+            ):
+                for thread_id in threads_of[int(ref_id)]:
+                    found[thread_id].add(record_key(kind, record_id))
         return found
 
     # -- screening by headers --------------------------------------------------------------
@@ -382,15 +387,15 @@ class Ingestor:
                 self._link_threads(session, grown)
         return [outcomes[m.id] for m in messages]
 
-    def _link_threads(self, session: Session, thread_keys: Mapping[str, set[str]]) -> int:
+    def _link_threads(self, session: Session, thread_keys: Mapping[str, set[str]]) -> None:
         """Link the stored messages of these threads (this mailbox) to the threads' records
-        (as the matcher allows: never-logged counterparts keep a message off); returns how many
-        entries were new."""
-        added = 0
+        (as the matcher allows: never-logged counterparts keep a message off): the columns
+        matching reads (no bodies), and one insert-if-absent for all the entries."""
         ids = list(thread_keys)
+        links: list[dict[str, object]] = []
         for start in range(0, len(ids), 200):
             rows = session.execute(
-                select(EmailMessageRow, EmailThreadRow.provider_thread_id)
+                select(*_MATCH_COLUMNS, EmailThreadRow.provider_thread_id)
                 .join(EmailThreadRow, EmailThreadRow.id == EmailMessageRow.thread_id)
                 .where(
                     EmailThreadRow.mail_account_id == self.account_id,
@@ -398,13 +403,20 @@ class Ingestor:
                     EmailMessageRow.deleted_at.is_(None),
                 )
             ).all()
-            for row, thread_id in rows:
-                result = self.matcher.match(parsed_from_row(row), thread_keys[thread_id])
+            for row in rows:
+                result = self.matcher.match(
+                    parsed_from_row(row), thread_keys[row.provider_thread_id]
+                )
                 if result.stored:
-                    added += link_message(
-                        session, row.message_key_id, row.sent_at, row.subject, result
+                    links.extend(
+                        _activity_rows(row.message_key_id, row.sent_at, row.subject, result)
                     )
-        return added
+        insert_if_absent(
+            session,
+            ActivityRow.__table__,  # type: ignore[arg-type]
+            links,
+            ["record_kind", "record_id", "kind", "ref_id"],
+        )
 
     def _decide(
         self, session: Session, message: RemoteMessage, thread_keys: dict[str, set[str]]
@@ -699,8 +711,24 @@ def load_tenant_mail_settings(session: Session) -> tuple[StoragePolicy, NeverLog
     return policy, NeverLogList.from_entries(entries), autocreate  # type: ignore[return-value]
 
 
-def parsed_from_row(row: EmailMessageRow) -> ParsedMail:
-    """The matching-relevant facts of a stored message (for re-linking without a fetch)."""
+_MATCH_COLUMNS = (
+    EmailMessageRow.message_key_id,
+    EmailMessageRow.message_id_header,
+    EmailMessageRow.in_reply_to,
+    EmailMessageRow.references,
+    EmailMessageRow.subject,
+    EmailMessageRow.from_address,
+    EmailMessageRow.to_addresses,
+    EmailMessageRow.cc_addresses,
+    EmailMessageRow.bcc_addresses,
+    EmailMessageRow.sent_at,
+)
+"""What :func:`parsed_from_row` reads of a stored message (and the identity it links)."""
+
+
+def parsed_from_row(row: Any) -> ParsedMail:
+    """The matching-relevant facts of a stored message (for re-linking without a fetch), from
+    an :class:`EmailMessageRow` or a row of :data:`_MATCH_COLUMNS`."""
     return ParsedMail(
         message_id=row.message_id_header,
         in_reply_to=row.in_reply_to,

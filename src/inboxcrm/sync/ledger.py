@@ -34,6 +34,7 @@ __all__ = [
     "ledger_summary",
     "mark_labelled",
     "next_pending",
+    "next_pending_refs",
     "record_outcomes",
     "reopen",
     "unlabelled_stored",
@@ -126,6 +127,22 @@ def next_pending(session: Session, account_id: int, limit: int) -> list[str]:
             .limit(limit)
         )
     )
+
+
+def next_pending_refs(
+    session: Session, account_id: int, limit: int, *, by_thread: bool = False
+) -> list[MessageRef]:
+    """Up to ``limit`` pending messages with their thread ids: oldest ledger rows first, or,
+    ``by_thread``, thread by thread (so that a window holds a thread's pending messages
+    together and the thread can be fetched in one call)."""
+    stmt = select(MailLedgerRow.provider_message_id, MailLedgerRow.provider_thread_id).where(
+        MailLedgerRow.mail_account_id == account_id, MailLedgerRow.outcome == "pending"
+    )
+    order = (
+        (MailLedgerRow.provider_thread_id, MailLedgerRow.id) if by_thread else (MailLedgerRow.id,)
+    )
+    rows = session.execute(stmt.order_by(*order).limit(limit))
+    return [MessageRef(id=message_id, thread_id=thread_id) for message_id, thread_id in rows]
 
 
 def record_outcomes(

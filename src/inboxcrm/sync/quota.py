@@ -20,6 +20,16 @@ so it stays inside a window of length ``W`` and capacity ``C`` when ``burst + ra
 burst. A batch of 50 gets (250 units) then leaves only when the previous batch's units have left
 the window, instead of bursting into it.
 
+A bucket charges a batch before it is sent, so a window can still hold the bucket's second of
+units plus the whole batch that opened it (250 units/s and batches of 45 units: 290 units in
+one second). :class:`MovingWindowGate` paces to the window itself: it logs the units it admitted
+in the last ``window_s`` and admits a call only when the window has room for it; with
+:meth:`MovingWindowGate.acquire_up_to` a batch takes as many of its parts as fit now (at least
+one), so the window is filled to its capacity and never over it. Units stay in its window until
+a window's length after the call was answered (:func:`settle`), so delays on the way never
+squeeze more than a window's units into Google's. :func:`acquire_parts` asks any
+gate for such a share (gates without it are charged part by part).
+
 On top of the buckets, :class:`CombinedGate` charges several budgets in turn (the mailbox's and
 the project-wide one every worker shares), and :class:`AdaptivePacer` slows a mailbox down when
 Google refuses calls anyway (its limits change, other apps share the user's quota):
@@ -46,11 +56,14 @@ __all__ = [
     "AdaptivePacer",
     "CombinedGate",
     "LocalTokenBucket",
+    "MovingWindowGate",
     "PacingFeedback",
     "QuotaGate",
     "RedisTokenBucket",
     "UnlimitedGate",
+    "acquire_parts",
     "gate_rate",
+    "settle",
     "units_for",
     "window_safe_bucket_params",
 ]
@@ -115,6 +128,21 @@ class PacingFeedback(Protocol):
         ...
 
 
+def acquire_parts(gate: QuotaGate, unit: float, count: int) -> int:
+    """Spend ``unit`` for each of up to ``count`` parts of a batch; returns how many parts may be
+    sent now (at least one). Gates that pace to a moving window grant what fits in it; others
+    are charged every part, one by one."""
+    if count <= 0:
+        return 0
+    partial = getattr(gate, "acquire_up_to", None)
+    if callable(partial):
+        granted = partial(unit, count)
+        return max(1, min(count, int(granted)))
+    for _ in range(count):
+        gate.acquire(unit)  # one charge per part, as Google counts them
+    return count
+
+
 def gate_rate(gate: object) -> float | None:
     """The rate (units/s) a gate admits, when it has one (buckets do; unlimited gates not)."""
     rate = getattr(gate, "rate", None)
@@ -151,6 +179,19 @@ class CombinedGate:
     def acquire(self, units: float) -> None:
         for gate in self.gates:
             gate.acquire(units)
+
+    def completed(self) -> None:
+        for gate in self.gates:
+            settle(gate)
+
+    def acquire_up_to(self, unit: float, count: int) -> int:
+        """The first gate grants a share of the parts; every other gate is charged for it."""
+        if not self.gates:
+            return count
+        granted = acquire_parts(self.gates[0], unit, count)
+        for gate in self.gates[1:]:
+            gate.acquire(unit * granted)
+        return granted
 
 
 class AdaptivePacer:
@@ -197,6 +238,17 @@ class AdaptivePacer:
             self._sleep(pause)
         self.gate.acquire(units / factor)
 
+    def acquire_up_to(self, unit: float, count: int) -> int:
+        with self._lock:
+            pause = self._paused_until - self._clock()
+            factor = self.factor
+        if pause > 0:
+            self._sleep(pause)
+        return acquire_parts(self.gate, unit / factor, count)
+
+    def completed(self) -> None:
+        settle(self.gate)
+
     def rate_limited(self, retry_after: float | None = None) -> None:
         with self._lock:
             now = self._clock()
@@ -215,6 +267,95 @@ class AdaptivePacer:
             if now - self._last_change >= self.recovery_interval_s:
                 self.factor = min(1.0, self.factor + self.recovery_step)
                 self._last_change = now
+
+
+class MovingWindowGate:
+    """Thread-safe: at most ``capacity`` units in any moving window of ``window_s`` (in this
+    process), as Google counts them. See the module docstring.
+
+    Units count from their admission until ``window_s`` after the call *completed*
+    (:meth:`completed`, by the thread that acquired them): Google charges a call somewhere in
+    between, so however long the network or a loaded machine delays it, the provider's window
+    never holds more than this one. A call costing more than the whole window is admitted once
+    the window is empty.
+    """
+
+    def __init__(
+        self,
+        capacity: float,
+        window_s: float = 1.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if capacity <= 0 or window_s <= 0:
+            raise ValueError("capacity and window must be positive")
+        self.capacity = float(capacity)
+        self.window_s = float(window_s)
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._log: list[list[float]] = []
+        """[stamp, units] per admission; the stamp moves to the completion time."""
+        self._last = threading.local()
+
+    @property
+    def rate(self) -> float:
+        """Units/s admitted at most on average."""
+        return self.capacity / self.window_s
+
+    def _expire(self, now: float) -> float:
+        """Forget admissions out of the window; returns the units still in it."""
+        self._log = [entry for entry in self._log if entry[0] > now - self.window_s]
+        return sum(entry[1] for entry in self._log)
+
+    def _wait_for(self, units: float, spent: float, now: float) -> float:
+        """Seconds until ``units`` fit (enough of the window has moved on)."""
+        excess = spent + units - self.capacity
+        for stamp, admitted in sorted(self._log):
+            excess -= admitted
+            if excess <= 1e-9:
+                return max(0.0, stamp + self.window_s - now)
+        return max((e[0] for e in self._log), default=now - self.window_s) + self.window_s - now
+
+    def acquire_up_to(self, unit: float, count: int) -> int:
+        """Admit as many parts of ``unit`` as fit now, at most ``count``; waits for one."""
+        if count <= 0:
+            return 0
+        while True:
+            with self._lock:
+                now = self._clock()
+                spent = self._expire(now)
+                room = self.capacity - spent
+                fits = min(count, int((room + 1e-9) // unit)) if unit > 0 else count
+                if fits >= 1 or not self._log:
+                    granted = max(1, fits)
+                    entry = [now, unit * granted]
+                    self._log.append(entry)
+                    self._last.entry = entry
+                    return granted
+                wait = self._wait_for(unit, spent, now)
+            self._sleep(max(wait, 1e-4))
+
+    def acquire(self, units: float) -> None:
+        self.acquire_up_to(units, 1)
+
+    def completed(self) -> None:
+        """The call this thread acquired for last has been answered: its units leave the
+        window ``window_s`` from now."""
+        entry = getattr(self._last, "entry", None)
+        if entry is None:
+            return
+        self._last.entry = None
+        with self._lock:
+            entry[0] = max(entry[0], self._clock())
+
+
+def settle(gate: QuotaGate) -> None:
+    """Tell ``gate`` (and the gates it wraps) that the call just acquired for was answered."""
+    done = getattr(gate, "completed", None)
+    if callable(done):
+        done()
 
 
 class UnlimitedGate:

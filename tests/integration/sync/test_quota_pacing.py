@@ -45,9 +45,9 @@ def test_full_sync_under_a_per_minute_and_a_concurrency_limit_needs_one_run(
     assert clean.status == "ok"
 
     account_id = _account(runtime, "acme", emulator)
-    # A "minute" of 4 s holding 1,000 units (250 units/s on average) and at most 6 calls of
+    # A "minute" of 4 s holding 1,000 units (250 units/s on average) and at most 3 calls of
     # the user at once; the worker is configured with the same per-minute budget.
-    emulator.set_config(quota_units_per_minute=1000, quota_minute_s=4.0, max_concurrent_per_user=6)
+    emulator.set_config(quota_units_per_minute=1000, quota_minute_s=4.0, max_concurrent_per_user=3)
     emulator.reset_counters(OWNER)
     settings = runtime.settings.model_copy(
         update={"quota_units_per_second": 10_000.0, "quota_units_per_minute": 1000 * 60 / 4}
@@ -60,8 +60,9 @@ def test_full_sync_under_a_per_minute_and_a_concurrency_limit_needs_one_run(
     assert report.status == "ok", report  # one run, no failure for rate limits
     assert stored_mail(runtime, "acme").keys() == stored_mail(runtime, "clean").keys()
     limited = emulator.stats(OWNER)["rate_limited"]
-    assert limited.get("gmail.users.messages.get", 0) > 0, limited  # the limit did bite...
-    assert mailbox._batch_limit <= 6  # ... and the batches shrank to what Google runs at once
+    gets = limited.get("gmail.users.messages.get", 0) + limited.get("gmail.users.threads.get", 0)
+    assert gets > 0, limited  # the limit did bite...
+    assert mailbox._batch_limit <= 3  # ... and the batches shrank to what Google runs at once
 
 
 @pytest.mark.slow
@@ -79,7 +80,7 @@ def test_quota_storm_never_fails_the_run(
     mailbox = emulator_mailbox(emulator, OWNER, quota=gate, attempts=2)
     report = sync_account(runtime, "acme", account_id, full=True, mailbox=mailbox)
     assert report.status == "ok", report
-    assert sum(emulator.stats(OWNER)["faults"].values()) > 20
+    assert sum(emulator.stats(OWNER)["faults"].values()) > 5
     assert getattr(gate, "refusals", 0) > 0
     emulator.set_config(fault_rate=0.0)
     assert len(stored_mail(runtime, "acme")) > 30

@@ -15,8 +15,11 @@ from inboxcrm.sync.quota import (
     AdaptivePacer,
     CombinedGate,
     LocalTokenBucket,
+    MovingWindowGate,
     PacingFeedback,
+    acquire_parts,
     gate_rate,
+    settle,
     window_safe_bucket_params,
 )
 from tests.unit.sync.test_quota_and_backoff import FakeClock
@@ -151,3 +154,64 @@ def test_rate_limit_and_concurrency_answers_are_told_apart() -> None:
     assert is_rate_limit(_error(403, "userRateLimitExceeded"))
     assert not is_rate_limit(_error(403, "insufficientPermissions"))
     assert not is_rate_limit(_error(500, "backendError"))
+
+
+def test_a_bucket_lets_a_batch_that_does_not_divide_the_rate_overflow_the_window() -> None:
+    """Why batches are paced to the window itself: a bucket charges a batch before it leaves,
+    so a window holds its second of units plus the batch that opened it."""
+    clock = FakeClock()
+    rate, burst = window_safe_bucket_params(250.0, window_s=1.0, headroom=0.97)
+    bucket = LocalTokenBucket(rate, burst, clock=clock, sleep=clock.sleep)
+    sends: list[tuple[float, float]] = []
+    for _ in range(200):
+        bucket.acquire(45.0)  # a batch of 9 messages.get
+        sends.append((clock.now, 45.0))
+    assert _max_window_sum(sends, 1.0) > 250.0
+
+
+@pytest.mark.parametrize(("unit", "parts"), [(5.0, 9), (10.0, 4), (5.0, 50), (10.0, 25)])
+def test_moving_window_gate_fills_the_window_and_never_overflows_it(
+    unit: float, parts: int
+) -> None:
+    clock = FakeClock()
+    gate = MovingWindowGate(250.0 * 0.97, 1.0, clock=clock, sleep=clock.sleep)
+    sends: list[tuple[float, float]] = []
+    total_parts = 0
+    while total_parts < 3000:
+        granted = acquire_parts(gate, unit, parts)
+        assert 1 <= granted <= parts
+        sends.append((clock.now, unit * granted))
+        total_parts += granted
+    assert _max_window_sum(sends, 1.0) <= 250.0 * 0.97 + 1e-9
+    # Full windows: the average rate is the window's capacity (nothing is lost to batch sizes).
+    span = sends[-1][0] - sends[0][0]
+    sent = sum(u for _, u in sends) - sends[-1][1]
+    assert sent / span == pytest.approx(250.0 * 0.97, rel=0.02)
+
+
+def test_moving_window_gate_behind_the_pacer_and_combined_gates_grants_shares() -> None:
+    clock = FakeClock()
+    window = MovingWindowGate(100.0, 1.0, clock=clock, sleep=clock.sleep)
+    project = LocalTokenBucket(1e6, 1e6, clock=clock, sleep=clock.sleep)
+    pacer = AdaptivePacer(CombinedGate(window, project), initial=1.0, clock=clock)
+    assert acquire_parts(pacer, 10.0, 8) == 8  # 80 of 100 units
+    assert acquire_parts(pacer, 10.0, 8) == 2  # only 20 left in this window
+    assert project.available == pytest.approx(1e6 - 100.0)
+    started = clock.now
+    assert acquire_parts(pacer, 10.0, 8) == 8  # waited for the window to move on
+    assert clock.now - started == pytest.approx(1.0)
+
+
+def test_moving_window_gate_counts_units_until_a_window_after_the_answer() -> None:
+    """A call Google charges late (a slow network, a loaded machine) still counts: its units
+    leave the window one window after it was answered, not after it was sent."""
+    clock = FakeClock()
+    gate = MovingWindowGate(100.0, 1.0, clock=clock, sleep=clock.sleep)
+    pacer = AdaptivePacer(CombinedGate(gate), initial=1.0, clock=clock)
+    assert acquire_parts(pacer, 10.0, 10) == 10
+    clock.sleep(0.5)  # the answer takes half a second
+    settle(pacer)
+    clock.sleep(0.7)  # 1.2 s after sending, 0.7 s after the answer
+    started = clock.now
+    assert acquire_parts(pacer, 10.0, 10) == 10
+    assert clock.now - started == pytest.approx(0.3)

@@ -39,7 +39,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 from urllib.parse import quote, urlencode, urlsplit
 
 import google_auth_httplib2  # type: ignore[import-untyped]
@@ -75,7 +75,15 @@ from inboxcrm.sync.backoff import (
     retry_after_seconds,
     retry_call,
 )
-from inboxcrm.sync.quota import PacingFeedback, QuotaGate, UnlimitedGate, gate_rate, units_for
+from inboxcrm.sync.quota import (
+    PacingFeedback,
+    QuotaGate,
+    UnlimitedGate,
+    acquire_parts,
+    gate_rate,
+    settle,
+    units_for,
+)
 
 __all__ = ["BATCH_SIZE", "MODIFY_CHUNK", "GmailMailbox", "GmailProvider", "gmail_batch_uri"]
 
@@ -107,7 +115,8 @@ def gmail_batch_uri(api_base: str) -> str:
 
 
 class _BatchGet:
-    """``messages.get`` calls sent as one batch request (Google's ``multipart/mixed`` format).
+    """``messages.get`` (or ``threads.get``) calls sent as one batch request (Google's
+    ``multipart/mixed`` format).
 
     Each part is an ``application/http`` GET without headers of its own: headers of the outer
     request (``Authorization`` among them, set by ``AuthorizedHttp``) apply to every part.
@@ -115,10 +124,10 @@ class _BatchGet:
     googleapiclient would have raised, so :func:`classify` treats both paths alike.
     """
 
-    def __init__(self, api_base: str) -> None:
+    def __init__(self, api_base: str, resource: str = "messages") -> None:
         self.batch_uri = gmail_batch_uri(api_base)
         base_path = "" if endpoints.is_google(api_base) else urlsplit(api_base).path.rstrip("/")
-        self._path = base_path + "/gmail/v1/users/me/messages/"
+        self._path = f"{base_path}/gmail/v1/users/me/{resource}/"
 
     def body(
         self, ids: Sequence[str], fmt: str, metadata_headers: Sequence[str], boundary: str
@@ -252,6 +261,7 @@ class GmailMailbox:
         )
         self._users: Any = self._service.users()
         self._batch_get = _BatchGet(self._api_base)
+        self._batch_threads = _BatchGet(self._api_base, "threads")
         self._labels_cache: dict[str, str] | None = None
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -266,7 +276,10 @@ class GmailMailbox:
 
         def attempt() -> Any:
             self._quota.acquire(units_for(method))
-            return request_factory().execute(http=self._http, num_retries=0)
+            try:
+                return request_factory().execute(http=self._http, num_retries=0)
+            finally:
+                settle(self._quota)
 
         try:
             return self._retry(attempt)
@@ -337,21 +350,71 @@ class GmailMailbox:
             start += size
         return [found[i] for i in unique if i in found]
 
+    def fetch_threads(
+        self, thread_ids: Sequence[str], *, fmt: FetchFormat = "full"
+    ) -> list[RemoteMessage]:
+        """Every message of these threads (``threads.get``, 10 units a thread, in batches),
+        thread by thread; threads that no longer exist are left out. ``raw`` is not a format
+        of threads.get: messages come ``full`` (attachments as size and attachment id)."""
+        if fmt == "raw":
+            raise ValueError("threads.get has no raw format")
+        found: dict[str, list[RemoteMessage]] = {}
+        unique = list(dict.fromkeys(thread_ids))
+        start = 0
+        while start < len(unique):
+            size = self._batch_size("threads.get")
+            chunk = unique[start : start + size]
+            found.update(self._fetch_batch(chunk, fmt, (), method="threads.get"))
+            start += size
+        return [m for t in unique for m in found.get(t, ())]
+
+    @overload
     def _fetch_batch(
         self, ids: Sequence[str], fmt: FetchFormat, metadata_headers: Sequence[str]
-    ) -> dict[str, RemoteMessage]:
+    ) -> dict[str, RemoteMessage]: ...
+
+    @overload
+    def _fetch_batch(
+        self,
+        ids: Sequence[str],
+        fmt: FetchFormat,
+        metadata_headers: Sequence[str],
+        *,
+        method: Literal["threads.get"],
+    ) -> dict[str, list[RemoteMessage]]: ...
+
+    def _fetch_batch(
+        self,
+        ids: Sequence[str],
+        fmt: FetchFormat,
+        metadata_headers: Sequence[str],
+        *,
+        method: str = "messages.get",
+    ) -> dict[str, Any]:
         """One batch with its retries. Rate-limited parts are retried without using up
-        attempts (for up to ``rate_limit_wait_s`` of waiting); other transient failures count."""
-        results: dict[str, RemoteMessage] = {}
+        attempts (for up to ``rate_limit_wait_s`` of waiting); other transient failures count.
+        ``method``: ``messages.get`` (answers by message id) or ``threads.get`` (by thread id,
+        each a list of messages)."""
+        results: dict[str, Any] = {}
         pending = list(ids)
         counted = failures_seen = 0
         waited = 0.0
         while True:
             failures: dict[str, BaseException] = {}
-            size = self._batch_size()
-            for start in range(0, len(pending), size):
-                chunk = pending[start : start + size]
-                failures.update(self._run_batch(chunk, fmt, metadata_headers, results))
+            size = self._batch_size(method)
+            start = 0
+            while start < len(pending):
+                # As many parts as the quota window has room for now (a batch never bursts
+                # into a full window), at most a batch.
+                parts = acquire_parts(
+                    self._quota, units_for(method), min(size, len(pending) - start)
+                )
+                chunk = pending[start : start + parts]
+                try:
+                    failures.update(self._run_batch(chunk, fmt, metadata_headers, results, method))
+                finally:
+                    settle(self._quota)
+                start += parts
             retry: list[str] = []
             limited: list[BaseException] = []
             for message_id, error in failures.items():
@@ -398,14 +461,14 @@ class GmailMailbox:
             self._sleep(delay)
             pending = retry
 
-    def _batch_size(self) -> int:
+    def _batch_size(self, method: str = "messages.get") -> int:
         """Inner calls for the next batch: within the concurrency learnt so far, and costing at
         most :data:`BATCH_SHARE_OF_RATE` of a second's quota, so that batches follow one
         another through Google's moving window instead of bursting into it."""
         size = self._batch_limit
         rate = gate_rate(self._quota)
         if rate is not None:
-            size = min(size, max(1, int(rate * BATCH_SHARE_OF_RATE / units_for("messages.get"))))
+            size = min(size, max(1, int(rate * BATCH_SHARE_OF_RATE / units_for(method))))
         return size
 
     def _learn_from_batch(self, sent: int, answered: int, limited: Sequence[BaseException]) -> None:
@@ -437,20 +500,22 @@ class GmailMailbox:
         ids: Sequence[str],
         fmt: FetchFormat,
         metadata_headers: Sequence[str],
-        results: dict[str, RemoteMessage],
+        results: dict[str, Any],
+        method: str = "messages.get",
     ) -> dict[str, BaseException]:
-        """One batch request of messages.get; fills ``results``, returns failures by id."""
-        for _ in ids:
-            self._quota.acquire(units_for("messages.get"))
+        """One batch request of ``method`` (messages.get or threads.get); fills ``results``,
+        returns failures by id. The caller has charged the quota for them."""
         headers = list(metadata_headers) if fmt == "metadata" else []
+        threads = method == "threads.get"
+        batch = self._batch_threads if threads else self._batch_get
         try:
-            answers = self._batch_get.execute(self._http, ids, fmt, headers)
+            answers = batch.execute(self._http, ids, fmt, headers)
             unauthorized = [i for i in ids if i in answers and answers[i][0] == 401]
             if unauthorized:
                 # The token expired between the outer request and a part (googleapiclient
                 # refreshes and sends those parts again too).
                 self._refresh_credentials()
-                answers.update(self._batch_get.execute(self._http, unauthorized, fmt, headers))
+                answers.update(batch.execute(self._http, unauthorized, fmt, headers))
         except Exception as exc:  # the batch request as a whole failed
             kind = classify(exc)
             if kind == "auth":
@@ -468,11 +533,17 @@ class GmailMailbox:
                 continue
             status, response, body = answer
             if status >= 300:
-                uri = f"{self._api_base}/gmail/v1/users/me/messages/{message_id}"
+                resource = "threads" if threads else "messages"
+                uri = f"{self._api_base}/gmail/v1/users/me/{resource}/{message_id}"
                 failures[message_id] = HttpError(response, body, uri=uri)
                 continue
             try:
-                results[message_id] = mapping.message_from_json(json.loads(body))
+                data = json.loads(body)
+                results[message_id] = (
+                    mapping.thread_messages_from_json(data)
+                    if threads
+                    else mapping.message_from_json(data)
+                )
             except (KeyError, ValueError, TypeError) as exc:
                 failures[message_id] = exc
         return failures
@@ -500,7 +571,10 @@ class GmailMailbox:
 
         def attempt() -> Any:
             self._quota.acquire(units_for("history.list"))
-            return self._users.history().list(**params).execute(http=self._http, num_retries=0)
+            try:
+                return self._users.history().list(**params).execute(http=self._http, num_retries=0)
+            finally:
+                settle(self._quota)
 
         try:
             data = self._retry(attempt)

@@ -36,6 +36,7 @@ __all__ = [
     "mime_from_payload",
     "profile_from_json",
     "send_as_addresses",
+    "thread_messages_from_json",
     "watch_from_json",
 ]
 
@@ -181,6 +182,11 @@ def message_from_json(data: Json) -> RemoteMessage:
         ),
         headers=headers,
     )
+
+
+def thread_messages_from_json(data: Json) -> list[RemoteMessage]:
+    """The messages of a Thread resource (threads.get), oldest first as Gmail lists them."""
+    return [message_from_json(item) for item in data.get("messages") or ()]
 
 
 def _label_changes(items: Iterable[Json]) -> list[LabelChange]:
