@@ -64,3 +64,6 @@ from inboxcrm.web.api import email_messages  # noqa: E402  (archive, read/unread
 
 api_router.include_router(email_messages.messages_router)
 api_router.include_router(email_messages.threads_router)
+from inboxcrm.web.api import support_reads  # noqa: E402  (staff read mail flagged for support)
+
+api_router.include_router(support_reads.router)
