@@ -34,6 +34,7 @@ __all__ = [
     "SupportFlag",
     "TargetKind",
     "flag_for_support",
+    "flagged_by",
     "live_flag_of_message",
     "live_flag_of_thread",
     "live_flags",
@@ -213,4 +214,13 @@ def live_flags(session: Session, now: datetime | None = None) -> list[SupportFla
             )
             .order_by(SupportFlagRow.id.desc())
         )
+    )
+
+
+def flagged_by(session: Session, user_id: int, now: datetime | None = None) -> frozenset[str]:
+    """The targets (``email_message:ID``, ``email_thread:ID``) of ``user_id``'s live flags."""
+    return frozenset(
+        f"{row.target_kind}:{row.target_id}"
+        for row in live_flags(session, now)
+        if row.created_by_user_id == user_id
     )

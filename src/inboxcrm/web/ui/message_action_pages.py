@@ -3,9 +3,13 @@
     POST /email-messages/{id}/archive | mark-read | mark-unread   in the owner's Gmail
     POST /email-messages/{id}/remove                               from the CRM (owner or admin)
     POST /email-threads/{id}/archive | mark-read | mark-unread | remove
+    POST /email-messages/{id}/support-flag            flag for support (``reason``, ``hours``)
+    POST /email-messages/{id}/support-flag/withdraw   withdraw the live flag
+    POST /email-threads/{id}/support-flag | support-flag/withdraw
 
 Each takes the form field ``next`` (a path on this site) to return to, and calls the same
-service functions as ``/api/v1/email-messages`` and ``/api/v1/email-threads``.
+service functions as ``/api/v1/email-messages`` and ``/api/v1/email-threads``. The page says
+what happened through ``mail_action`` in the address it returns to.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from urllib.parse import urlencode
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
-from inboxcrm.domain.errors import ProviderError
-from inboxcrm.services import message_actions, message_removal
+from inboxcrm.domain.errors import InvalidInput, ProviderError
+from inboxcrm.services import message_actions, message_removal, support_flags
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.message_actions import LabelAction, MessageActionPorts
 from inboxcrm.web.api.mail_accounts import client_ip
 from inboxcrm.web.api.params import PathId
-from inboxcrm.web.deps import WriterPrincipal
+from inboxcrm.web.deps import TenantUow, WriterPrincipal
 from inboxcrm.web.message_action_deps import MessageActionPortsDep, RemovalPortsDep
 from inboxcrm.web.ui.page_routes import page_router
 from inboxcrm.web.ui.record_forms import PostedForm, form_texts
@@ -128,3 +132,51 @@ def remove_thread_page(
 ) -> Response:
     message_removal.remove_email_thread(ports, principal, thread_id, ip=client_ip(request))
     return _back(form)
+
+
+def _hours(form: PostedForm) -> int:
+    text = form_texts(form, ["hours"])["hours"]
+    hours = int(text) if text.isdigit() and len(text) <= 4 else 0
+    return hours if 1 <= hours <= support_flags.MAX_HOURS else support_flags.DEFAULT_HOURS
+
+
+def _flag_pages(kind: support_flags.TargetKind, path: str) -> None:
+    def flag(
+        request: Request,
+        principal: WriterPrincipal,
+        uow: TenantUow,
+        item_id: PathId,
+        form: PostedForm,
+    ) -> Response:
+        try:
+            support_flags.flag_for_support(
+                uow,
+                principal,
+                kind,
+                item_id,
+                reason=form_texts(form, ["reason"])["reason"],
+                hours=_hours(form),
+                ip=client_ip(request),
+            )
+        except InvalidInput:
+            return _back(form, problem="flag_reason_missing")
+        return _back(form, problem="support_flagged")
+
+    def withdraw(
+        request: Request,
+        principal: WriterPrincipal,
+        uow: TenantUow,
+        item_id: PathId,
+        form: PostedForm,
+    ) -> Response:
+        support_flags.withdraw_support_flag(uow, principal, kind, item_id, ip=client_ip(request))
+        return _back(form, problem="support_flag_withdrawn")
+
+    flag.__name__ = f"flag_{kind}_for_support_page"
+    withdraw.__name__ = f"withdraw_{kind}_support_flag_page"
+    router.add_api_route(f"/{path}/{{item_id}}/support-flag", flag, methods=["POST"])
+    router.add_api_route(f"/{path}/{{item_id}}/support-flag/withdraw", withdraw, methods=["POST"])
+
+
+_flag_pages("email_message", "email-messages")
+_flag_pages("email_thread", "email-threads")
