@@ -31,6 +31,7 @@ from inboxcrm.services.identity import Principal
 __all__ = [
     "DEFAULT_HOURS",
     "MAX_HOURS",
+    "NotFlagged",
     "SupportFlag",
     "TargetKind",
     "flag_for_support",
@@ -45,6 +46,12 @@ __all__ = [
 TargetKind = Literal["email_message", "email_thread"]
 DEFAULT_HOURS = 72
 MAX_HOURS = 24 * 30
+
+
+class NotFlagged(NotFound):
+    """Withdrawing a flag from a message or thread that has no live one."""
+
+    code = "not_flagged_for_support"
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,7 @@ def withdraw_support_flag(
     now = utcnow()
     live = _live(uow.session, kind, item_id, now)
     if not live:
-        raise NotFound("this is not flagged for support")
+        raise NotFlagged("this is not flagged for support")
     for row in live:
         row.withdrawn_at = now
     record_event(

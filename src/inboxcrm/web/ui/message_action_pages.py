@@ -14,12 +14,14 @@ what happened through ``mail_action`` in the address it returns to.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 
+from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.domain.errors import InvalidInput, ProviderError
 from inboxcrm.services import message_actions, message_removal, support_flags
 from inboxcrm.services.identity import Principal
@@ -140,43 +142,82 @@ def _hours(form: PostedForm) -> int:
     return hours if 1 <= hours <= support_flags.MAX_HOURS else support_flags.DEFAULT_HOURS
 
 
-def _flag_pages(kind: support_flags.TargetKind, path: str) -> None:
-    def flag(
-        request: Request,
-        principal: WriterPrincipal,
-        uow: TenantUow,
-        item_id: PathId,
-        form: PostedForm,
-    ) -> Response:
-        try:
-            support_flags.flag_for_support(
-                uow,
-                principal,
-                kind,
-                item_id,
-                reason=form_texts(form, ["reason"])["reason"],
-                hours=_hours(form),
-                ip=client_ip(request),
-            )
-        except InvalidInput:
-            return _back(form, problem="flag_reason_missing")
-        return _back(form, problem="support_flagged")
+def _flag(
+    request: Request,
+    principal: Principal,
+    uow: UnitOfWork,
+    kind: support_flags.TargetKind,
+    item_id: int,
+    form: PostedForm,
+) -> Response:
+    try:
+        support_flags.flag_for_support(
+            uow,
+            principal,
+            kind,
+            item_id,
+            reason=form_texts(form, ["reason"])["reason"],
+            hours=_hours(form),
+            ip=client_ip(request),
+        )
+    except InvalidInput:
+        return _back(form, problem="flag_reason_missing")
+    return _back(form, problem="support_flagged")
 
-    def withdraw(
-        request: Request,
-        principal: WriterPrincipal,
-        uow: TenantUow,
-        item_id: PathId,
-        form: PostedForm,
-    ) -> Response:
+
+def _withdraw(
+    request: Request,
+    principal: Principal,
+    uow: UnitOfWork,
+    kind: support_flags.TargetKind,
+    item_id: int,
+    form: PostedForm,
+) -> Response:
+    # Already withdrawn (in another tab) or expired meanwhile: the page shows it unflagged.
+    with contextlib.suppress(support_flags.NotFlagged):
         support_flags.withdraw_support_flag(uow, principal, kind, item_id, ip=client_ip(request))
-        return _back(form, problem="support_flag_withdrawn")
-
-    flag.__name__ = f"flag_{kind}_for_support_page"
-    withdraw.__name__ = f"withdraw_{kind}_support_flag_page"
-    router.add_api_route(f"/{path}/{{item_id}}/support-flag", flag, methods=["POST"])
-    router.add_api_route(f"/{path}/{{item_id}}/support-flag/withdraw", withdraw, methods=["POST"])
+    return _back(form, problem="support_flag_withdrawn")
 
 
-_flag_pages("email_message", "email-messages")
-_flag_pages("email_thread", "email-threads")
+@router.post("/email-messages/{message_id}/support-flag")
+def flag_message_page(
+    request: Request,
+    principal: WriterPrincipal,
+    uow: TenantUow,
+    message_id: PathId,
+    form: PostedForm,
+) -> Response:
+    return _flag(request, principal, uow, "email_message", message_id, form)
+
+
+@router.post("/email-messages/{message_id}/support-flag/withdraw")
+def withdraw_message_flag_page(
+    request: Request,
+    principal: WriterPrincipal,
+    uow: TenantUow,
+    message_id: PathId,
+    form: PostedForm,
+) -> Response:
+    return _withdraw(request, principal, uow, "email_message", message_id, form)
+
+
+@router.post("/email-threads/{thread_id}/support-flag")
+def flag_thread_page(
+    request: Request,
+    principal: WriterPrincipal,
+    uow: TenantUow,
+    thread_id: PathId,
+    form: PostedForm,
+) -> Response:
+    return _flag(request, principal, uow, "email_thread", thread_id, form)
+
+
+@router.post("/email-threads/{thread_id}/support-flag/withdraw")
+def withdraw_thread_flag_page(
+    request: Request,
+    principal: WriterPrincipal,
+    uow: TenantUow,
+    thread_id: PathId,
+    form: PostedForm,
+) -> Response:
+    return _withdraw(request, principal, uow, "email_thread", thread_id, form)
