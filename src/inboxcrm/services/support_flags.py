@@ -31,7 +31,7 @@ from inboxcrm.services.identity import Principal
 __all__ = [
     "DEFAULT_HOURS",
     "MAX_HOURS",
-    "NotFlagged",
+    "NoLiveFlag",
     "SupportFlag",
     "TargetKind",
     "flag_for_support",
@@ -48,10 +48,10 @@ DEFAULT_HOURS = 72
 MAX_HOURS = 24 * 30
 
 
-class NotFlagged(NotFound):
-    """Withdrawing a flag from a message or thread that has no live one."""
+class NoLiveFlag(NotFound):
+    """Withdrawing a flag from a message or thread that has no live one (404)."""
 
-    code = "not_flagged_for_support"
+    code = "no_live_support_flag"
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def withdraw_support_flag(
     now = utcnow()
     live = _live(uow.session, kind, item_id, now)
     if not live:
-        raise NotFlagged("this is not flagged for support")
+        raise NoLiveFlag("this is not flagged for support")
     for row in live:
         row.withdrawn_at = now
     record_event(

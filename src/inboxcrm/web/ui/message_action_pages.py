@@ -174,7 +174,7 @@ def _withdraw(
     form: PostedForm,
 ) -> Response:
     # Already withdrawn (in another tab) or expired meanwhile: the page shows it unflagged.
-    with contextlib.suppress(support_flags.NotFlagged):
+    with contextlib.suppress(support_flags.NoLiveFlag):
         support_flags.withdraw_support_flag(uow, principal, kind, item_id, ip=client_ip(request))
     return _back(form, problem="support_flag_withdrawn")
 
