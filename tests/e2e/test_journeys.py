@@ -2,7 +2,8 @@
 scrolling and for console errors; they also take the screenshots of docs/screenshots/.
 
 Journeys: sign in · connect Gmail through the emulator's consent page and watch the first sync
-finish · read a thread (and the account's chart) · move a deal by drag and drop, and by keyboard ·
+(a real one, against the emulator's generated mailbox) finish with the ledger's counts · read a
+thread (and the account's chart) · move a deal by drag and drop, and by keyboard ·
 search · disconnect a mailbox.
 
 Screenshots are written to a temporary folder on every run; with ``INBOXCRM_SCREENSHOTS=1`` they
@@ -17,16 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
-from inboxcrm.adapters.db.tenant_tables import DealRow, MailAccountRow
-from inboxcrm.adapters.db.types import utcnow
+from inboxcrm.adapters.db.tenant_tables import DealRow, MailLedgerRow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.config import Settings
 from tests.e2e.browser_steps import errors_in, sign_in
 from tests.e2e.layout_checks import DESKTOP, PHONE, assert_fits_both_widths
 from tests.e2e.showcase_data import seed_showcase
+from tests.e2e.sync_steps import BackgroundSync
 from tests.fixtures.emulator import EmulatorHandle
 from tests.fixtures.web import TenantFactory
+from tests.integration.sync.conftest import add_customer_contacts, emulator_mailbox
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +59,13 @@ def check_page(page: Any, console: list[str], shots: Path, name: str | None = No
 @pytest.fixture
 def settings(settings: Settings, emulator: EmulatorHandle) -> Settings:
     """Google's endpoints on the emulator, which shows its consent page."""
-    return settings.model_copy(update={"google_api_base": emulator.url})
+    return settings.model_copy(
+        update={
+            "google_api_base": emulator.url,
+            "quota_units_per_second": 0.0,
+            "sync_lookback_days": 3650,
+        }
+    )
 
 
 def test_sign_in_and_look_around(
@@ -79,10 +88,10 @@ def test_sign_in_and_look_around(
     for path, name in (
         ("/contacts", "contacts"),
         ("/accounts", "accounts"),
-        ("/leads", None),
+        ("/leads", "leads"),
         ("/notifications", "notifications"),
-        ("/preferences", None),
-        ("/api/docs", None),
+        ("/preferences", "preferences"),
+        ("/api/docs", "api-docs"),
     ):
         page.goto(live_server + path)
         if path == "/api/docs":
@@ -119,26 +128,37 @@ def test_connect_gmail_and_watch_the_first_sync_finish(
 ) -> None:
     runtime.settings.public_url = live_server
     rep = tenants.member("acme", "rep")
+    mailbox = "rep.mailbox@example.com"
+    emulator.create_user(mailbox, name="Rep Mailbox")
+    emulator.generate(mailbox, count=150, seed=8, customer_fraction=0.5)
+    add_customer_contacts(runtime, "acme", emulator, mailbox)
     page = browser_page
     sign_in(page, live_server, rep)
     page.goto(live_server + "/setup/email")
     check_page(page, page_console, shots)
     page.click("#connect-gmail")
     page.wait_for_url(emulator.url + "/o/oauth2/auth?**")
-    page.fill("#email", "rep.mailbox@example.com")
+    page.fill("#email", mailbox)
     page.click("#allow")
     page.wait_for_url(live_server + "/setup/email?connected=*")
     page_console.clear()  # the emulator's consent page is not ours to check (it has no favicon)
-    row = page.locator("tr.account-row", has_text="rep.mailbox@example.com")
+    row = page.locator("tr.account-row", has_text=mailbox)
     account_id = int((row.get_attribute("id") or "").removeprefix("account-"))
-    with runtime.tenant_uow("acme") as uow:  # what a finished first sync leaves behind
-        account = uow.session.get(MailAccountRow, account_id)
-        assert account is not None
-        account.sync_phase = "done"
-        account.sync_progress = {"mode": "full", "scanned": 400, "stored": 352, "skipped": 48}
-        account.last_sync_at = account.last_full_sync_at = utcnow()
-        uow.commit()
+    assert "Waiting for the first sync" in row.inner_text()
+    # The first sync, for real against the emulator (the queued job, run here).
+    report = BackgroundSync(runtime, "acme", account_id, emulator_mailbox(emulator, mailbox))
+    stored = report.finish().stored
+    assert stored > 0
     page.wait_for_selector(f"#account-{account_id} >> text=Up to date", timeout=30_000)
+    with runtime.tenant_uow("acme") as uow:
+        in_ledger = uow.session.scalar(
+            select(func.count())
+            .select_from(MailLedgerRow)
+            .where(MailLedgerRow.mail_account_id == account_id, MailLedgerRow.outcome == "stored")
+        )
+    assert in_ledger == stored
+    cell = page.inner_text(f"#account-{account_id} .sync-cell")
+    assert "stored · " in cell and f"In total: {stored} stored in " in cell, cell
     check_page(page, page_console, shots, "setup-email")
     page.click("nav.section-tabs >> text=Sharing")
     check_page(page, page_console, shots, "setup-email-sharing")
@@ -249,3 +269,26 @@ def test_disconnect_a_mailbox(
     assert "Mailbox disconnected" in page.inner_text(".notice")
     page.set_viewport_size(DESKTOP)
     check_page(page, page_console, shots)
+
+
+def test_an_admin_looks_at_users_privacy_and_the_audit_log(
+    live_server: str,
+    browser_page: Any,
+    tenants: TenantFactory,
+    runtime: Runtime,
+    page_console: list[str],
+    shots: Path,
+) -> None:
+    admin = tenants.member("acme", "admin")
+    tenants.member("acme", "rep")
+    seed_showcase(runtime)
+    page = browser_page
+    sign_in(page, live_server, admin)
+    for path, name, heading in (
+        ("/setup/users", "setup-users", "Users"),
+        ("/setup/privacy", "setup-privacy", "Privacy"),
+        ("/setup/audit-log", "audit-log", "Audit log"),
+    ):
+        page.goto(live_server + path)
+        assert heading in page.inner_text("h1"), path
+        check_page(page, page_console, shots, name)

@@ -214,6 +214,12 @@ WRITE_ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/email-messages/{message_id}/mark-read"): Rule("writer", 404, form={}),
     ("POST", "/email-messages/{message_id}/mark-unread"): Rule("writer", 404, form={}),
     ("POST", "/email-messages/{message_id}/remove"): Rule("writer", 404, form={}),
+    ("POST", "/email-messages/{message_id}/support-flag"): Rule(
+        "writer", 404, form={"reason": "m"}
+    ),
+    ("POST", "/email-messages/{message_id}/support-flag/withdraw"): Rule("writer", 404, form={}),
+    ("POST", "/email-threads/{thread_id}/support-flag"): Rule("writer", 303, form={"reason": "m"}),
+    ("POST", "/email-threads/{thread_id}/support-flag/withdraw"): Rule("writer", 303, form={}),
     ("POST", "/email-threads/{thread_id}/archive"): Rule("writer", 303, form={}),
     ("POST", "/email-threads/{thread_id}/mark-read"): Rule("writer", 303, form={}),
     ("POST", "/email-threads/{thread_id}/mark-unread"): Rule("writer", 303, form={}),

@@ -34,7 +34,13 @@ from inboxcrm.sync.ingest import load_tenant_mail_settings
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CACHE_SECONDS", "MessageContent", "NoLongerViewable", "message_content"]
+__all__ = [
+    "CACHE_SECONDS",
+    "MessageContent",
+    "NoLongerViewable",
+    "fetch_live_content",
+    "message_content",
+]
 
 CACHE_SECONDS = 300.0
 CACHE_SIZE = 256
@@ -93,8 +99,6 @@ _cache = _Cache()
 
 def message_content(runtime: Runtime, principal: Principal, message_id: int) -> MessageContent:
     """The subject and bodies of a message the reader may see in full; see the module docstring."""
-    from inboxcrm.services.mail_accounts import open_mailbox
-
     tenant = principal.tenant_slug
     viewer = mail_viewer(runtime, principal)
     with runtime.tenant_uow(tenant) as uow:
@@ -130,6 +134,16 @@ def message_content(runtime: Runtime, principal: Principal, message_id: int) -> 
                 "this message's mailbox was disconnected, so its content is no longer available"
             )
         account_id, provider_id = account.id, message.provider_message_id
+    return fetch_live_content(runtime, tenant, account_id, message_id, provider_id)
+
+
+def fetch_live_content(
+    runtime: Runtime, tenant: str, account_id: int, message_id: int, provider_id: str
+) -> MessageContent:
+    """Fetch a live-policy message from its mailbox (or the short cache); the caller has
+    checked that the reader may see it and that the mailbox is connected."""
+    from inboxcrm.services.mail_accounts import open_mailbox
+
     key = (runtime.tenants.url_for(tenant), account_id, message_id, provider_id)
     cached = _cache.get(key)
     if cached is not None:

@@ -16,7 +16,9 @@ Reading: :func:`mail_viewer` finds the reader's team (control plane), :func:`rea
 tenant maximum and every mailbox's choice (a tenant has few mailboxes) and gives a
 :class:`ReadScope`: an SQL condition that keeps mail the reader may not see out of a query (so
 pages stay full) and the detail the reader gets of each visible message. Nothing is cached across
-requests, so a changed setting applies to the next read.
+requests, so a changed setting applies to the next read. Support staff under a grant are readers
+of no mailbox: they read only what an owner flagged for support, through
+:mod:`inboxcrm.services.support_reads`.
 
 One email held by several colleagues' mailboxes is one timeline entry with a copy per mailbox;
 each copy is judged by its own mailbox's (and thread's) sharing. A reader sees the entry when
@@ -100,10 +102,17 @@ class MailViewer:
 
     user_id: int
     teammate_ids: frozenset[int] = frozenset()
+    staff: bool = False
+    """Support staff: they see no mail here, only what an owner flagged for support
+    (services.support_reads)."""
 
 
 def mail_viewer(runtime: Runtime, principal: Principal) -> MailViewer:
-    """The principal as a reader of mail; teammates share its non-empty ``team`` (control plane)."""
+    """The principal as a reader of mail; teammates share its non-empty ``team`` (control plane).
+
+    Support staff (``via == "staff"``) are readers of no mailbox."""
+    if principal.via == "staff":
+        return MailViewer(principal.user_id, staff=True)
     me = aliased(MembershipRow)
     mate = aliased(MembershipRow)
     query = (
@@ -242,7 +251,9 @@ class ReadScope:
 
 
 def read_scope(uow: UnitOfWork, viewer: MailViewer) -> ReadScope:
-    """Load the tenant maximum and every mailbox's sharing for ``viewer``."""
+    """Load the tenant maximum and every mailbox's sharing for ``viewer`` (none for staff)."""
+    if viewer.staff:
+        return ReadScope(viewer, tenant_maximum(uow), {})
     rows = uow.session.execute(
         select(
             MailAccountRow.id,

@@ -5,7 +5,11 @@ that mailbox's stored copy (a colleague's copy of the same email, in their own m
 theirs to remove; the timeline entry stays while any copy is left).
 
 One unit of work does all of it (on SQLite with ``secure_delete`` on, so deleted content is
-zeroed as it goes), then the database is compacted (:mod:`inboxcrm.adapters.db.compaction`):
+zeroed as it goes), then the database is rewritten before the answer goes out
+(:func:`inboxcrm.services.vacuum.vacuum_database`: SQLite ``VACUUM``; on PostgreSQL ``VACUUM
+FULL`` of the touched tables, ``ANALYZE``, the statistics catalog and a checkpoint), so that
+right after the removal neither a row nor a database file holds the subject, the body or the
+headers:
 
 1. the copies' attachments (metadata), the copies themselves, and the thread row when no copy
    is left in it (a thread removal always deletes it);
@@ -20,18 +24,21 @@ zeroed as it goes), then the database is compacted (:mod:`inboxcrm.adapters.db.c
    message again. Only its provider ids stay, which is what keeps it out;
 5. the audit entry ``email_message.remove`` or ``email_thread.remove`` (ids and counts only).
 
-New messages that arrive later in a removed thread are synced as usual.
+New messages that arrive later in a removed thread are synced as usual. If a long transaction
+elsewhere still sees the deleted rows for :data:`VACUUM_DEADLINE_SECONDS`, PostgreSQL cannot drop
+them yet: the removal stands (``files_clean`` is false in the answer, and the log says so), and
+the hourly retention purge's vacuum finishes the job.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine, delete, exists, select
 
-from inboxcrm.adapters.db.compaction import compact_database, zero_deleted_content
+from inboxcrm.adapters.db.compaction import zero_deleted_content
 from inboxcrm.adapters.db.sending_tables import OutboundMessageRow
 from inboxcrm.adapters.db.support_flag_tables import SupportFlagRow
 from inboxcrm.adapters.db.tenant_tables import (
@@ -46,6 +53,7 @@ from inboxcrm.domain.roles import is_admin
 from inboxcrm.providers.base import MessageRef
 from inboxcrm.services.audit import record_event
 from inboxcrm.services.identity import Principal
+from inboxcrm.services.vacuum import vacuum_database
 from inboxcrm.sync import ledger
 from inboxcrm.sync.message_keys import release_message_keys
 
@@ -54,6 +62,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "REMOVED_BY_USER",
     "TOUCHED_TABLES",
+    "VACUUM_DEADLINE_SECONDS",
     "RemovalPorts",
     "RemovalResult",
     "remove_email_message",
@@ -62,6 +71,9 @@ __all__ = [
 
 REMOVED_BY_USER = "removed_by_user"
 """The ledger's skip reason of a message a user removed from the CRM."""
+
+VACUUM_DEADLINE_SECONDS = 15.0
+"""How long a removal waits for transactions elsewhere that still see the deleted rows."""
 
 TOUCHED_TABLES = (
     "email_messages",
@@ -79,10 +91,11 @@ TOUCHED_TABLES = (
 
 @dataclass(frozen=True)
 class RemovalPorts:
-    """What removal uses: the tenant's unit of work and its engine (for the compaction)."""
+    """What removal uses: the tenant's unit of work, and its engine and slug (for the vacuum)."""
 
     uow: Callable[[], UnitOfWork]
     engine: Callable[[], Engine]
+    tenant: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,8 @@ class RemovalResult:
     messages: int
     timeline_entries_kept: bool
     """True when another mailbox still holds the email, so its timeline entry stays."""
+    files_clean: bool = True
+    """False when PostgreSQL could not yet drop the deleted row versions (see the docstring)."""
 
 
 def _check_may_remove(uow: UnitOfWork, principal: Principal, account_id: int) -> None:
@@ -187,6 +202,19 @@ def _finish(
     )
 
 
+def _vacuumed(ports: RemovalPorts, result: RemovalResult) -> RemovalResult:
+    clean = vacuum_database(
+        ports.engine(), ports.tenant, TOUCHED_TABLES, deadline_seconds=VACUUM_DEADLINE_SECONDS
+    )
+    if not clean:
+        logger.warning(
+            "%s of mail account %s: deleted rows still seen elsewhere; the next purge vacuums",
+            result.target,
+            result.mail_account_id,
+        )
+    return replace(result, files_clean=clean)
+
+
 def remove_email_message(
     ports: RemovalPorts, principal: Principal, message_id: int, *, ip: str | None = None
 ) -> RemovalResult:
@@ -207,8 +235,7 @@ def remove_email_message(
             kept=kept,
             ip=ip,
         )
-    compact_database(ports.engine(), TOUCHED_TABLES)
-    return result
+    return _vacuumed(ports, result)
 
 
 def remove_email_thread(
@@ -236,5 +263,4 @@ def remove_email_thread(
             kept=kept,
             ip=ip,
         )
-    compact_database(ports.engine(), TOUCHED_TABLES)
-    return result
+    return _vacuumed(ports, result)

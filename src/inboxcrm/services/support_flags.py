@@ -5,9 +5,9 @@ limited time (1 hour to 30 days, 72 hours by default); flagging again replaces t
 (new reason, new expiry). The owner withdraws it at any time. Both are audited
 (``support_flag.create``, ``support_flag.withdraw``; the reason is not copied into the log).
 
-The staff read path (support access with time-limited grants) asks :func:`staff_may_read`
-whether a live flag names the message or its thread, and must refuse (403) every other message
-of the mailbox and audit each read it allows.
+The staff read path (:mod:`inboxcrm.services.support_reads`, under a tenant admin's support grant)
+asks :func:`live_flag_of_message` / :func:`live_flag_of_thread` whether a live flag names the
+message or its thread, refuses (403) every other message of the mailbox and audits each read.
 """
 
 from __future__ import annotations
@@ -31,9 +31,14 @@ from inboxcrm.services.identity import Principal
 __all__ = [
     "DEFAULT_HOURS",
     "MAX_HOURS",
+    "NoLiveFlag",
     "SupportFlag",
     "TargetKind",
     "flag_for_support",
+    "flagged_by",
+    "live_flag_of_message",
+    "live_flag_of_thread",
+    "live_flags",
     "staff_may_read",
     "withdraw_support_flag",
 ]
@@ -41,6 +46,12 @@ __all__ = [
 TargetKind = Literal["email_message", "email_thread"]
 DEFAULT_HOURS = 72
 MAX_HOURS = 24 * 30
+
+
+class NoLiveFlag(NotFound):
+    """Withdrawing a flag from a message or thread that has no live one (404)."""
+
+    code = "no_live_support_flag"
 
 
 @dataclass(frozen=True)
@@ -134,7 +145,7 @@ def withdraw_support_flag(
     now = utcnow()
     live = _live(uow.session, kind, item_id, now)
     if not live:
-        raise NotFound("this is not flagged for support")
+        raise NoLiveFlag("this is not flagged for support")
     for row in live:
         row.withdrawn_at = now
     record_event(
@@ -151,11 +162,18 @@ def withdraw_support_flag(
 
 def staff_may_read(session: Session, message_id: int, now: datetime | None = None) -> bool:
     """Whether a live flag names this stored message or its thread (the staff read path)."""
+    return live_flag_of_message(session, message_id, now) is not None
+
+
+def live_flag_of_message(
+    session: Session, message_id: int, now: datetime | None = None
+) -> int | None:
+    """The id of a live flag naming this stored message or its thread, or None."""
     message = session.get(EmailMessageRow, message_id)
     if message is None:
-        return False
+        return None
     moment = now or utcnow()
-    found = session.scalar(
+    return session.scalar(
         select(SupportFlagRow.id)
         .where(
             or_(
@@ -170,4 +188,46 @@ def staff_may_read(session: Session, message_id: int, now: datetime | None = Non
         )
         .limit(1)
     )
-    return found is not None
+
+
+def live_flag_of_thread(
+    session: Session, thread_id: int, now: datetime | None = None
+) -> int | None:
+    """The id of a live flag naming this whole thread, or None."""
+    thread = session.get(EmailThreadRow, thread_id)
+    if thread is None:
+        return None
+    return session.scalar(
+        select(SupportFlagRow.id)
+        .where(
+            SupportFlagRow.target_kind == "email_thread",
+            SupportFlagRow.target_id == thread.id,
+            SupportFlagRow.mail_account_id == thread.mail_account_id,
+            SupportFlagRow.withdrawn_at.is_(None),
+            SupportFlagRow.expires_at > (now or utcnow()),
+        )
+        .limit(1)
+    )
+
+
+def live_flags(session: Session, now: datetime | None = None) -> list[SupportFlagRow]:
+    """Every live flag of the tenant, newest first."""
+    return list(
+        session.scalars(
+            select(SupportFlagRow)
+            .where(
+                SupportFlagRow.withdrawn_at.is_(None),
+                SupportFlagRow.expires_at > (now or utcnow()),
+            )
+            .order_by(SupportFlagRow.id.desc())
+        )
+    )
+
+
+def flagged_by(session: Session, user_id: int, now: datetime | None = None) -> frozenset[str]:
+    """The targets (``email_message:ID``, ``email_thread:ID``) of ``user_id``'s live flags."""
+    return frozenset(
+        f"{row.target_kind}:{row.target_id}"
+        for row in live_flags(session, now)
+        if row.created_by_user_id == user_id
+    )

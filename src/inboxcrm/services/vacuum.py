@@ -1,7 +1,9 @@
 """Compacting a tenant database after a purge, so deleted bytes leave its files.
 
 Deleting a row only marks its space free: the bytes stay in the database files until they are
-overwritten. After a purge, :func:`vacuum_tenant_database` removes them:
+overwritten. After a purge, :func:`vacuum_tenant_database` removes them; after a user removes one
+message or thread from the CRM (services.message_removal), :func:`vacuum_database` does the same
+for the tables that removal touched, with a shorter deadline:
 
 - **SQLite**: the WAL is checkpointed and truncated, ``VACUUM`` rewrites the database file
   without the free pages, and the WAL (through which VACUUM wrote) is truncated again. The purge
@@ -25,18 +27,23 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from inboxcrm.bootstrap import Runtime
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["PG_CLEAN_DEADLINE_SECONDS", "PURGED_TABLES", "vacuum_tenant_database"]
+__all__ = [
+    "PG_CLEAN_DEADLINE_SECONDS",
+    "PURGED_TABLES",
+    "vacuum_database",
+    "vacuum_tenant_database",
+]
 
 PG_CLEAN_DEADLINE_SECONDS = 120.0
 _POLL_SECONDS = 0.5
@@ -99,10 +106,14 @@ def _vacuum_table(conn: Connection, table: str) -> int:
 
 
 def _vacuum_postgres(
-    conn: Connection, slug: str, deadline: float, sleep: Callable[[float], None]
+    conn: Connection,
+    slug: str,
+    tables: Sequence[str],
+    deadline: float,
+    sleep: Callable[[float], None],
 ) -> bool:
     conn.execute(text(f"SET lock_timeout = '{_LOCK_TIMEOUT}'"))
-    pending = list(PURGED_TABLES)
+    pending = list(tables)
     while True:
         pending = [t for t in pending if _vacuum_table(conn, t) > 0]
         if not pending:
@@ -116,7 +127,7 @@ def _vacuum_postgres(
             )
             return False
         sleep(_POLL_SECONDS)
-    conn.execute(text("ANALYZE " + ", ".join(f'"{t}"' for t in PURGED_TABLES)))
+    conn.execute(text("ANALYZE " + ", ".join(f'"{t}"' for t in tables)))
     for statement in ("VACUUM FULL pg_catalog.pg_statistic", "CHECKPOINT"):
         try:
             conn.execute(text(statement))
@@ -137,7 +148,25 @@ def vacuum_tenant_database(
     True when that is done; False when PostgreSQL could not drop every deleted row version
     before the deadline (a long transaction still sees them).
     """
-    engine = runtime.tenants.engine(slug)
+    return vacuum_database(
+        runtime.tenants.engine(slug),
+        slug,
+        PURGED_TABLES,
+        deadline_seconds=deadline_seconds,
+        sleep=sleep,
+    )
+
+
+def vacuum_database(
+    engine: Engine,
+    slug: str,
+    tables: Sequence[str],
+    *,
+    deadline_seconds: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Rewrite the whole database (SQLite) or ``tables`` (PostgreSQL) of tenant ``slug``;
+    the answer is as for :func:`vacuum_tenant_database`."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         if conn.dialect.name == "sqlite":
             conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
@@ -146,6 +175,6 @@ def vacuum_tenant_database(
             clean = True
         else:
             wait = PG_CLEAN_DEADLINE_SECONDS if deadline_seconds is None else deadline_seconds
-            clean = _vacuum_postgres(conn, slug, time.monotonic() + wait, sleep)
+            clean = _vacuum_postgres(conn, slug, tables, time.monotonic() + wait, sleep)
     logger.info("tenant %s database vacuumed%s", slug, "" if clean else " (not yet clean)")
     return clean

@@ -31,7 +31,9 @@ def message_action_ports_for(runtime: Runtime, tenant: str) -> MessageActionPort
 
 def removal_ports_for(runtime: Runtime, tenant: str) -> RemovalPorts:
     return RemovalPorts(
-        uow=lambda: runtime.tenant_uow(tenant), engine=lambda: runtime.tenants.engine(tenant)
+        uow=lambda: runtime.tenant_uow(tenant),
+        engine=lambda: runtime.tenants.engine(tenant),
+        tenant=tenant,
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
 from inboxcrm.bootstrap import Runtime
@@ -59,4 +59,29 @@ def residue(runtime: Runtime, slug: str, markers: list[str]) -> dict[str, list[s
         for marker, needle in needles:
             if needle in data:
                 found.setdefault(marker, []).append(path.name)
+    return found
+
+
+def rows_holding(runtime: Runtime, slug: str, markers: list[str]) -> dict[str, list[str]]:
+    """Which markers occur in which ``table.column`` of the tenant's database, reading every
+    column of every row of every table (text, JSON and binary values alike)."""
+    engine = runtime.tenants.engine(slug)
+    found: dict[str, list[str]] = {}
+    with engine.connect() as conn:
+        tables = inspect(conn).get_table_names()
+        for table in sorted(tables):
+            result = conn.execute(text(f'SELECT * FROM "{table}"'))
+            columns = list(result.keys())
+            for row in result:
+                for column, value in zip(columns, row, strict=True):
+                    if value is None:
+                        continue
+                    if isinstance(value, bytes | bytearray | memoryview):
+                        shown = bytes(value).decode("latin-1")
+                    else:
+                        shown = str(value)
+                    for marker in markers:
+                        where = f"{table}.{column}"
+                        if marker in shown and where not in found.get(marker, []):
+                            found.setdefault(marker, []).append(where)
     return found

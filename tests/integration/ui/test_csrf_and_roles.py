@@ -100,6 +100,19 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
         for kind, param in (("messages", "message_id"), ("threads", "thread_id"))
         for action in ("archive", "mark-read", "mark-unread", "remove")
     },
+    **{
+        f"/email-{kind}/{{{param}}}/support-flag": lambda d: {
+            "next": f"/contacts/{d.contact}",
+            "reason": "The walk flags it",
+        }
+        for kind, param in (("messages", "message_id"), ("threads", "thread_id"))
+    },
+    **{
+        f"/email-{kind}/{{{param}}}/support-flag/withdraw": lambda d: {
+            "next": f"/contacts/{d.contact}"
+        }
+        for kind, param in (("messages", "message_id"), ("threads", "thread_id"))
+    },
     "/email-threads/{thread_id}/sharing": lambda d: {
         "visibility": "team",
         "detail": "subject",

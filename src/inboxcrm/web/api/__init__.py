@@ -71,3 +71,6 @@ api_router.include_router(email_messages.threads_router)
 from inboxcrm.web.api import meetings  # noqa: E402  (meetings, calendar sync)
 
 api_router.include_router(meetings.router)
+from inboxcrm.web.api import support_reads  # noqa: E402  (staff read mail flagged for support)
+
+api_router.include_router(support_reads.router)

@@ -45,6 +45,7 @@ class RemovalOut(BaseModel):
     mail_account_id: int
     messages: int
     timeline_entries_kept: bool
+    files_clean: bool
 
 
 def _label_out(result: message_actions.LabelActionResult) -> LabelActionOut:
@@ -63,6 +64,7 @@ def _removal_out(result: message_removal.RemovalResult) -> RemovalOut:
         mail_account_id=result.mail_account_id,
         messages=result.messages,
         timeline_entries_kept=result.timeline_entries_kept,
+        files_clean=result.files_clean,
     )
 
 

@@ -38,6 +38,7 @@ from inboxcrm.services.mail_sharing import MailViewer, mail_viewer
 from inboxcrm.services.mail_volume import weekly_mail_volume
 from inboxcrm.services.pagination import Page
 from inboxcrm.services.record_duplicates import ExistingRecord, records_sharing_emails
+from inboxcrm.services.support_flags import flagged_by
 from inboxcrm.web.api.params import PathId, StrictDigits
 from inboxcrm.web.deps import CurrentPrincipal, RuntimeDep, TenantUow, WriterPrincipal
 from inboxcrm.web.ui.page_routes import page_router
@@ -293,6 +294,7 @@ def timeline_context(
         "why_linked": why_linked,
         "human_size": human_size,
         "sharing_choices": SHARING_CHOICES,
+        "support_flagged": flagged_by(uow.session, viewer.user_id),
     }
 
 
