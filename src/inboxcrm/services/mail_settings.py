@@ -6,7 +6,9 @@ Write paths (each one function, one unit of work):
 - :func:`update_mail_settings` (admins): storage policy ``full`` | ``snippet`` | ``metadata`` |
   ``live`` (applied to mail synced from then on; ``live`` stores no subject, snippet or body:
   they are fetched from Gmail when a message is opened, see services.live_mail) and contact
-  auto-creation ``off`` | ``sent`` | ``sent_and_received``.
+  auto-creation ``off`` | ``sent`` | ``sent_and_received``, and the optional Google features
+  ``google_contacts_enabled`` / ``google_calendar_enabled`` (off by default; with one on, each
+  user may grant its scope for their own mailbox, see services.google_features).
 - :func:`add_never_log` (admins): the entry is stored and the synced mail it now excludes is
   removed at once: messages with no other CRM counterpart (with their timeline entries and
   attachment metadata) and timeline links that only existed through the blocked address.
@@ -74,6 +76,17 @@ BACKFILL_TASK = "inboxcrm.mail.backfill_addresses"
 class MailSettings:
     storage_policy: str
     contact_autocreate: str
+    google_contacts_enabled: bool = False
+    google_calendar_enabled: bool = False
+
+
+def _view(row: TenantSettingsRow) -> MailSettings:
+    return MailSettings(
+        row.mail_storage_policy,
+        row.contact_autocreate,
+        google_contacts_enabled=bool(row.google_contacts_enabled),
+        google_calendar_enabled=bool(row.google_calendar_enabled),
+    )
 
 
 def _settings_row(uow: UnitOfWork) -> TenantSettingsRow:
@@ -89,7 +102,7 @@ def get_mail_settings(uow: UnitOfWork) -> MailSettings:
     row = uow.session.get(TenantSettingsRow, 1)
     if row is None:
         return MailSettings("full", "off")
-    return MailSettings(row.mail_storage_policy, row.contact_autocreate)
+    return _view(row)
 
 
 def update_mail_settings(
@@ -98,6 +111,8 @@ def update_mail_settings(
     *,
     storage_policy: str | None = None,
     contact_autocreate: str | None = None,
+    google_contacts_enabled: bool | None = None,
+    google_calendar_enabled: bool | None = None,
 ) -> MailSettings:
     require_admin(principal.role)
     if storage_policy is not None and storage_policy not in STORAGE_POLICIES:
@@ -113,15 +128,29 @@ def update_mail_settings(
         row.mail_storage_policy = storage_policy
     if contact_autocreate is not None:
         row.contact_autocreate = contact_autocreate
+    if google_contacts_enabled is not None:
+        row.google_contacts_enabled = google_contacts_enabled
+    if google_calendar_enabled is not None:
+        row.google_calendar_enabled = google_calendar_enabled
+    details: dict[str, Any] = {
+        "storage_policy": storage_policy,
+        "contact_autocreate": contact_autocreate,
+    }
+    for name, value in (
+        ("google_contacts_enabled", google_contacts_enabled),
+        ("google_calendar_enabled", google_calendar_enabled),
+    ):
+        if value is not None:
+            details[name] = value
     record_event(
         uow,
         action="mail_settings.update",
         actor_user_id=principal.user_id,
         target="tenant_settings",
-        details={"storage_policy": storage_policy, "contact_autocreate": contact_autocreate},
+        details=details,
     )
     uow.commit()
-    return MailSettings(row.mail_storage_policy, row.contact_autocreate)
+    return _view(row)
 
 
 def normalize_never_log_entry(raw: str) -> str:

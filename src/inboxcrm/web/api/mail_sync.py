@@ -5,7 +5,8 @@ and the never-log list.
   skipped by reason, pending) and a page of entries with the reason per skipped message.
 - ``PATCH /api/v1/mail-accounts/{id}/sync-options``: ``labels`` (or ``null`` for the default:
   everything but Spam/Trash) and ``lookback_days``.
-- ``GET|PATCH /api/v1/mail-settings``: storage policy, contact auto-creation (admins change).
+- ``GET|PATCH /api/v1/mail-settings``: storage policy, contact auto-creation and the optional
+  Google features ``google_contacts_enabled`` / ``google_calendar_enabled`` (admins change).
 - ``GET|POST /api/v1/mail-settings/never-log``, ``DELETE /api/v1/mail-settings/never-log/{entry}``.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
 from inboxcrm.services import mail_settings
@@ -113,20 +114,30 @@ def patch_sync_options(
 class MailSettingsOut(BaseModel):
     storage_policy: str
     contact_autocreate: str
+    google_contacts_enabled: bool
+    google_calendar_enabled: bool
 
 
 class MailSettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     storage_policy: Literal["full", "snippet", "metadata", "live"] | None = None
     contact_autocreate: Literal["off", "sent", "sent_and_received"] | None = None
+    google_contacts_enabled: StrictBool | None = None
+    google_calendar_enabled: StrictBool | None = None
+
+
+def _settings_out(found: mail_settings.MailSettings) -> MailSettingsOut:
+    return MailSettingsOut(
+        storage_policy=found.storage_policy,
+        contact_autocreate=found.contact_autocreate,
+        google_contacts_enabled=found.google_contacts_enabled,
+        google_calendar_enabled=found.google_calendar_enabled,
+    )
 
 
 @router.get("/mail-settings", response_model=MailSettingsOut)
 def get_settings(principal: CurrentPrincipal, uow: TenantUow) -> MailSettingsOut:
-    found = mail_settings.get_mail_settings(uow)
-    return MailSettingsOut(
-        storage_policy=found.storage_policy, contact_autocreate=found.contact_autocreate
-    )
+    return _settings_out(mail_settings.get_mail_settings(uow))
 
 
 @router.patch("/mail-settings", response_model=MailSettingsOut)
@@ -138,10 +149,10 @@ def patch_settings(
         principal,
         storage_policy=body.storage_policy,
         contact_autocreate=body.contact_autocreate,
+        google_contacts_enabled=body.google_contacts_enabled,
+        google_calendar_enabled=body.google_calendar_enabled,
     )
-    return MailSettingsOut(
-        storage_policy=found.storage_policy, contact_autocreate=found.contact_autocreate
-    )
+    return _settings_out(found)
 
 
 class NeverLogOut(BaseModel):
