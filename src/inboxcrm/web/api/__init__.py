@@ -64,3 +64,7 @@ from inboxcrm.web.api import email_messages  # noqa: E402  (archive, read/unread
 
 api_router.include_router(email_messages.messages_router)
 api_router.include_router(email_messages.threads_router)
+
+from inboxcrm.web.api import contacts_import  # noqa: E402  (Google Contacts import)
+
+api_router.include_router(contacts_import.router)
