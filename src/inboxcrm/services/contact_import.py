@@ -172,9 +172,7 @@ def request_contacts_import(
     return _view(account_id, state)
 
 
-def contacts_import_status(
-    uow: UnitOfWork, principal: Principal, account_id: int
-) -> ContactImport:
+def contacts_import_status(uow: UnitOfWork, principal: Principal, account_id: int) -> ContactImport:
     """The latest import of a mailbox (its owner, or an admin)."""
     row = uow.session.get(MailAccountRow, account_id)
     if row is None or (row.user_id != principal.user_id and not is_admin(principal.role)):
@@ -228,7 +226,9 @@ def run_contacts_import(
     Nothing escapes: failures are recorded on the import and notified.
     """
     if not _take_lease(runtime, tenant, account_id):
-        logger.info("contacts import of account %s in tenant %s already running", account_id, tenant)
+        logger.info(
+            "contacts import of account %s in tenant %s already running", account_id, tenant
+        )
         return ImportReport(tenant, account_id, "already_running")
     report = ImportReport(tenant, account_id, "failed")
     for _ in range(MAX_FOLLOW_UPS + 1):
@@ -278,7 +278,9 @@ def _run_once(
     except Exception as exc:
         error = _error_text(exc)
         if not isinstance(exc, ProviderError | NotFound) and not hasattr(exc, "code"):
-            logger.exception("contacts import of account %s in tenant %s crashed", account_id, tenant)
+            logger.exception(
+                "contacts import of account %s in tenant %s crashed", account_id, tenant
+            )
         _finish(runtime, tenant, account_id, "failed", mode, counts, None, error)
         return ImportReport(tenant, account_id, "failed", mode, counts, error)
     _finish(runtime, tenant, account_id, "done", mode, counts, new_token, None)
@@ -407,9 +409,7 @@ def _contact_by_email(session: Session, emails: Iterable[str]) -> ContactRow | N
     )
 
 
-def _account_for(
-    session: Session, name: str, owner: int, counts: dict[str, int]
-) -> int:
+def _account_for(session: Session, name: str, owner: int, counts: dict[str, int]) -> int:
     found = session.scalar(
         select(AccountRow.id)
         .where(func.lower(AccountRow.name) == name.lower(), AccountRow.deleted_at.is_(None))
@@ -495,7 +495,12 @@ def _apply_person(
             link.etag, link.deleted_at = person.etag, None
         counts["skipped"] += 1
         return
-    if link is not None and contact is not None and link.etag == person.etag and not link.deleted_at:
+    if (
+        link is not None
+        and contact is not None
+        and link.etag == person.etag
+        and not link.deleted_at
+    ):
         counts["unchanged"] += 1
         return
     if contact is None:

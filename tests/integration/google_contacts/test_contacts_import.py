@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from tests.factories import make_contact
-from tests.fixtures.emulator import EmulatorHandle
-from tests.fixtures.runtime import RecordedJobs
-from tests.fixtures.web import Member, TenantFactory
-from tests.integration.google_contacts.conftest import GmailConnector, enable_features, opt_in
 
 from inboxcrm.adapters.db.tenant_tables import AccountRow, ContactRow, NotificationRow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.services.audit import list_events
 from inboxcrm.services.contact_import import IMPORT_TASK, run_contacts_import
+from tests.factories import make_contact
+from tests.fixtures.emulator import EmulatorHandle
+from tests.fixtures.runtime import RecordedJobs
+from tests.fixtures.web import Member, TenantFactory
+from tests.integration.google_contacts.steps import GmailConnector, enable_features, opt_in
 
 EMAIL = "importer@acme-sales.example"
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from inboxcrm.bootstrap import Runtime
+from inboxcrm.providers.gmail.oauth import SCOPES
+from inboxcrm.services.consent import consent_history
 from tests.fixtures.web import TenantFactory
-from tests.integration.google_contacts.conftest import (
+from tests.integration.google_contacts.steps import (
     CALENDAR_SCOPE,
     CONTACTS_SCOPE,
     GmailConnector,
@@ -15,10 +18,6 @@ from tests.integration.google_contacts.conftest import (
     enable_features,
     opt_in,
 )
-
-from inboxcrm.bootstrap import Runtime
-from inboxcrm.providers.gmail.oauth import SCOPES
-from inboxcrm.services.consent import consent_history
 
 EMAIL = "opt.in@acme-sales.example"
 
@@ -59,9 +58,7 @@ def test_a_feature_is_asked_for_only_once_an_admin_enabled_it(
     assert denied.status_code == 403
     enable_features(gmail, admin, google_contacts_enabled=True)
     # Calendar is still off: asking for both is refused, asking for contacts works.
-    both = gmail.client.post(
-        path, json={"features": ["contacts", "calendar"]}, headers=rep.headers
-    )
+    both = gmail.client.post(path, json={"features": ["contacts", "calendar"]}, headers=rep.headers)
     assert both.status_code == 409 and both.json()["code"] == "google_feature_disabled"
     bad = gmail.client.post(path, json={"features": ["drive"]}, headers=rep.headers)
     assert bad.status_code == 422

@@ -25,9 +25,9 @@ from collections.abc import Iterable
 
 __all__ = [
     "FEATURES",
+    "GOOGLE_FEATURES",
     "IDENTITY",
     "REQUESTED",
-    "GOOGLE_FEATURES",
     "canonical_scopes",
     "features_of",
     "google_features_of",

@@ -46,7 +46,5 @@ def authorize_feature_scopes(
     """Consent URL for the scopes of optional Google features (contacts.readonly,
     calendar.events), asked with ``include_granted_scopes=true``. 409 when an admin has not
     enabled a feature (``google_feature_disabled``) or the mailbox granted them all already."""
-    url = google_features.start_feature_authorization(
-        runtime, principal, account_id, body.features
-    )
+    url = google_features.start_feature_authorization(runtime, principal, account_id, body.features)
     return AuthorizationOut(authorization_url=url)
