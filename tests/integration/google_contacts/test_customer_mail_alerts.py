@@ -9,18 +9,18 @@ import uuid
 from email.utils import format_datetime
 
 from sqlalchemy import select
-from tests.factories import make_account, make_contact, make_deal
-from tests.fixtures.emulator import EmulatorHandle
-from tests.fixtures.runtime import RecordedJobs
-from tests.fixtures.web import TenantFactory
-from tests.integration.google_contacts.steps import GmailConnector
-from tests.integration.sync.conftest import emulator_mailbox
 
 from inboxcrm.adapters.db.tenant_tables import NotificationRow
 from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.services.customer_alerts import alert_customer_mail
 from inboxcrm.services.mail_sync import SYNC_TASK, handle_push, sync_account
+from tests.factories import make_account, make_contact, make_deal
+from tests.fixtures.emulator import EmulatorHandle
+from tests.fixtures.runtime import RecordedJobs
+from tests.fixtures.web import TenantFactory
+from tests.integration.google_contacts.steps import GmailConnector
+from tests.integration.sync.conftest import emulator_mailbox
 
 EMAIL = "alerts@acme-sales.example"
 

@@ -85,6 +85,10 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/setup/email/{account_id}/sharing": lambda _d: {"visibility": "team", "detail": "subject"},
     "/setup/email/sharing": lambda _d: {"visibility": "team", "detail": "everything"},
     "/setup/email/sending": lambda _d: {"track_by_default": "1"},
+    "/setup/email/google/features": lambda _d: {},
+    "/setup/email/{account_id}/authorize-scopes": lambda _d: {"feature": "contacts"},
+    "/setup/email/{account_id}/contacts-import": lambda _d: {},
+    "/setup/email/customer-alerts": lambda _d: {"customer_mail_alerts": "1"},
     "/preferences": lambda _d: {"time_zone": "Europe/Berlin"},
     **{
         f"/email-{kind}/{{{param}}}/{action}": lambda d: {"next": f"/contacts/{d.contact}"}
@@ -115,6 +119,7 @@ ADMIN_ONLY = {
     "/setup/email/never-log",
     "/setup/email/never-log/remove",
     "/setup/email/sharing",
+    "/setup/email/google/features",
     "/setup/users/invite",
     "/setup/users/{user_id}/role",
     "/setup/users/{user_id}/deactivate",
@@ -124,7 +129,13 @@ ADMIN_ONLY = {
     "/setup/privacy/erasure",
 }
 #: Unsafe routes a read-only user may use: they change no CRM data.
-READ_ONLY_ALLOWED = {"/login", "/logout", "/notifications/{notification_id}/read", "/preferences"}
+READ_ONLY_ALLOWED = {
+    "/login",
+    "/logout",
+    "/notifications/{notification_id}/read",
+    "/preferences",
+    "/setup/email/customer-alerts",  # the member's own notifications
+}
 
 UNSAFE = [(m, p) for m, p in page_routes() if m not in {"GET", "HEAD", "OPTIONS"}]
 

@@ -48,6 +48,9 @@ PAGE_ROUTERS = (*PAGE_ROUTERS, composer_pages.router)
 from inboxcrm.web.ui import message_action_pages  # noqa: E402  (per-message menu)
 
 PAGE_ROUTERS += (message_action_pages.router,)
+from inboxcrm.web.ui import google_setup_pages  # noqa: E402  (Setup → Email → Google)
+
+PAGE_ROUTERS += (google_setup_pages.router,)
 
 ui_router = APIRouter(include_in_schema=False)
 for _router in PAGE_ROUTERS:
