@@ -71,9 +71,7 @@ def test_opt_in_to_google_contacts_through_the_consent_page_and_import(
     page.goto(live_server + "/setup/email#section-google")
     grants = page.locator(".google-grants", has_text=MAILBOX)
     grants.wait_for()
-    granted = grants.locator(".granted-scope").evaluate_all(
-        "els => els.map(e => e.dataset.scope)"
-    )
+    granted = grants.locator(".granted-scope").evaluate_all("els => els.map(e => e.dataset.scope)")
     assert CONTACTS not in granted and len(granted) == 5
     assert grants.locator("button.opt-in[data-feature=calendar]").count() == 0  # not enabled
     grants.locator("button.opt-in[data-feature=contacts]").click()
