@@ -56,7 +56,7 @@ from inboxcrm.adapters.db.tenant_tables import (
 from inboxcrm.adapters.db.types import utcnow
 from inboxcrm.adapters.db.unit_of_work import UnitOfWork
 from inboxcrm.bootstrap import Runtime
-from inboxcrm.domain.errors import NotFound, ProviderAuthError, ProviderError
+from inboxcrm.domain.errors import InboxCrmError, NotFound, ProviderAuthError
 from inboxcrm.domain.records import MAX_EMAILS_PER_RECORD
 from inboxcrm.domain.roles import is_admin, require_write
 from inboxcrm.providers.gmail.people import ExpiredSyncToken, GooglePerson, PeopleClient
@@ -277,7 +277,14 @@ def _run_once(
             new_token = _apply_listing(runtime, tenant, account_id, owner, client, None, counts)
     except Exception as exc:
         error = _error_text(exc)
-        if not isinstance(exc, ProviderError | NotFound) and not hasattr(exc, "code"):
+        if isinstance(exc, InboxCrmError):
+            logger.warning(
+                "contacts import of account %s in tenant %s failed: %s",
+                account_id,
+                tenant,
+                type(exc).__name__,
+            )
+        else:
             logger.exception(
                 "contacts import of account %s in tenant %s crashed", account_id, tenant
             )

@@ -195,3 +195,24 @@ def test_a_contact_deleted_in_the_crm_is_not_brought_back(
     assert report.status == "done" and report.counts is not None
     assert report.counts["skipped"] == 1 and report.counts["created"] == 0
     assert contacts(gmail, rep) == {}
+
+
+def test_a_sync_token_google_no_longer_accepts_means_a_full_import(
+    gmail: GmailConnector,
+    rep_with_contacts: tuple[Member, int],
+    runtime: Runtime,
+    emulator: EmulatorHandle,
+) -> None:
+    from inboxcrm.adapters.db.google_contact_tables import ContactImportRow
+
+    rep, account_id = rep_with_contacts
+    emulator.add_contact(EMAIL, name="Ada Lovelace", emails=["ada@analytical.example"])
+    assert run_contacts_import(runtime, "acme", account_id).mode == "full"
+    with runtime.tenant_uow("acme") as uow:  # e.g. issued for another Google account
+        state = uow.session.get(ContactImportRow, account_id)
+        assert state is not None and state.sync_token
+        state.sync_token = "not-a-token-google-issued"
+        uow.commit()
+    report = run_contacts_import(runtime, "acme", account_id)
+    assert report.status == "done" and report.mode == "full", report
+    assert list(contacts(gmail, rep)) == ["ada@analytical.example"]

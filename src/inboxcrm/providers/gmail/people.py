@@ -8,7 +8,8 @@ inboxcrm never sees People JSON.
 - An incremental listing passes ``syncToken``: it returns only people changed since, deleted
   ones as ``metadata.deleted: true`` (a :class:`GooglePerson` with ``deleted=True``).
 - Google expires sync tokens (after about seven days, or when it must): People answers 400
-  ``FAILED_PRECONDITION`` with reason ``EXPIRED_SYNC_TOKEN`` (410 on some paths); both raise
+  ``FAILED_PRECONDITION`` with reason ``EXPIRED_SYNC_TOKEN`` (410 on some paths); both, and any
+  other 400 to a request carrying a sync token (a token it no longer accepts), raise
   :class:`ExpiredSyncToken`, and the caller runs a full listing.
 
 Transient failures (429, 5xx, timeouts) are retried with backoff (``sync.backoff``); 401 raises
@@ -173,7 +174,9 @@ class PeopleClient:
                 attempt, attempts=self._attempts, sleep=self._sleep, rand=random.random
             )
         except HttpError as exc:
-            if _expired(exc):
+            # A token Google no longer accepts for any reason (expired, or issued for another
+            # Google account that now answers for the mailbox): start over with a full listing.
+            if _expired(exc) or ("syncToken" in params and http_status(exc) == 400):
                 raise ExpiredSyncToken("the People sync token expired") from exc
             raise ProviderError(
                 f"People connections.list refused: HTTP {http_status(exc)} {exc.reason}"
