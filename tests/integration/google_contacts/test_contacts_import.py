@@ -173,6 +173,15 @@ def test_import_needs_the_feature_enabled_and_the_scope_granted(
     assert report.status == "failed" and report.error and "Setup" in report.error
     assert "people.people.connections.list" not in emulator.stats(EMAIL)["calls"]
     assert contact_count(runtime) == 0
+    with runtime.tenant_uow("acme") as uow:
+        failed = list(
+            uow.session.scalars(
+                select(NotificationRow).where(NotificationRow.kind == "contacts_import_failed")
+            )
+        )
+        outcomes = [e.action for e in list_events(uow, action="contacts_import.*").items]
+    assert len(failed) == 1 and failed[0].link == "/setup/email"
+    assert outcomes == ["contacts_import.fail"]
     # Someone else's mailbox: not found.
     other = tenants.member("acme", "manager")
     assert gmail.client.post(path, headers=other.headers).status_code == 404
