@@ -459,19 +459,10 @@ def _add_emails(session: Session, contact_id: int, emails: Iterable[str]) -> boo
     return added
 
 
-def _wanted_values(
-    session: Session, person: GooglePerson, owner: int, counts: dict[str, int]
-) -> dict[str, Any]:
+def _person_values(person: GooglePerson) -> dict[str, Any]:
+    """The contact columns a person gives (``account_id`` is resolved only when written)."""
     first, last = _names(person)
-    values: dict[str, Any] = {
-        "first_name": first,
-        "last_name": last,
-        "title": person.title,
-        "phone": person.phone,
-    }
-    if person.organization:
-        values["account_id"] = _account_for(session, person.organization, owner, counts)
-    return values
+    return {"first_name": first, "last_name": last, "title": person.title, "phone": person.phone}
 
 
 def _apply_person(
@@ -535,7 +526,9 @@ def _apply_person(
 def _create_contact(
     session: Session, owner: int, person: GooglePerson, counts: dict[str, int]
 ) -> int:
-    values = _wanted_values(session, person, owner, counts)
+    values = _person_values(person)
+    if person.organization:
+        values["account_id"] = _account_for(session, person.organization, owner, counts)
     row = ContactRow(**values, owner_user_id=owner)
     session.add(row)
     session.flush()
@@ -550,17 +543,20 @@ def _merge_into(
 ) -> bool:
     """Apply the merge rule to an existing contact; True when something changed."""
     sources = field_sources(session, "contact", contact.id)
-    values = _wanted_values(session, person, owner, counts)
+    values = _person_values(person)
     changed: list[str] = []
     marked: set[str] = set()
     for name in _FIELDS:
-        if name not in values:
+        if name == "account_id" and not person.organization:
             continue
         current = getattr(contact, name)
         source = sources.get(name)
         if not (source == GOOGLE or (source is None and current in (None, ""))):
             continue  # the user's (edited, or filled in before the import met the contact)
-        new = values[name]
+        if name == "account_id":
+            new: Any = _account_for(session, person.organization or "", owner, counts)
+        else:
+            new = values[name]
         if source is None and new in (None, ""):
             continue  # nothing to fill in
         if new is None and name in ("first_name", "last_name"):

@@ -225,3 +225,35 @@ def test_a_sync_token_google_no_longer_accepts_means_a_full_import(
     report = run_contacts_import(runtime, "acme", account_id)
     assert report.status == "done" and report.mode == "full", report
     assert list(contacts(gmail, rep)) == ["ada@analytical.example"]
+
+
+def test_a_company_chosen_in_the_crm_stays_and_no_account_is_made_for_nothing(
+    gmail: GmailConnector,
+    rep_with_contacts: tuple[Member, int],
+    runtime: Runtime,
+    emulator: EmulatorHandle,
+) -> None:
+    rep, account_id = rep_with_contacts
+    ada = emulator.add_contact(
+        EMAIL, name="Ada Lovelace", emails=["ada@analytical.example"], organization="Analytical"
+    )
+    assert run_contacts_import(runtime, "acme", account_id).status == "done"
+    (imported,) = contacts(gmail, rep).values()
+    assert imported["account_name"] == "Analytical"
+    chosen = gmail.client.post(
+        "/api/v1/accounts", json={"name": "Babbage Ltd"}, headers=rep.headers
+    )
+    assert chosen.status_code == 201
+    moved = gmail.client.patch(
+        f"/api/v1/contacts/{imported['id']}",
+        json={"account_id": chosen.json()["id"]},
+        headers=rep.headers,
+    )
+    assert moved.status_code == 200
+    emulator.update_contact(EMAIL, ada, organization="Difference Inc")
+    assert run_contacts_import(runtime, "acme", account_id).status == "done"
+    (after,) = contacts(gmail, rep).values()
+    assert after["account_name"] == "Babbage Ltd"
+    with runtime.tenant_uow("acme") as uow:
+        names = set(uow.session.scalars(select(AccountRow.name)))
+    assert names == {"Analytical", "Babbage Ltd"}
