@@ -309,6 +309,7 @@ def _filled(value: Any, ids: dict[str, Any]) -> Any:
     )
 
 
+@pytest.mark.timeout(900)  # 575 cells, each on fresh objects: minutes on a busy machine
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_every_write_route_answers_each_role_as_written(
     client: TestClient, tenants: TenantFactory, runtime: Runtime
