@@ -141,14 +141,15 @@ def test_mail_settings_api_roles_tenants_and_bad_input(
 
     got = client.get("/api/v1/mail-settings", headers=reader.headers)
     assert got.status_code == 200
-    assert got.json() == {"storage_policy": "full", "contact_autocreate": "off"}
+    off = {"google_contacts_enabled": False, "google_calendar_enabled": False}
+    assert got.json() == {"storage_policy": "full", "contact_autocreate": "off", **off}
     changed = client.patch(
         "/api/v1/mail-settings",
         headers=admin.headers,
         json={"storage_policy": "snippet", "contact_autocreate": "sent"},
     )
     assert changed.status_code == 200
-    assert changed.json() == {"storage_policy": "snippet", "contact_autocreate": "sent"}
+    assert changed.json() == {"storage_policy": "snippet", "contact_autocreate": "sent", **off}
     assert client.get("/api/v1/mail-settings", headers=admin.headers).json()["storage_policy"] == (
         "snippet"
     )
@@ -156,6 +157,7 @@ def test_mail_settings_api_roles_tenants_and_bad_input(
     assert client.get("/api/v1/mail-settings", headers=outsider.headers).json() == {
         "storage_policy": "full",
         "contact_autocreate": "off",
+        **off,
     }
 
     forbidden = [
