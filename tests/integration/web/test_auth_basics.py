@@ -19,6 +19,7 @@ def test_bearer_token_identifies_user_and_tenant(
         "display_name": "",
         "tenant": "acme",
         "role": "admin",
+        "customer_mail_alerts": False,
     }
 
 
