@@ -92,7 +92,8 @@ class ContactImport:
 
     mail_account_id: int
     status: str
-    """``never``, ``queued``, ``running``, ``done`` or ``failed``."""
+    """``never``, ``queued``, ``running``, ``done``, ``failed``, or ``interrupted`` (its worker
+    stopped mid-run; nothing is lost: the next import repeats the listing)."""
     mode: str
     counts: dict[str, int]
     error: str | None
@@ -116,9 +117,12 @@ class ImportReport:
 def _view(account_id: int, row: ContactImportRow | None) -> ContactImport:
     if row is None:
         return ContactImport(account_id, "never", "", {}, None, None, None, None)
+    status = row.status
+    if status == "running" and (row.lease_expires_at is None or row.lease_expires_at < utcnow()):
+        status = "interrupted"  # its worker died; the next request (or retry) starts over
     return ContactImport(
         mail_account_id=account_id,
-        status=row.status,
+        status=status,
         mode=row.mode,
         counts={k: int(v) for k, v in (row.counts or {}).items()},
         error=row.error,

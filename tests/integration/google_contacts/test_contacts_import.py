@@ -257,3 +257,38 @@ def test_a_company_chosen_in_the_crm_stays_and_no_account_is_made_for_nothing(
     with runtime.tenant_uow("acme") as uow:
         names = set(uow.session.scalars(select(AccountRow.name)))
     assert names == {"Analytical", "Babbage Ltd"}
+
+
+def test_one_import_per_mailbox_at_a_time_and_a_dead_one_is_taken_over(
+    gmail: GmailConnector,
+    rep_with_contacts: tuple[Member, int],
+    runtime: Runtime,
+    emulator: EmulatorHandle,
+) -> None:
+    from datetime import timedelta
+
+    from inboxcrm.adapters.db.google_contact_tables import ContactImportRow
+    from inboxcrm.adapters.db.types import utcnow
+
+    rep, account_id = rep_with_contacts
+    emulator.add_contact(EMAIL, name="Ada Lovelace", emails=["ada@analytical.example"])
+    start_import(gmail, rep, account_id)
+
+    def hold(seconds: int) -> None:
+        with runtime.tenant_uow("acme") as uow:
+            state = uow.session.get(ContactImportRow, account_id)
+            assert state is not None
+            state.status = "running"
+            state.lease_expires_at = utcnow() + timedelta(seconds=seconds)
+            uow.commit()
+
+    hold(600)  # another worker is importing this mailbox
+    assert run_contacts_import(runtime, "acme", account_id).status == "already_running"
+    assert contact_count(runtime) == 0
+    # A request meanwhile is left for the running import to honour.
+    assert start_import(gmail, rep, account_id)["status"] == "running"
+    hold(-1)  # that worker died
+    path = f"/api/v1/mail-accounts/{account_id}/contacts-import"
+    assert gmail.client.get(path, headers=rep.headers).json()["status"] == "interrupted"
+    assert run_contacts_import(runtime, "acme", account_id).status == "done"
+    assert contact_count(runtime) == 1

@@ -29,7 +29,7 @@ class ContactImportOut(BaseModel):
 
     mail_account_id: int
     status: str
-    """``never``, ``queued``, ``running``, ``done`` or ``failed``."""
+    """``never``, ``queued``, ``running``, ``done``, ``failed`` or ``interrupted``."""
     mode: str
     """``full`` or ``incremental`` (empty before the first run)."""
     counts: dict[str, int]
