@@ -259,7 +259,15 @@ def test_10_setup_email_is_split_into_sections_with_tabs(
     page.goto(live_server + "/setup/email")
     tabs = page.locator("nav.section-tabs a")
     labels = [t.strip() for t in tabs.all_inner_texts()]
-    assert labels == ["Mailboxes", "Sync", "Sharing", "Privacy & storage", "Never log", "Tracking"]
+    assert labels == [
+        "Mailboxes",
+        "Sync",
+        "Sharing",
+        "Privacy & storage",
+        "Never log",
+        "Tracking",
+        "Google",
+    ]
     assert page.locator("#section-mailboxes").is_visible()
     assert not page.locator("#section-never-log").is_visible()
     page.click("nav.section-tabs a:has-text('Never log')")

@@ -221,3 +221,45 @@ def test_private_extended_property_filter(emulator: EmulatorHandle) -> None:
     found = events.list(calendarId="primary", privateExtendedProperty="src=crm").execute()
     assert [e["id"] for e in found["items"]] == [marked["id"]]
     assert found["items"][0]["extendedProperties"] == {"private": {"src": "crm"}}
+
+
+def test_people_incremental_listing_in_googles_wire_format(emulator: EmulatorHandle) -> None:
+    """The shapes the Contacts import relies on, each answer checked against the discovery
+    document by the recording transport: primary values first with their source, a changed
+    person with a new etag, a deleted one as ``metadata.deleted`` with nothing but its name and
+    etag, and the sync token only on the last page."""
+    emulator.create_user(USER)
+    people = people_service(emulator, emulator.credentials(USER, PEOPLE))
+    kept = emulator.add_contact(
+        USER, name="Ann Buyer", emails=["ann@customer.example", "ann@home.example"]
+    )
+    gone = emulator.add_contact(USER, name="Ben Gone", emails=["ben@customer.example"])
+    fields = "names,emailAddresses,phoneNumbers,organizations,metadata"
+    first = (
+        people.people()
+        .connections()
+        .list(resourceName="people/me", personFields=fields, pageSize=1, requestSyncToken=True)
+        .execute()
+    )
+    assert "nextPageToken" in first and "nextSyncToken" not in first
+    person = first["connections"][0]
+    emails = person["emailAddresses"]
+    assert emails[0]["metadata"]["primary"] is True and emails[1]["metadata"]["primary"] is False
+    assert emails[0]["metadata"]["source"] == {"type": "CONTACT", "id": kept}
+    assert person["metadata"]["sources"][0]["etag"] == person["etag"]
+    full, sync = all_connections(people, requestSyncToken=True)
+    etags = {c["resourceName"]: c["etag"] for c in full}
+
+    emulator.update_contact(USER, kept, name="Ann Seller")
+    emulator.delete_contact(USER, gone)
+    changes, _ = all_connections(people, syncToken=sync, requestSyncToken=True)
+    by_name = {c["resourceName"]: c for c in changes}
+    changed = by_name[f"people/{kept}"]
+    assert changed["etag"] != etags[f"people/{kept}"]
+    assert changed["names"][0]["displayName"] == "Ann Seller"
+    assert changed["emailAddresses"][0]["value"] == "ann@customer.example"  # kept
+    deleted = by_name[f"people/{gone}"]
+    assert deleted["metadata"]["deleted"] is True
+    assert set(deleted) == {"resourceName", "etag", "metadata"}
+    # A full listing no longer shows the deleted person.
+    assert f"people/{gone}" not in {c["resourceName"] for c in all_connections(people)[0]}

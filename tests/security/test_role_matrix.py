@@ -162,6 +162,21 @@ WRITE_ROUTES: dict[tuple[str, str], Rule] = {
     # Partial consent: the factory's mailbox holds every scope already (409 says so).
     ("POST", "/api/v1/mail-accounts/{id}/authorize-missing"): Rule("writer", 409),
     ("POST", "/setup/email/{account_id}/grant-missing"): Rule("writer", 303),
+    # Optional Google features: off in the tenant (the features form below switches them all
+    # off again), so asking for a scope or an import is refused with 409 / a notice (303).
+    ("POST", "/api/v1/mail-accounts/{id}/authorize-scopes"): Rule(
+        "writer", 409, json={"features": ["contacts"]}
+    ),
+    ("POST", "/api/v1/mail-accounts/{id}/contacts-import"): Rule("writer", 409),
+    ("PATCH", "/api/v1/me"): Rule("member", 200, json={"customer_mail_alerts": True}),
+    ("POST", "/setup/email/google/features"): Rule("admin", 303, form={}),
+    ("POST", "/setup/email/{account_id}/authorize-scopes"): Rule(
+        "writer", 303, form={"feature": "contacts"}
+    ),
+    ("POST", "/setup/email/{account_id}/contacts-import"): Rule("writer", 303),
+    ("POST", "/setup/email/customer-alerts"): Rule(
+        "member", 303, form={"customer_mail_alerts": "1"}
+    ),
     # Sending and drafts need Gmail (and a model) behind them, which tests/integration/sending
     # covers; here a permitted role passes the role check and gets the answer of its request
     # (422 for an empty message, 404 for an unknown one; the composer without htmx goes back to
@@ -328,6 +343,7 @@ def _filled(value: Any, ids: dict[str, Any]) -> Any:
     )
 
 
+@pytest.mark.timeout(900)  # 575 cells, each on fresh objects: minutes on a busy machine
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_every_write_route_is_classified(client: TestClient) -> None:
     app_writes = {

@@ -37,6 +37,7 @@ TASK_MODULES = (
     "inboxcrm.jobs.mail_tasks",
     "inboxcrm.jobs.privacy_tasks",
     "inboxcrm.jobs.calendar_tasks",
+    "inboxcrm.jobs.contact_tasks",
 )
 """Modules whose import registers tasks with the default registry. Add new task modules here."""
 

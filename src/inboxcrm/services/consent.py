@@ -20,7 +20,9 @@ from inboxcrm.services.audit import record_event
 
 __all__ = ["ConsentAction", "ConsentEntry", "consent_history", "record_consent"]
 
-ConsentAction = Literal["connect", "disconnect", "revoked"]
+ConsentAction = Literal["connect", "grant", "disconnect", "revoked"]
+"""``grant``: an incremental authorization added scopes to a connected mailbox (the entry
+lists the scopes it added)."""
 
 
 @dataclass(frozen=True)

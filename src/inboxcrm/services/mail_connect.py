@@ -15,6 +15,10 @@
 3. The code is exchanged (PKCE verifier, exact scopes), the tokens are stored Fernet-encrypted
    in the tenant's ``mail_accounts``, a consent-log entry written, the mailbox route put (see
    :mod:`inboxcrm.services.mailbox_routes`) and the first full sync queued after commit.
+   An incremental authorization of a connected mailbox (missing Gmail permissions, or an
+   optional Google feature, see :mod:`inboxcrm.services.google_features`) is logged as a
+   ``grant`` of the scopes it added; one that added only optional feature scopes queues no
+   full sync.
 """
 
 from __future__ import annotations
@@ -362,6 +366,13 @@ def _store_grant(
             .with_for_update()
         )
         created = row is None
+        before = set() if row is None else gmail_scopes.canonical_scopes(row.scopes or ())
+        incremental = (
+            row is not None
+            and row.status == "connected"
+            and row.user_id == consumed.user_id
+            and row.provider_subject == granted.subject
+        )
         if row is None:
             row = MailAccountRow(user_id=consumed.user_id, provider=GMAIL, email=granted.email)
             uow.session.add(row)
@@ -398,6 +409,8 @@ def _store_grant(
         row.disconnected_at = None
         row.purge_after = None
         uow.session.flush()
+        added = [s for s in granted.scopes if s not in before]
+        grant = incremental and bool(added)
         record_consent(
             uow,
             user_id=consumed.user_id,
@@ -405,11 +418,13 @@ def _store_grant(
             mail_account_id=row.id,
             provider=GMAIL,
             account_email=granted.email,
-            action="connect",
-            scopes=granted.scopes,
+            action="grant" if grant else "connect",
+            scopes=added if grant else granted.scopes,
             ip=ip,
             user_agent=user_agent,
         )
-        uow.enqueue(SYNC_TASK, tenant=slug, account_id=row.id, full=True)
+        optional = set().union(*(allowed for allowed, _ in gmail_scopes.GOOGLE_FEATURES.values()))
+        if not grant or any(s not in optional for s in added):
+            uow.enqueue(SYNC_TASK, tenant=slug, account_id=row.id, full=True)
         uow.commit()
         return account_view(row), created

@@ -6,9 +6,11 @@ Write paths (each one function, one unit of work):
 - :func:`update_mail_settings` (admins): storage policy ``full`` | ``snippet`` | ``metadata`` |
   ``live`` (applied to mail synced from then on; ``live`` stores no subject, snippet or body:
   they are fetched from Gmail when a message is opened, see services.live_mail) and contact
-  auto-creation ``off`` | ``sent`` | ``sent_and_received``; the Google Calendar meetings
-  (``google_calendar_enabled``, services.meetings) and deal-state Gmail labels
-  (``deal_state_labels_enabled``, services.deal_labels) switches, both off by default.
+  auto-creation ``off`` | ``sent`` | ``sent_and_received``, and the optional Google features
+  ``google_contacts_enabled`` / ``google_calendar_enabled`` (off by default; with one on, each
+  user may grant its scope for their own mailbox, see services.google_features; meetings in
+  services.meetings) and deal-state Gmail labels (``deal_state_labels_enabled``,
+  services.deal_labels).
 - :func:`add_never_log` (admins): the entry is stored and the synced mail it now excludes is
   removed at once: messages with no other CRM counterpart (with their timeline entries and
   attachment metadata) and timeline links that only existed through the blocked address.
@@ -76,16 +78,18 @@ BACKFILL_TASK = "inboxcrm.mail.backfill_addresses"
 class MailSettings:
     storage_policy: str
     contact_autocreate: str
+    google_contacts_enabled: bool = False
     google_calendar_enabled: bool = False
     deal_state_labels_enabled: bool = False
 
 
-def _settings_of(row: TenantSettingsRow) -> MailSettings:
+def _view(row: TenantSettingsRow) -> MailSettings:
     return MailSettings(
         row.mail_storage_policy,
         row.contact_autocreate,
-        bool(row.google_calendar_enabled),
-        bool(row.deal_state_labels_enabled),
+        google_contacts_enabled=bool(row.google_contacts_enabled),
+        google_calendar_enabled=bool(row.google_calendar_enabled),
+        deal_state_labels_enabled=bool(row.deal_state_labels_enabled),
     )
 
 
@@ -102,7 +106,7 @@ def get_mail_settings(uow: UnitOfWork) -> MailSettings:
     row = uow.session.get(TenantSettingsRow, 1)
     if row is None:
         return MailSettings("full", "off")
-    return _settings_of(row)
+    return _view(row)
 
 
 def update_mail_settings(
@@ -111,6 +115,7 @@ def update_mail_settings(
     *,
     storage_policy: str | None = None,
     contact_autocreate: str | None = None,
+    google_contacts_enabled: bool | None = None,
     google_calendar_enabled: bool | None = None,
     deal_state_labels_enabled: bool | None = None,
 ) -> MailSettings:
@@ -128,6 +133,8 @@ def update_mail_settings(
         row.mail_storage_policy = storage_policy
     if contact_autocreate is not None:
         row.contact_autocreate = contact_autocreate
+    if google_contacts_enabled is not None:
+        row.google_contacts_enabled = google_contacts_enabled
     if google_calendar_enabled is not None:
         row.google_calendar_enabled = google_calendar_enabled
     if deal_state_labels_enabled is not None:
@@ -136,10 +143,13 @@ def update_mail_settings(
         "storage_policy": storage_policy,
         "contact_autocreate": contact_autocreate,
     }
-    if google_calendar_enabled is not None:
-        details["google_calendar_enabled"] = google_calendar_enabled
-    if deal_state_labels_enabled is not None:
-        details["deal_state_labels_enabled"] = deal_state_labels_enabled
+    for name, value in (
+        ("google_contacts_enabled", google_contacts_enabled),
+        ("google_calendar_enabled", google_calendar_enabled),
+        ("deal_state_labels_enabled", deal_state_labels_enabled),
+    ):
+        if value is not None:
+            details[name] = value
     record_event(
         uow,
         action="mail_settings.update",
@@ -148,7 +158,7 @@ def update_mail_settings(
         details=details,
     )
     uow.commit()
-    return _settings_of(row)
+    return _view(row)
 
 
 def normalize_never_log_entry(raw: str) -> str:

@@ -17,7 +17,8 @@
   record just gained.
 - :func:`queue_polls` (periodic fallback and recovery) and :func:`renew_watches` (periodic).
 
-The first completed full sync of an account notifies its owner.
+The first completed full sync of an account notifies its owner. Every completed run ends with
+the new-customer-mail alerts of what it stored (:mod:`inboxcrm.services.customer_alerts`).
 """
 
 from __future__ import annotations
@@ -266,6 +267,7 @@ def _run_once(
             _watch_after_full_sync(runtime, tenant, account_id, client)
         if result.mode == "full" and result.first_full_sync:
             _notify_first_sync(runtime, tenant, account)
+        _alert_customer_mail(runtime, tenant, account_id, incremental=result.mode != "full")
         logger.info(
             "sync of account %s in tenant %s done (%s): %d listed, %d stored, %d skipped",
             account_id,
@@ -307,6 +309,21 @@ def _run_once(
         error = f"The sync stopped on an unexpected error ({type(exc).__name__})."
         _record_failure(runtime, tenant, account, error)
         return SyncReport(tenant, account_id, "failed", error=error)
+
+
+def _alert_customer_mail(
+    runtime: Runtime, tenant: str, account_id: int, *, incremental: bool
+) -> None:
+    """New-customer-mail alerts for what the run stored (services.customer_alerts); a failure
+    there never fails the sync."""
+    from inboxcrm.services.customer_alerts import alert_customer_mail
+
+    try:
+        alert_customer_mail(runtime, tenant, account_id, incremental=incremental)
+    except Exception:
+        logger.exception(
+            "customer mail alerts of account %s in tenant %s failed", account_id, tenant
+        )
 
 
 def _database_error(exc: SQLAlchemyError) -> str:

@@ -46,6 +46,8 @@ class Notification:
     body: str
     created_at: datetime
     read_at: datetime | None
+    link: str | None = None
+    """A path inside the app the notification points at (a record page), or None."""
 
     @property
     def read(self) -> bool:
@@ -60,12 +62,31 @@ def _out(row: NotificationRow) -> Notification:
         body=row.body,
         created_at=row.created_at,
         read_at=row.read_at,
+        link=row.link,
     )
 
 
-def notify(uow: UnitOfWork, user_id: int, kind: str, title: str, body: str = "") -> Notification:
-    """Add a notification for ``user_id``; it is saved when the caller commits ``uow``."""
-    row = NotificationRow(user_id=user_id, kind=kind[:40], title=title[:_TITLE_MAX], body=body)
+def notify(
+    uow: UnitOfWork,
+    user_id: int,
+    kind: str,
+    title: str,
+    body: str = "",
+    *,
+    link: str | None = None,
+) -> Notification:
+    """Add a notification for ``user_id``; it is saved when the caller commits ``uow``.
+
+    ``link`` is an app-relative path (``/contacts/7``); anything else is dropped.
+    """
+    safe_link = link if link and link.startswith("/") and not link.startswith("//") else None
+    row = NotificationRow(
+        user_id=user_id,
+        kind=kind[:40],
+        title=title[:_TITLE_MAX],
+        body=body,
+        link=safe_link[:300] if safe_link else None,
+    )
     uow.session.add(row)
     uow.session.flush()
     logger.info("notification %s (%s) for user %s in tenant %s", row.id, kind, user_id, uow.tenant)

@@ -8,6 +8,11 @@ whole list). Deleting is a soft delete: the record disappears from every read (4
 
 Record email addresses live in ``record_emails`` in canonical form; an address may belong to
 several records, but not twice to one.
+
+An edit of a Contact or Account marks the fields it set as the user's
+(:func:`inboxcrm.services.field_sources.mark_user_fields`): the Google Contacts import never
+overwrites them. A contact imported from Google shows ``source == "google"`` (and
+``source_deleted_at`` once every Google contact it came from was deleted there).
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from inboxcrm.domain.records import (
     search_terms,
 )
 from inboxcrm.services.audit import record_event
+from inboxcrm.services.contact_sources import contact_sources
+from inboxcrm.services.field_sources import mark_user_fields
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.pagination import DEFAULT_LIMIT, Page, check_limit, page_by_id
 from inboxcrm.services.retention import hide_record
@@ -189,6 +196,10 @@ class Contact:
     owner_user_id: int | None
     created_at: datetime
     updated_at: datetime
+    source: str | None = None
+    """``google`` for a contact the Google Contacts import created or matched, else None."""
+    source_deleted_at: datetime | None = None
+    """When Google reported the contact deleted (it stays in the CRM, marked), else None."""
 
     @property
     def display_name(self) -> str:
@@ -570,6 +581,8 @@ def _update(
     table.clean(uow.session, values)
     for name, value in values.items():
         setattr(row, name, value)
+    if table.kind in ("contact", "account"):
+        mark_user_fields(uow.session, table.kind, row.id, patch.model_fields_set)
     emails = None if patch.emails is None else normalize_record_emails(patch.emails)
     if emails is not None:
         _replace_emails(uow.session, table.kind, row.id, emails)
@@ -630,6 +643,14 @@ def _account_names(session: Session, rows: Sequence[ContactRow]) -> dict[int, di
     }
 
 
+def _contact_extras(session: Session, rows: Sequence[ContactRow]) -> dict[int, dict[str, Any]]:
+    """Each contact's account name and where it came from (see :class:`Contact`)."""
+    extras = _account_names(session, rows)
+    for contact_id, source in contact_sources(session, [r.id for r in rows]).items():
+        extras[contact_id].update(source=source.source, source_deleted_at=source.deleted_at)
+    return extras
+
+
 def _clean_account(session: Session, values: dict[str, Any]) -> None:
     if "domain" in values:
         values["domain"] = normalize_domain(values["domain"]) if values["domain"] else None
@@ -662,7 +683,7 @@ _CONTACTS = _KindTable(
     ),
     not_null=("first_name", "last_name", "emails"),
     clean=_clean_contact,
-    extra_view_fields=_account_names,
+    extra_view_fields=_contact_extras,
 )
 _ACCOUNTS = _KindTable(
     kind="account",

@@ -82,6 +82,8 @@ def test_other_tenants_ids_are_404_on_every_id_route(
             body = {"role": "rep"}  # a role change needs a role
         elif path.endswith("/support-flag"):
             body = {"reason": "a support question", "hours": 1}  # a flag needs its reason
+        elif path.endswith("/authorize-scopes"):
+            body = {"features": ["contacts"]}  # an opt-in names its features
         response = client.request(method, url, json=body, headers=owner_a.headers)
         assert response.status_code == 404, (method, url, response.status_code, response.text)
         assert response.headers["content-type"].startswith("application/problem+json")

@@ -94,6 +94,10 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/setup/email/sending": lambda _d: {"track_by_default": "1"},
     "/setup/email/google-features": lambda _d: {"google_calendar_enabled": "1"},
     "/setup/email/meeting-prep": lambda _d: {"meeting_prep_enabled": "1"},
+    "/setup/email/google/features": lambda _d: {},
+    "/setup/email/{account_id}/authorize-scopes": lambda _d: {"feature": "contacts"},
+    "/setup/email/{account_id}/contacts-import": lambda _d: {},
+    "/setup/email/customer-alerts": lambda _d: {"customer_mail_alerts": "1"},
     "/preferences": lambda _d: {"time_zone": "Europe/Berlin"},
     **{
         f"/email-{kind}/{{{param}}}/{action}": lambda d: {"next": f"/contacts/{d.contact}"}
@@ -141,6 +145,7 @@ ADMIN_ONLY = {
     "/setup/email/never-log",
     "/setup/email/never-log/remove",
     "/setup/email/sharing",
+    "/setup/email/google/features",
     "/setup/users/invite",
     "/setup/users/{user_id}/role",
     "/setup/users/{user_id}/deactivate",
@@ -156,6 +161,7 @@ READ_ONLY_ALLOWED = {
     "/notifications/{notification_id}/read",
     "/preferences",
     "/setup/email/meeting-prep",
+    "/setup/email/customer-alerts",  # the member's own notifications
 }
 
 UNSAFE = [(m, p) for m, p in page_routes() if m not in {"GET", "HEAD", "OPTIONS"}]

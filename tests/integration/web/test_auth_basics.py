@@ -20,6 +20,7 @@ def test_bearer_token_identifies_user_and_tenant(
         "tenant": "acme",
         "role": "admin",
         "meeting_prep_enabled": True,
+        "customer_mail_alerts": False,
     }
 
 

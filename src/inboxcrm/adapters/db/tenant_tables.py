@@ -300,6 +300,8 @@ class NotificationRow(TenantBase):
     kind: Mapped[str] = mapped_column(String(40))
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str | None] = mapped_column(String(300))
+    """A path inside the app the notification points at (e.g. ``/contacts/7``), or None."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
 
@@ -322,7 +324,10 @@ class TenantSettingsRow(TenantBase):
     # The most mailbox owners may share (services.mail_sharing); NULL = tenant / everything.
     max_sharing: Mapped[str | None] = mapped_column(String(20))
     max_sharing_detail: Mapped[str | None] = mapped_column(String(20))
-    # Google Calendar meetings and deal-state Gmail labels (services.meetings, deal_labels).
+    # Google features beyond Gmail an admin turned on (their scopes are asked for per user,
+    # by incremental authorization; services.google_features), and deal-state Gmail labels
+    # (services.deal_labels).
+    google_contacts_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     google_calendar_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     deal_state_labels_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -415,6 +420,7 @@ from inboxcrm.adapters.db import (  # noqa: E402,F401
     calendar_tables,
     dedup_tables,
     mailbox_folder_tables,
+    google_contact_tables,
     privacy_tables,
     sending_tables,
     support_flag_tables,

@@ -12,6 +12,11 @@ granted earlier (``include_granted_scopes``), so the granted set may be a subset
 
 :func:`missing_scopes` names the requested scopes whose feature is not available, for the
 "grant missing permissions" button (incremental authorization).
+
+Beyond Gmail, :data:`GOOGLE_FEATURES` names the optional Google features and their scope
+(``contacts`` → contacts.readonly, ``calendar`` → calendar.events). They are never part of the
+first connect: a user opts in per mailbox once a tenant admin enabled the feature, by a second
+consent with ``include_granted_scopes`` (:func:`google_features_of` says what a grant allows).
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from collections.abc import Iterable
 
 __all__ = [
     "FEATURES",
+    "GOOGLE_FEATURES",
     "IDENTITY",
     "REQUESTED",
     "canonical_scopes",
     "features_of",
+    "google_features_of",
     "missing_identity",
     "missing_scopes",
 ]
@@ -36,6 +43,10 @@ COMPOSE = G + "gmail.compose"
 USERINFO_EMAIL = G + "userinfo.email"
 OPENID = "openid"
 MAIL_FULL = "https://mail.google.com/"
+CONTACTS_READONLY = G + "contacts.readonly"
+CONTACTS = G + "contacts"
+CALENDAR_EVENTS = G + "calendar.events"
+CALENDAR = G + "calendar"
 
 REQUESTED: tuple[str, ...] = (READONLY, SEND, MODIFY, USERINFO_EMAIL, OPENID)
 """Exactly the scopes inboxcrm asks for; nothing broader."""
@@ -47,6 +58,12 @@ FEATURES: dict[str, tuple[frozenset[str], str]] = {
     "labels": (frozenset({MODIFY, MAIL_FULL}), MODIFY),
 }
 """Feature → (scopes any of which allows it, the requested scope that grants it)."""
+
+GOOGLE_FEATURES: dict[str, tuple[frozenset[str], str]] = {
+    "contacts": (frozenset({CONTACTS_READONLY, CONTACTS}), CONTACTS_READONLY),
+    "calendar": (frozenset({CALENDAR_EVENTS, CALENDAR}), CALENDAR_EVENTS),
+}
+"""Optional Google feature → (scopes any of which allows it, the scope inboxcrm asks for)."""
 
 _ALIASES = {"email": USERINFO_EMAIL}
 
@@ -62,6 +79,12 @@ def canonical_scopes(scopes: Iterable[str] | str | None) -> set[str]:
 def features_of(scopes: Iterable[str]) -> dict[str, bool]:
     granted = canonical_scopes(scopes)
     return {name: bool(granted & allowed) for name, (allowed, _) in FEATURES.items()}
+
+
+def google_features_of(scopes: Iterable[str]) -> dict[str, bool]:
+    """Which optional Google features (contacts, calendar) the granted ``scopes`` allow."""
+    granted = canonical_scopes(scopes)
+    return {name: bool(granted & allowed) for name, (allowed, _) in GOOGLE_FEATURES.items()}
 
 
 def missing_scopes(scopes: Iterable[str]) -> list[str]:

@@ -74,3 +74,7 @@ api_router.include_router(meetings.router)
 from inboxcrm.web.api import support_reads  # noqa: E402  (staff read mail flagged for support)
 
 api_router.include_router(support_reads.router)
+
+from inboxcrm.web.api import contacts_import  # noqa: E402  (Google Contacts import)
+
+api_router.include_router(contacts_import.router)

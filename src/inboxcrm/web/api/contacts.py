@@ -30,6 +30,10 @@ class ContactOut(BaseModel):
     owner_user_id: int | None
     created_at: datetime
     updated_at: datetime
+    source: str | None = None
+    """``google`` for a contact imported from Google Contacts, else null."""
+    source_deleted_at: datetime | None = None
+    """When the Google contact it came from was deleted in Google (the CRM keeps it)."""
 
 
 @router.get("", response_model=PageOut[ContactOut])

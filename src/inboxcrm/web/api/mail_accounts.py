@@ -78,6 +78,8 @@ class NotificationOut(BaseModel):
     created_at: datetime
     read_at: datetime | None
     read: bool
+    link: str | None = None
+    """The app page it points at (e.g. ``/contacts/7``), or null."""
 
 
 def _account_out(account: mail_accounts.MailAccount) -> MailAccountOut:

@@ -5,8 +5,9 @@ and the never-log list.
   skipped by reason, pending) and a page of entries with the reason per skipped message.
 - ``PATCH /api/v1/mail-accounts/{id}/sync-options``: ``labels`` (or ``null`` for the default:
   everything but Spam/Trash) and ``lookback_days``.
-- ``GET|PATCH /api/v1/mail-settings``: storage policy, contact auto-creation,
-  ``google_calendar_enabled`` and ``deal_state_labels_enabled`` (admins change).
+- ``GET|PATCH /api/v1/mail-settings``: storage policy, contact auto-creation, the optional
+  Google features ``google_contacts_enabled`` / ``google_calendar_enabled`` and
+  ``deal_state_labels_enabled`` (admins change).
 - ``GET|POST /api/v1/mail-settings/never-log``, ``DELETE /api/v1/mail-settings/never-log/{entry}``.
 """
 
@@ -114,6 +115,7 @@ def patch_sync_options(
 class MailSettingsOut(BaseModel):
     storage_policy: str
     contact_autocreate: str
+    google_contacts_enabled: bool
     google_calendar_enabled: bool
     deal_state_labels_enabled: bool
 
@@ -122,6 +124,7 @@ class MailSettingsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     storage_policy: Literal["full", "snippet", "metadata", "live"] | None = None
     contact_autocreate: Literal["off", "sent", "sent_and_received"] | None = None
+    google_contacts_enabled: StrictBool | None = None
     google_calendar_enabled: StrictBool | None = None
     deal_state_labels_enabled: StrictBool | None = None
 
@@ -130,6 +133,7 @@ def _settings_out(found: mail_settings.MailSettings) -> MailSettingsOut:
     return MailSettingsOut(
         storage_policy=found.storage_policy,
         contact_autocreate=found.contact_autocreate,
+        google_contacts_enabled=found.google_contacts_enabled,
         google_calendar_enabled=found.google_calendar_enabled,
         deal_state_labels_enabled=found.deal_state_labels_enabled,
     )
@@ -149,6 +153,7 @@ def patch_settings(
         principal,
         storage_policy=body.storage_policy,
         contact_autocreate=body.contact_autocreate,
+        google_contacts_enabled=body.google_contacts_enabled,
         google_calendar_enabled=body.google_calendar_enabled,
         deal_state_labels_enabled=body.deal_state_labels_enabled,
     )

@@ -54,6 +54,9 @@ PAGE_ROUTERS += (meeting_pages.router,)
 from inboxcrm.web.ui import mail_server_pages  # noqa: E402  (Connect IMAP/POP3)
 
 PAGE_ROUTERS += (mail_server_pages.router,)
+from inboxcrm.web.ui import google_setup_pages  # noqa: E402  (Setup → Email → Google)
+
+PAGE_ROUTERS += (google_setup_pages.router,)
 
 ui_router = APIRouter(include_in_schema=False)
 for _router in PAGE_ROUTERS:

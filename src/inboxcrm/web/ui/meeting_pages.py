@@ -135,7 +135,7 @@ def save_google_features(principal: AdminPrincipal, uow: TenantUow, form: Posted
         deal_state_labels_enabled=fields["deal_state_labels_enabled"] == "1",
     )
     return RedirectResponse(
-        "/setup/email?notice=google_features_saved#section-calendar", status_code=303
+        "/setup/email?notice=calendar_features_saved#section-calendar", status_code=303
     )
 
 

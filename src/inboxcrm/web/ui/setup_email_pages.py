@@ -125,8 +125,17 @@ NOTICES = {
     "never_log_removed": "Removed from the never-log list; its mail is being back-filled.",
     "sharing_saved": "Sharing saved. Colleagues see your mail this way from now on.",
     "sharing_maximum_saved": "Sharing limit saved. It applies to every mailbox at once.",
-    "google_features_saved": "Google Calendar and deal-label settings saved.",
+    "calendar_features_saved": "Google Calendar and deal-label settings saved.",
     "meeting_prep_saved": "Your meeting prep brief choice is saved.",
+    "google_features_saved": "Google features saved. Each person can now allow them for their "
+    "own mailbox.",
+    "google_feature_disabled": "An admin has not enabled that Google feature for the organisation.",
+    "google_feature_granted": "This mailbox has already allowed that Google feature.",
+    "google_feature_unknown": "Choose Google Contacts or Google Calendar.",
+    "contacts_not_granted": "Allow Google Contacts for this mailbox first.",
+    "contacts_import_queued": "Google contacts import started. You get a notification when it "
+    "is done.",
+    "customer_alerts_saved": "Alert setting saved.",
 }
 
 VISIBILITY_CHOICES = (
@@ -190,6 +199,7 @@ EMAIL_SECTIONS = (
     EmailSection("never-log", "Never log", admin_only=True),
     EmailSection("tracking", "Tracking"),
     EmailSection("calendar", "Calendar & labels"),
+    EmailSection("google", "Google"),
 )
 
 

@@ -1,7 +1,7 @@
 """calendar meetings, prep briefs, deal-state labels and their tenant switches
 
 Revision ID: 1201
-Revises: 1001
+Revises: 1101
 Create Date: 2026-12-01 10:45:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import inboxcrm.adapters.db.types
 
 revision: str = "1201"
-down_revision: str | None = "1001"
+down_revision: str | None = "1101"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -22,11 +22,6 @@ UTC = inboxcrm.adapters.db.types.UTCDateTime
 
 def upgrade() -> None:
     with op.batch_alter_table("tenant_settings") as batch:
-        batch.add_column(
-            sa.Column(
-                "google_calendar_enabled", sa.Boolean(), server_default=sa.false(), nullable=False
-            )
-        )
         batch.add_column(
             sa.Column(
                 "deal_state_labels_enabled",
@@ -138,4 +133,3 @@ def downgrade() -> None:
     op.drop_table("meetings")
     with op.batch_alter_table("tenant_settings") as batch:
         batch.drop_column("deal_state_labels_enabled")
-        batch.drop_column("google_calendar_enabled")
