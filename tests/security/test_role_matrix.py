@@ -168,7 +168,6 @@ WRITE_ROUTES: dict[tuple[str, str], Rule] = {
         "writer", 409, json={"features": ["contacts"]}
     ),
     ("POST", "/api/v1/mail-accounts/{id}/contacts-import"): Rule("writer", 409),
-    ("PATCH", "/api/v1/me"): Rule("member", 200, json={"customer_mail_alerts": True}),
     ("POST", "/setup/email/google/features"): Rule("admin", 303, form={}),
     ("POST", "/setup/email/{account_id}/authorize-scopes"): Rule(
         "writer", 303, form={"feature": "contacts"}
@@ -193,7 +192,9 @@ WRITE_ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/meetings"): Rule("writer", 422, json={}),
     ("PATCH", "/api/v1/meetings/{id}"): Rule("writer", 404, json={}),
     ("POST", "/api/v1/mail-accounts/{account_id}/calendar-sync"): Rule("writer", 409),
-    ("PATCH", "/api/v1/me"): Rule("member", 200, json={"meeting_prep_enabled": False}),
+    ("PATCH", "/api/v1/me"): Rule(
+        "member", 200, json={"meeting_prep_enabled": False, "customer_mail_alerts": True}
+    ),
     ("POST", "/leads/{record_id}/meetings"): Rule("writer", 303, form={}),
     ("POST", "/contacts/{record_id}/meetings"): Rule("writer", 303, form={}),
     ("POST", "/accounts/{record_id}/meetings"): Rule("writer", 303, form={}),

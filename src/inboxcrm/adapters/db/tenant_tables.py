@@ -419,8 +419,8 @@ class ConsentLogRow(TenantBase):
 from inboxcrm.adapters.db import (  # noqa: E402,F401
     calendar_tables,
     dedup_tables,
-    mailbox_folder_tables,
     google_contact_tables,
+    mailbox_folder_tables,
     privacy_tables,
     sending_tables,
     support_flag_tables,
