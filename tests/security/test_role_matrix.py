@@ -199,7 +199,7 @@ WRITE_ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/contacts/{record_id}/meetings"): Rule("writer", 303, form={}),
     ("POST", "/accounts/{record_id}/meetings"): Rule("writer", 303, form={}),
     ("POST", "/setup/email/google-features"): Rule(
-        "admin", 303, form={"google_calendar_enabled": "1"}
+        "admin", 303, form={"deal_state_labels_enabled": "1"}
     ),
     ("POST", "/setup/email/meeting-prep"): Rule("member", 303, form={"meeting_prep_enabled": "1"}),
     ("POST", "/leads/{record_id}/compose"): Rule("writer", 303, form={}),

@@ -92,7 +92,7 @@ VALID_POSTS: dict[str, Callable[[SampleData], Form]] = {
     "/setup/email/{account_id}/sharing": lambda _d: {"visibility": "team", "detail": "subject"},
     "/setup/email/sharing": lambda _d: {"visibility": "team", "detail": "everything"},
     "/setup/email/sending": lambda _d: {"track_by_default": "1"},
-    "/setup/email/google-features": lambda _d: {"google_calendar_enabled": "1"},
+    "/setup/email/google-features": lambda _d: {"deal_state_labels_enabled": "1"},
     "/setup/email/meeting-prep": lambda _d: {"meeting_prep_enabled": "1"},
     "/setup/email/google/features": lambda _d: {},
     "/setup/email/{account_id}/authorize-scopes": lambda _d: {"feature": "contacts"},

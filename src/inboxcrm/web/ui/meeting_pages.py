@@ -127,12 +127,10 @@ for _kind in RECORD_KINDS:
 
 @router.post("/setup/email/google-features")
 def save_google_features(principal: AdminPrincipal, uow: TenantUow, form: PostedForm) -> Response:
-    fields = form_texts(form, ["google_calendar_enabled", "deal_state_labels_enabled"])
+    """The deal-state labels switch (Google Calendar itself is switched in the Google tab)."""
+    fields = form_texts(form, ["deal_state_labels_enabled"])
     mail_settings.update_mail_settings(
-        uow,
-        principal,
-        google_calendar_enabled=fields["google_calendar_enabled"] == "1",
-        deal_state_labels_enabled=fields["deal_state_labels_enabled"] == "1",
+        uow, principal, deal_state_labels_enabled=fields["deal_state_labels_enabled"] == "1"
     )
     return RedirectResponse(
         "/setup/email?notice=calendar_features_saved#section-calendar", status_code=303
