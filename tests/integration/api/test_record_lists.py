@@ -96,10 +96,17 @@ def test_search_by_name_email_and_company(
     assert ids("/api/v1/contacts", q="hank scorpio") == [hank.id]
     assert ids("/api/v1/contacts", q="hank simpson") == []
     assert ids("/api/v1/contacts", q="100%") == [pct.id]  # LIKE wildcards are literal
-    assert ids("/api/v1/contacts", q="c_r") == []  # would match "Scorpio" as a wildcard
-    assert ids("/api/v1/contacts", q="r_s") == [pct.id]
-    assert ids("/api/v1/contacts", q="%") == [pct.id]
-    assert ids("/api/v1/leads", q="power plant") == [lead.id]
+    assert ids("/api/v1/contacts", q="sc_r") == []  # would match "Scorpio" as a wildcard
+    assert ids("/api/v1/contacts", q="under_s") == [pct.id]
+    assert ids("/api/v1/contacts", q="unde_") == []  # would match "Under_score" as a wildcard
+    assert ids("/api/v1/contacts", q="1%") == []  # would match "100%" as a wildcard
+    # A word matches the beginning of a field, an address or its domain, not its middle.
+    assert ids("/api/v1/contacts", q="sco") == [hank.id]
+    assert ids("/api/v1/contacts", q="corpio") == []
+    assert ids("/api/v1/contacts", q="hank@glo") == [hank.id]
+    assert ids("/api/v1/contacts", q="snpp") == [homer.id]
+    assert ids("/api/v1/leads", q="plant") == []  # a later word of a field ...
+    assert ids("/api/v1/leads", q="power plant") == [lead.id]  # ... is found with the whole
     assert ids("/api/v1/accounts", q="GLOBEX.COM") == [globex.id]
     assert ids("/api/v1/contacts", email="HANK@Globex.com") == [hank.id]
     assert ids("/api/v1/contacts", email="nobody@globex.com") == []

@@ -411,6 +411,7 @@ class ConsentLogRow(TenantBase):
 from inboxcrm.adapters.db import (  # noqa: E402,F401
     dedup_tables,
     privacy_tables,
+    search_indexes,
     sending_tables,
     support_flag_tables,
 )
