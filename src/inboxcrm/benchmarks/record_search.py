@@ -25,6 +25,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from inboxcrm.benchmarks.bench_env import (
     cpu_seconds,
@@ -174,38 +175,44 @@ def _bulk_load(runtime: Runtime, data: tuple[list[tuple[Any, ...]], ...]) -> flo
 
 def _explain(runtime: Runtime, query: str) -> str:
     """The database's plan of the search statement for ``query`` (for the decision record)."""
+    from sqlalchemy import select
     from sqlalchemy.dialects import postgresql, sqlite
 
     from inboxcrm.adapters.db.tenant_tables import ContactRow
     from inboxcrm.services.record_search import search_conditions
 
-    engine = runtime.tenants.engine(TENANT)
-    dialect = engine.dialect.name
-    from sqlalchemy import select
-
-    statement = (
-        select(ContactRow.id)
-        .where(
-            ContactRow.deleted_at.is_(None),
-            *search_conditions("contact", ContactRow.id, query, dialect),
+    postgres = runtime.tenants.backend == "postgresql"
+    with runtime.tenant_uow(TENANT) as uow:
+        statement = (
+            select(ContactRow.id)
+            .where(
+                ContactRow.deleted_at.is_(None),
+                *search_conditions(uow.session, "contact", ContactRow.id, query),
+            )
+            .order_by(ContactRow.id)
+            .limit(51)
         )
-        .order_by(ContactRow.id)
-        .limit(51)
-    )
-    compiled = statement.compile(
-        dialect=postgresql.dialect() if dialect == "postgresql" else sqlite.dialect(),
-        compile_kwargs={"literal_binds": True},
-    )
-    prefix = (
-        "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON)"
-        if dialect == "postgresql"
-        else "EXPLAIN QUERY PLAN"
-    )
-    with engine.connect() as conn:
-        rows = conn.exec_driver_sql(f"{prefix} {compiled}").all()
-    if dialect == "postgresql":
+        compiled = statement.compile(
+            dialect=postgresql.dialect() if postgres else sqlite.dialect(),
+            compile_kwargs={"literal_binds": True},
+        )
+        prefix = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)" if postgres else "EXPLAIN QUERY PLAN"
+        rows = uow.session.connection().exec_driver_sql(f"{prefix} {compiled}").all()
+    if postgres:
         return "\n".join(r[0] for r in rows)
     return "\n".join(f"{r[1]:>3} {r[2]:>3} {r[3]}" for r in rows)
+
+
+def _backend_pids(runtime: Runtime) -> list[int]:
+    """The server processes of the tenant's pooled connections (PostgreSQL; none on SQLite)."""
+    if runtime.tenants.backend != "postgresql":
+        return []
+    database = make_url(runtime.tenants.url_for(TENANT)).database
+    with runtime.control_engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}
+        )
+        return [int(r[0]) for r in rows]
 
 
 def _measure(
@@ -221,26 +228,39 @@ def _measure(
     headers = {"Authorization": f"Bearer {token}"}
     queries = _queries(data[1], data[0], searches)
     timings: list[float] = []
+    cpu: list[float] = []
     hits: list[int] = []
     with TestClient(create_app(runtime)) as client:
         for q in queries[:10]:  # warm caches and statements
             client.get("/api/v1/contacts", params={"q": q, "limit": 50}, headers=headers)
+        servers = _backend_pids(runtime)
         load = load_average()
-        cpu_before = cpu_seconds()
+
+        def used() -> float:
+            return cpu_seconds() + sum(cpu_seconds(pid) for pid in servers)
+
         for q in queries:
+            cpu_before = used()
             started = time.perf_counter()
             response = client.get("/api/v1/contacts", params={"q": q, "limit": 50}, headers=headers)
             timings.append((time.perf_counter() - started) * 1000)
+            cpu.append((used() - cpu_before) * 1000)
             response.raise_for_status()
             hits.append(len(response.json()["items"]))
-        cpu_ms = (cpu_seconds() - cpu_before) * 1000 / len(queries)
-    plans = {q: _explain(runtime, q) for q in (data[1][5][2][:3], "zzqx")}
-    p95 = statistics.quantiles(timings, n=20)[18] if len(timings) >= 20 else max(timings)
+        load = max(load, load_average())
+    samples = data[1][5]
+    plans = {
+        q: _explain(runtime, q)
+        for q in (samples[2], samples[2][:3], f"{samples[1]} {samples[2]}", "zzqx")
+    }
+    p95 = _p95(timings)
+    cpu_p95 = _p95(cpu)
     note = (
         f"{contacts:,} contacts bulk-loaded in {load_seconds:.0f} s, {len(timings)} searches, "
         f"median {statistics.median(timings):.1f} ms, {sum(1 for h in hits if h == 50)} full "
         f"pages, load average {load:.1f}"
     )
+    server = " + database server" if servers else ""
     return [
         BenchResult(
             f"record search, p95 ({label}, HTTP API)",
@@ -251,14 +271,19 @@ def _measure(
             note,
         ),
         BenchResult(
-            f"record search, CPU time per request ({label}, whole process)",
-            cpu_ms,
+            f"record search, CPU time per request, p95 ({label}, app process{server})",
+            cpu_p95,
             "ms",
-            "n/a",
-            None,
-            f"load average {load:.1f}",
+            f"<= {TARGET_MS:.0f} ms",
+            cpu_p95 <= TARGET_MS,
+            f"median {statistics.median(cpu):.1f} ms; what one core spends, whatever else "
+            "loads the machine",
         ),
     ], plans
+
+
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18] if len(values) >= 20 else max(values)
 
 
 @contextmanager

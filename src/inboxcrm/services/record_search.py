@@ -31,18 +31,23 @@ from sqlalchemy import (
     CompoundSelect,
     Select,
     and_,
+    exists,
     func,
     literal_column,
     or_,
     select,
     union_all,
 )
+from sqlalchemy.orm import Session
 
 from inboxcrm.adapters.db.tenant_tables import AccountRow, ContactRow, LeadRow, RecordEmailRow
 from inboxcrm.domain.records import RecordKind, search_terms
 
 __all__ = ["email_domain", "search_conditions"]
 
+#: Below this many matches of a word, the matching ids are gathered from the indexes and
+#: sorted; from this many on, the rows are scanned in id order and tested one by one.
+SPARSE_LIMIT = 5000
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
@@ -85,16 +90,6 @@ def _fold(word: str, dialect: str) -> str:
     return word.lower() if dialect == "postgresql" else word.translate(_ASCII_LOWER)
 
 
-def _email_branches(kind: RecordKind, word: str, dialect: str) -> list[Select[Any]]:
-    # Addresses are stored in canonical (lower-case) form: no fold on the column.
-    return [
-        select(RecordEmailRow.record_id).where(
-            RecordEmailRow.record_kind == kind, _starts_with(expr, word, dialect)
-        )
-        for expr in (RecordEmailRow.email, email_domain(dialect))
-    ]
-
-
 def _own_fields(kind: RecordKind) -> tuple[Any, Sequence[Any]]:
     if kind == "lead":
         return LeadRow.id, (LeadRow.first_name, LeadRow.last_name, LeadRow.company)
@@ -104,31 +99,101 @@ def _own_fields(kind: RecordKind) -> tuple[Any, Sequence[Any]]:
 
 
 def _matching_ids(kind: RecordKind, word: str, dialect: str) -> CompoundSelect[Any]:
-    """The ids of the records of ``kind`` with a field that starts with ``word``."""
-    folded = _fold(word, dialect)
+    """The ids of the records of ``kind`` with a field that starts with ``word`` (one index
+    range scan per field)."""
     id_column, fields = _own_fields(kind)
     branches: list[Select[Any]] = [
-        select(id_column).where(_starts_with(func.lower(field), folded, dialect))
-        for field in fields
+        select(id_column).where(_starts_with(func.lower(field), word, dialect)) for field in fields
     ]
     if kind == "contact":
-        accounts = select(AccountRow.id).where(
-            _starts_with(func.lower(AccountRow.name), folded, dialect)
+        branches.append(
+            select(ContactRow.id).where(ContactRow.account_id.in_(_accounts(word, dialect)))
         )
-        branches.append(select(ContactRow.id).where(ContactRow.account_id.in_(accounts)))
-    branches += _email_branches(kind, folded, dialect)
+    branches += [
+        select(RecordEmailRow.record_id).where(
+            RecordEmailRow.record_kind == kind, _starts_with(expr, word, dialect)
+        )
+        for expr in (RecordEmailRow.email, email_domain(dialect))
+    ]
     return union_all(*branches)
 
 
+def _accounts(word: str, dialect: str) -> Select[Any]:
+    return select(AccountRow.id).where(_starts_with(func.lower(AccountRow.name), word, dialect))
+
+
+def _row_matches(kind: RecordKind, id_column: Any, word: str, dialect: str) -> ColumnElement[bool]:
+    """The same test as :func:`_matching_ids`, on each row of a scan in id order.
+
+    The fields are wrapped in ``coalesce`` so that no planner answers it with the field
+    indexes (that would gather every match again): for a common word the scan by id meets a
+    page of matches within a few thousand rows.
+    """
+    _, fields = _own_fields(kind)
+    tests = [_starts_with(func.coalesce(func.lower(f), ""), word, dialect) for f in fields]
+    if kind == "contact":
+        tests.append(ContactRow.account_id.in_(_accounts(word, dialect)))
+    email = func.coalesce(RecordEmailRow.email, "")
+    domain = func.coalesce(email_domain(dialect), "")
+    tests.append(
+        exists().where(
+            RecordEmailRow.record_kind == kind,
+            RecordEmailRow.record_id == id_column,
+            or_(_starts_with(email, word, dialect), _starts_with(domain, word, dialect)),
+        )
+    )
+    return or_(*tests)
+
+
+def _gather(
+    session: Session, kind: RecordKind, id_column: Any, word: str, dialect: str
+) -> CompoundSelect[Any] | ColumnElement[bool]:
+    """The matches of ``word``: their ids from the indexes when they are few, else the test
+    of each row."""
+    folded = _fold(word, dialect)
+    ids = _matching_ids(kind, folded, dialect)
+    counted = select(func.count()).select_from(ids.limit(SPARSE_LIMIT).subquery())
+    if int(session.scalar(counted) or 0) < SPARSE_LIMIT:
+        return ids
+    return _row_matches(kind, id_column, folded, dialect)
+
+
+def _ids_of(found: CompoundSelect[Any]) -> Select[Any]:
+    sub = found.subquery()
+    return select(sub.c[0])
+
+
 def search_conditions(
-    kind: RecordKind, id_column: Any, query: str | None, dialect: str
+    session: Session, kind: RecordKind, id_column: Any, query: str | None
 ) -> list[ColumnElement[bool]]:
-    """Conditions on ``id_column`` that keep the records of ``kind`` matching ``query``."""
+    """Conditions on the rows of ``kind`` (``id_column`` is their id) that keep the records
+    matching ``query``.
+
+    Every alternative that the indexes answer goes into one ``id IN (...)`` (an intersection
+    over the words, and the whole query's matches beside it), so that the planner drives the
+    query from those ids; an ``OR`` of several ``IN`` would make PostgreSQL scan the table.
+    """
     words = search_terms(query)
     if not words:
         return []
-    each_word = and_(*(id_column.in_(_matching_ids(kind, w, dialect)) for w in words))
+    dialect = session.get_bind().dialect.name
+    found = [_gather(session, kind, id_column, w, dialect) for w in words]
+    sparse = [f for f in found if isinstance(f, CompoundSelect)]
+    dense = [f for f in found if not isinstance(f, CompoundSelect)]
+    candidates: Select[Any] | None = None
+    if sparse:
+        candidates = _ids_of(sparse[0])
+        for other in sparse[1:]:
+            candidates = candidates.where(candidates.selected_columns[0].in_(other))
     if len(words) == 1:
-        return [each_word]
-    phrase = " ".join(words)
-    return [or_(each_word, id_column.in_(_matching_ids(kind, phrase, dialect)))]
+        return [id_column.in_(candidates) if candidates is not None else dense[0]]
+    phrase = _gather(session, kind, id_column, " ".join(words), dialect)
+    if not isinstance(phrase, CompoundSelect):  # a common phrase: the scan tests each row
+        each_word = and_(*([id_column.in_(candidates)] if candidates is not None else []), *dense)
+        return [or_(each_word, phrase)]
+    if candidates is None:
+        return [or_(and_(*dense), id_column.in_(phrase))]
+    either = union_all(candidates, _ids_of(phrase))
+    if not dense:
+        return [id_column.in_(either)]
+    return [id_column.in_(either), or_(and_(*dense), id_column.in_(phrase))]

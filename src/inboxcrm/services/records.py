@@ -316,10 +316,6 @@ def _replace_emails(session: Session, kind: RecordKind, record_id: int, emails: 
     )
 
 
-def _dialect(uow: UnitOfWork) -> str:
-    return uow.session.get_bind().dialect.name
-
-
 def _email_condition(kind: RecordKind, row_id: Any, email: str | None) -> list[ColumnElement[bool]]:
     if email is None:
         return []
@@ -432,7 +428,7 @@ def _list(
     """Live records by id; ``q`` searches; ``email``, ``equal_to`` (unless None), ``_where``
     filter."""
     row_cls = table.row_cls
-    conditions = search_conditions(table.kind, row_cls.id, q, _dialect(uow))
+    conditions = search_conditions(uow.session, table.kind, row_cls.id, q)
     conditions += _email_condition(table.kind, row_cls.id, email)
     conditions += list(_where)
     conditions += [getattr(row_cls, k) == v for k, v in equal_to.items() if v is not None]
@@ -498,7 +494,7 @@ def list_sorted(
     check_limit(per_page)
     table: _KindTable[Any, Any] = _TABLES[kind]
     row_cls = table.row_cls
-    conditions = search_conditions(table.kind, row_cls.id, q, _dialect(uow))
+    conditions = search_conditions(uow.session, table.kind, row_cls.id, q)
     conditions += [getattr(row_cls, k) == v for k, v in equal_to.items() if v is not None]
     if kind == "account":
         conditions += _domain_part(domain_contains)

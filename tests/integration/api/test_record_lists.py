@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from inboxcrm.bootstrap import Runtime
+from inboxcrm.services import record_search
 from tests.factories import make_account, make_contact, make_lead
 from tests.fixtures.web import TenantFactory
 
@@ -67,9 +69,18 @@ def test_pages_stay_stable_when_records_are_added(
     assert [a["id"] for a in page1["items"] + page2["items"]] == [*first, later]
 
 
+# A word with few matches is answered from the indexes, one with many by a scan in id order
+# that tests each row (record_search.SPARSE_LIMIT); both must find the same records.
+@pytest.mark.parametrize("strategy", ["indexes", "scan"])
 def test_search_by_name_email_and_company(
-    client: TestClient, tenants: TenantFactory, runtime: Runtime
+    client: TestClient,
+    tenants: TenantFactory,
+    runtime: Runtime,
+    strategy: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if strategy == "scan":
+        monkeypatch.setattr(record_search, "SPARSE_LIMIT", 0)
     h = tenants.member("acme").headers
     with runtime.tenant_uow("acme") as uow:
         globex = make_account(uow, name="Globex Corporation", domain="globex.com")
