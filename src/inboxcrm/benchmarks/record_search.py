@@ -312,12 +312,17 @@ def _postgres() -> Iterator[Runtime]:
 LAST_PLANS: dict[str, dict[str, str]] = {}
 
 
-def search_results(contacts: int = 1_000_000, searches: int = 210) -> list[BenchResult]:
+def search_results(
+    contacts: int = 1_000_000,
+    searches: int = 210,
+    databases: tuple[str, ...] = ("sqlite", "postgres"),
+) -> list[BenchResult]:
     results: list[BenchResult] = []
-    with _sqlite() as runtime:
-        found, LAST_PLANS["SQLite"] = _measure(runtime, "SQLite", contacts, searches)
-        results += found
-    if postgres_available():
+    if "sqlite" in databases:
+        with _sqlite() as runtime:
+            found, LAST_PLANS["SQLite"] = _measure(runtime, "SQLite", contacts, searches)
+            results += found
+    if "postgres" in databases and postgres_available():
         with _postgres() as runtime:
             found, LAST_PLANS["PostgreSQL"] = _measure(runtime, "PostgreSQL", contacts, searches)
             results += found

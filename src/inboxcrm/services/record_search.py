@@ -31,7 +31,6 @@ from sqlalchemy import (
     CompoundSelect,
     Select,
     and_,
-    exists,
     func,
     literal_column,
     or_,
@@ -135,13 +134,19 @@ def _row_matches(kind: RecordKind, id_column: Any, word: str, dialect: str) -> C
         tests.append(ContactRow.account_id.in_(_accounts(word, dialect)))
     email = func.coalesce(RecordEmailRow.email, "")
     domain = func.coalesce(email_domain(dialect), "")
-    tests.append(
-        exists().where(
+    # A correlated "first match or NULL", not EXISTS: PostgreSQL may answer an EXISTS inside an
+    # OR with a hashed subplan, i.e. by reading every address of the tenant first.
+    first_address = (
+        select(literal_column("1"))
+        .where(
             RecordEmailRow.record_kind == kind,
             RecordEmailRow.record_id == id_column,
             or_(_starts_with(email, word, dialect), _starts_with(domain, word, dialect)),
         )
+        .limit(1)
+        .scalar_subquery()
     )
+    tests.append(first_address.is_not(None))
     return or_(*tests)
 
 
