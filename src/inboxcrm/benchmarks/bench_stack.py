@@ -131,21 +131,20 @@ def running_stack(settings: dict[str, Any], log_dir: Path) -> Iterator[Stack]:
         stack.stop()
 
 
-def connect_gmail(web_url: str, token: str, session_id: str, email: str) -> int:
+def connect_gmail(web: httpx.Client, token: str, session_id: str, email: str) -> int:
     """Connect mailbox ``email`` through the real OAuth flow; returns the mail account's id.
 
-    The flow starts with the user's API token, the emulator's consent form is filled in for
-    ``email`` (as a person would), and the callback is followed with the user's session cookie,
-    as every connect flow ends in a browser signed in as that user.
+    ``web`` is a client of the app (``base_url`` set; a TestClient will do). The flow starts
+    with the user's API token, the emulator's consent form is filled in for ``email`` (as a
+    person would), and the callback is followed with the user's session cookie, as every
+    connect flow ends in a browser signed in as that user.
     """
     from urllib.parse import parse_qsl, urlsplit
 
     from inboxcrm.web.deps import SESSION_COOKIE
 
-    response = httpx.post(
-        web_url + "/api/v1/mail-accounts/gmail/authorize",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=60,
+    response = web.post(
+        "/api/v1/mail-accounts/gmail/authorize", headers={"Authorization": f"Bearer {token}"}
     )
     response.raise_for_status()
     authorization_url = response.json()["authorization_url"]
@@ -154,12 +153,15 @@ def connect_gmail(web_url: str, token: str, session_id: str, email: str) -> int:
     form = {**dict(parse_qsl(parts.query)), "email": email, "decision": "allow"}
     with httpx.Client(follow_redirects=False, timeout=60) as browser:
         answer = browser.post(emulator_url + "/o/oauth2/approve", data=form)
-        if answer.status_code != 302:
-            raise RuntimeError(f"consent for {email} failed: HTTP {answer.status_code}")
-        callback = browser.get(
-            answer.headers["location"],
-            headers={"Accept": "application/json", "Cookie": f"{SESSION_COOKIE}={session_id}"},
-        )
-    if callback.status_code != 200:
-        raise RuntimeError(f"connecting {email} failed: HTTP {callback.status_code}")
-    return int(callback.json()["account"]["id"])
+    if answer.status_code != 302:
+        raise RuntimeError(f"consent for {email} failed: HTTP {answer.status_code}")
+    callback = urlsplit(answer.headers["location"])
+    web.cookies.clear()
+    reply = web.get(
+        f"{callback.path}?{callback.query}",
+        headers={"Accept": "application/json", "Cookie": f"{SESSION_COOKIE}={session_id}"},
+        follow_redirects=False,
+    )
+    if reply.status_code != 200:
+        raise RuntimeError(f"connecting {email} failed: HTTP {reply.status_code}")
+    return int(reply.json()["account"]["id"])

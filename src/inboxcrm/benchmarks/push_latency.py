@@ -173,7 +173,8 @@ def _run(
         stack.start_web(web_port, embedded_jobs=embedded)
         if not embedded:
             stack.start_workers(1, workers)
-        account_id = connect_gmail(web_url, token, session_id, OWNER)
+        with httpx.Client(base_url=web_url, timeout=60) as web:
+            account_id = connect_gmail(web, token, session_id, OWNER)
         wait_until(
             lambda: _watched(stack.settings, account_id),
             seconds=120,
