@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from dataclasses import dataclass
@@ -73,7 +74,35 @@ def render_run(results: list[BenchResult], *, when: datetime | None = None) -> s
         lines.append(
             f"| {r.name}{note} | {_format_value(r.value)} {r.unit} | {r.target} | {meets} |"
         )
+    lines += ["", *json_lines(results, when=when)]
     return "\n".join(lines) + "\n"
+
+
+def json_lines(results: list[BenchResult], *, when: datetime) -> list[str]:
+    """One JSON object per figure (in a fenced block), so that runs can be compared by tools."""
+    machine = describe_machine()
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except OSError:
+        load = None
+    rows = [
+        json.dumps(
+            {
+                "date": f"{when:%Y-%m-%dT%H:%M:%SZ}",
+                "benchmark": r.name,
+                "value": round(r.value, 4),
+                "unit": r.unit,
+                "target": r.target,
+                "meets": r.ok,
+                "note": r.note,
+                "machine": machine,
+                "load_average_at_write": load,
+            },
+            ensure_ascii=False,
+        )
+        for r in results
+    ]
+    return ["```jsonl", *rows, "```"]
 
 
 def write_report(path: Path, results: list[BenchResult]) -> None:
