@@ -23,7 +23,9 @@ collation.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
+from functools import reduce
 from typing import Any
 
 from sqlalchemy import (
@@ -97,9 +99,9 @@ def _own_fields(kind: RecordKind) -> tuple[Any, Sequence[Any]]:
     return AccountRow.id, (AccountRow.name, AccountRow.domain, AccountRow.industry)
 
 
-def _matching_ids(kind: RecordKind, word: str, dialect: str) -> CompoundSelect[Any]:
-    """The ids of the records of ``kind`` with a field that starts with ``word`` (one index
-    range scan per field)."""
+def _branches(kind: RecordKind, word: str, dialect: str) -> list[Select[Any]]:
+    """One select per field: the ids of the records of ``kind`` whose field starts with
+    ``word`` (each one index range scan)."""
     id_column, fields = _own_fields(kind)
     branches: list[Select[Any]] = [
         select(id_column).where(_starts_with(func.lower(field), word, dialect)) for field in fields
@@ -114,7 +116,7 @@ def _matching_ids(kind: RecordKind, word: str, dialect: str) -> CompoundSelect[A
         )
         for expr in (RecordEmailRow.email, email_domain(dialect))
     ]
-    return union_all(*branches)
+    return branches
 
 
 def _accounts(word: str, dialect: str) -> Select[Any]:
@@ -122,7 +124,7 @@ def _accounts(word: str, dialect: str) -> Select[Any]:
 
 
 def _row_matches(kind: RecordKind, id_column: Any, word: str, dialect: str) -> ColumnElement[bool]:
-    """The same test as :func:`_matching_ids`, on each row of a scan in id order.
+    """The same test as :func:`_branches`, on each row of a scan in id order.
 
     The fields are wrapped in ``coalesce`` so that no planner answers it with the field
     indexes (that would gather every match again): for a common word the scan by id meets a
@@ -154,12 +156,25 @@ def _gather(
     session: Session, kind: RecordKind, id_column: Any, word: str, dialect: str
 ) -> CompoundSelect[Any] | ColumnElement[bool]:
     """The matches of ``word``: their ids from the indexes when they are few, else the test
-    of each row."""
+    of each row.
+
+    "Few" is counted with a limit, so that telling costs at most :data:`SPARSE_LIMIT` index
+    entries (per field on PostgreSQL, which would otherwise read a common word's every match
+    into bitmaps before applying a limit over the union; SQLite streams the union and stops).
+    """
     folded = _fold(word, dialect)
-    ids = _matching_ids(kind, folded, dialect)
-    counted = select(func.count()).select_from(ids.limit(SPARSE_LIMIT).subquery())
+    branches = _branches(kind, folded, dialect)
+    found = union_all(*branches)
+    if dialect == "postgresql":
+        counts = [
+            select(func.count()).select_from(b.limit(SPARSE_LIMIT).subquery()).scalar_subquery()
+            for b in branches
+        ]
+        counted = select(reduce(operator.add, counts))
+    else:
+        counted = select(func.count()).select_from(found.limit(SPARSE_LIMIT).subquery())
     if int(session.scalar(counted) or 0) < SPARSE_LIMIT:
-        return ids
+        return found
     return _row_matches(kind, id_column, folded, dialect)
 
 
