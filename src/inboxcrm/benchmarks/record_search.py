@@ -124,7 +124,7 @@ def _bulk_load(runtime: Runtime, data: tuple[list[tuple[Any, ...]], ...]) -> flo
     engine = runtime.tenants.engine(TENANT)
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
-            cursor: Any = conn.connection.cursor()  # type: ignore[attr-defined]
+            cursor: Any = conn.connection.cursor()
             for table, columns, values in (
                 (
                     "accounts",
@@ -154,7 +154,7 @@ def _bulk_load(runtime: Runtime, data: tuple[list[tuple[Any, ...]], ...]) -> flo
     else:
         stamp = now.isoformat(sep=" ")
         with engine.begin() as conn:
-            raw: Any = conn.connection.driver_connection  # type: ignore[attr-defined]
+            raw: Any = conn.connection.driver_connection
             raw.executemany(
                 "INSERT INTO accounts (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
                 [(*a, stamp, stamp) for a in accounts],
@@ -192,8 +192,9 @@ def _explain(runtime: Runtime, query: str) -> str:
             .order_by(ContactRow.id)
             .limit(51)
         )
+        dialect: Any = postgresql.dialect() if postgres else sqlite.dialect()  # type: ignore[no-untyped-call]
         compiled = statement.compile(
-            dialect=postgresql.dialect() if postgres else sqlite.dialect(),
+            dialect=dialect,
             compile_kwargs={"literal_binds": True},
         )
         prefix = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)" if postgres else "EXPLAIN QUERY PLAN"

@@ -204,7 +204,7 @@ def tenant_results(
                         user_agent="bench",
                     )
                     token = create_api_token(runtime, tenant_slug=slug, email=owner)
-                    accounts[slug] = connect_gmail(web, token, session_id, owner)
+                    accounts[slug] = connect_gmail(web, token, session_id, owner)  # type: ignore[arg-type]
 
             # 2 and 3 together: requests round-robin over all tenants while the syncs run.
             latencies: list[float] = []
@@ -235,8 +235,8 @@ def tenant_results(
             started = time.perf_counter()
             server = threading.Thread(target=serve, name="round-robin")
             server.start()
-            with ThreadPoolExecutor(sync_threads) as pool:
-                list(pool.map(sync, list(accounts)))
+            with ThreadPoolExecutor(sync_threads) as syncs:
+                list(syncs.map(sync, list(accounts)))
             syncs_seconds = time.perf_counter() - started
             server.join()
             serve_seconds = time.perf_counter() - started

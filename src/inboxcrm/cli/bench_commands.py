@@ -28,6 +28,10 @@ def bench(
         tuple[int, int], typer.Option(help="Small and large mailbox of the memory benchmark.")
     ] = (10_000, 100_000),
     output: Annotated[Path, typer.Option(help="Report to update.")] = Path("docs/benchmarks.md"),
+    mailboxes: Annotated[
+        int, typer.Option(help="Mailboxes of the scale-out benchmark (each concurrency).")
+    ] = 200,
+    tenant_count: Annotated[int, typer.Option(help="Tenants of the tenancy benchmark.")] = 1000,
     quick: Annotated[
         bool,
         typer.Option(
@@ -51,7 +55,7 @@ def bench(
     for name in chosen:
         console.print(f"running benchmark [bold]{name}[/bold] ...")
         if name in READ_PATH_AND_SCALE:
-            results += _read_path_and_scale(name, quick)
+            results += _read_path_and_scale(name, quick, mailboxes, tenant_count)
         elif name == "timeline":
             results += timeline_results(1_000, 60) if quick else timeline_results()
         elif name == "sync":
@@ -72,7 +76,7 @@ def bench(
 READ_PATH_AND_SCALE = ("search", "push", "scale", "tenants")
 
 
-def _read_path_and_scale(name: str, quick: bool) -> list[Any]:
+def _read_path_and_scale(name: str, quick: bool, mailboxes: int, tenants: int) -> list[Any]:
     """The read-path, push and scale-out benchmarks, at full or ``--quick`` sizes."""
     if name == "search":
         from inboxcrm.benchmarks.record_search import search_results
@@ -85,7 +89,7 @@ def _read_path_and_scale(name: str, quick: bool) -> list[Any]:
     if name == "scale":
         from inboxcrm.benchmarks.scale_out import scale_out_results
 
-        return scale_out_results(4, 20, (1, 2)) if quick else scale_out_results()
+        return scale_out_results(4, 20, (1, 2)) if quick else scale_out_results(mailboxes)
     from inboxcrm.benchmarks.tenant_scale import tenant_results
 
-    return tenant_results(10, 2) if quick else tenant_results()
+    return tenant_results(10, 2) if quick else tenant_results(tenants)

@@ -54,7 +54,9 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 
 def email_domain(dialect: str) -> ColumnElement[str]:
     """The domain part of ``record_emails.email`` as the dialect's index expression spells it."""
-    at = literal_column("'@'")  # literals, not parameters: the index's expression must match
+    at: ColumnElement[str] = literal_column(
+        "'@'"
+    )  # literals, not parameters: the index's expression must match
     if dialect == "postgresql":
         return func.split_part(RecordEmailRow.email, at, literal_column("2"))
     return func.substr(

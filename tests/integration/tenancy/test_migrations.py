@@ -37,7 +37,7 @@ def _diff(engine: object, metadata: MetaData) -> list[object]:
 # SQLite's reflection cannot read the search box's expression indexes (migration 1301): it
 # skips them with a warning, and the comparison of the other indexes stands.
 @pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
-@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_migrations_match_models(runtime: Runtime) -> None:
     assert _diff(runtime.control_engine, ControlBase.metadata) == []
     create_tenant(runtime, "schema-check")
