@@ -23,14 +23,11 @@ collation.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
-from functools import reduce
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    CompoundSelect,
     Select,
     and_,
     func,
@@ -156,33 +153,30 @@ def _row_matches(kind: RecordKind, id_column: Any, word: str, dialect: str) -> C
 
 def _gather(
     session: Session, kind: RecordKind, id_column: Any, word: str, dialect: str
-) -> CompoundSelect[Any] | ColumnElement[bool]:
-    """The matches of ``word``: their ids from the indexes when they are few, else the test
-    of each row.
+) -> set[int] | ColumnElement[bool]:
+    """The matches of ``word``: their ids, read from the indexes, when they are fewer than
+    :data:`SPARSE_LIMIT`; else the test of each row.
 
-    "Few" is counted with a limit, so that telling costs at most :data:`SPARSE_LIMIT` index
-    entries (per field on PostgreSQL, which would otherwise read a common word's every match
-    into bitmaps before applying a limit over the union; SQLite streams the union and stops).
+    The ids are read with a limit, so that telling costs at most that many index entries (per
+    field on PostgreSQL, which would otherwise read a common word's every match into bitmaps
+    before applying a limit over the union; SQLite streams the union and stops).
     """
     folded = _fold(word, dialect)
     branches = _branches(kind, folded, dialect)
-    found = union_all(*branches)
     if dialect == "postgresql":
-        counts = [
-            select(func.count()).select_from(b.limit(SPARSE_LIMIT).subquery()).scalar_subquery()
-            for b in branches
-        ]
-        counted = select(reduce(operator.add, counts))
+        found = union_all(*(select(b.limit(SPARSE_LIMIT).subquery().c[0]) for b in branches))
     else:
-        counted = select(func.count()).select_from(found.limit(SPARSE_LIMIT).subquery())
-    if int(session.scalar(counted) or 0) < SPARSE_LIMIT:
-        return found
+        found = union_all(*branches).limit(SPARSE_LIMIT)
+    rows = session.execute(found).scalars().all()
+    if len(rows) < SPARSE_LIMIT:
+        ids = set(rows)
+        if len(ids) < SPARSE_LIMIT:
+            return ids
     return _row_matches(kind, id_column, folded, dialect)
 
 
-def _ids_of(found: CompoundSelect[Any]) -> Select[Any]:
-    sub = found.subquery()
-    return select(sub.c[0])
+def _in(id_column: Any, ids: set[int]) -> ColumnElement[bool]:
+    return id_column.in_(sorted(ids))  # type: ignore[no-any-return]
 
 
 def search_conditions(
@@ -191,31 +185,26 @@ def search_conditions(
     """Conditions on the rows of ``kind`` (``id_column`` is their id) that keep the records
     matching ``query``.
 
-    Every alternative that the indexes answer goes into one ``id IN (...)`` (an intersection
-    over the words, and the whole query's matches beside it), so that the planner drives the
-    query from those ids; an ``OR`` of several ``IN`` would make PostgreSQL scan the table.
+    Words with few matches are answered by their ids (intersected over the words, with the
+    whole query's matches beside them), as one ``id IN (...)`` of literal ids, which every
+    planner answers from the primary key; words with many matches by the test of each row.
     """
     words = search_terms(query)
     if not words:
         return []
     dialect = session.get_bind().dialect.name
     found = [_gather(session, kind, id_column, w, dialect) for w in words]
-    sparse = [f for f in found if isinstance(f, CompoundSelect)]
-    dense = [f for f in found if not isinstance(f, CompoundSelect)]
-    candidates: Select[Any] | None = None
-    if sparse:
-        candidates = _ids_of(sparse[0])
-        for other in sparse[1:]:
-            candidates = candidates.where(candidates.selected_columns[0].in_(other))
+    sparse = [f for f in found if isinstance(f, set)]
+    dense = [f for f in found if not isinstance(f, set)]
+    candidates = set.intersection(*sparse) if sparse else None
     if len(words) == 1:
-        return [id_column.in_(candidates) if candidates is not None else dense[0]]
+        return [_in(id_column, candidates) if candidates is not None else dense[0]]
     phrase = _gather(session, kind, id_column, " ".join(words), dialect)
-    if not isinstance(phrase, CompoundSelect):  # a common phrase: the scan tests each row
-        each_word = and_(*([id_column.in_(candidates)] if candidates is not None else []), *dense)
+    if not isinstance(phrase, set):  # a common phrase: the scan tests each row
+        each_word = and_(*([_in(id_column, candidates)] if candidates is not None else []), *dense)
         return [or_(each_word, phrase)]
     if candidates is None:
-        return [or_(and_(*dense), id_column.in_(phrase))]
-    either = union_all(candidates, _ids_of(phrase))
+        return [or_(and_(*dense), _in(id_column, phrase))]
     if not dense:
-        return [id_column.in_(either)]
-    return [id_column.in_(either), or_(and_(*dense), id_column.in_(phrase))]
+        return [_in(id_column, candidates | phrase)]
+    return [_in(id_column, candidates | phrase), or_(and_(*dense), _in(id_column, phrase))]
