@@ -150,7 +150,10 @@ def _bulk_load(runtime: Runtime, data: tuple[list[tuple[Any, ...]], ...]) -> flo
                     text("SELECT setval(:seq, (SELECT max(id) FROM " + table + "))"),  # noqa: S608
                     {"seq": f"{table}_id_seq"},
                 )
-            conn.execute(text("ANALYZE"))
+        # The state autovacuum keeps a live table in: statistics, and the visibility map that
+        # lets the search read its covering indexes only.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
     else:
         stamp = now.isoformat(sep=" ")
         with engine.begin() as conn:

@@ -2,7 +2,8 @@
 
 One index per searched field, on the field folded to lower case, so that a word's prefix is one
 range scan (see :mod:`inboxcrm.services.record_search`). On PostgreSQL they use
-``text_pattern_ops``, so that ``LIKE 'word%'`` is a range scan under any database collation.
+``text_pattern_ops``, so that ``LIKE 'word%'`` is a range scan under any database collation,
+and include the row's id, so that gathering a word's matches reads the index only.
 The email domain has an index per dialect, as each spells "the part after the @" differently
 (see :data:`DIALECT_ONLY_INDEXES`).
 """
@@ -20,7 +21,12 @@ _PATTERN_OPS = "text_pattern_ops"
 
 def _lower_index(name: str, column: Any) -> Index:
     label = f"{column.key}_lower"
-    return Index(name, func.lower(column).label(label), postgresql_ops={label: _PATTERN_OPS})
+    return Index(
+        name,
+        func.lower(column).label(label),
+        postgresql_ops={label: _PATTERN_OPS},
+        postgresql_include=["id"],
+    )
 
 
 SEARCH_INDEXES = (
@@ -38,6 +44,7 @@ SEARCH_INDEXES = (
         RecordEmailRow.record_kind,
         RecordEmailRow.email,
         postgresql_ops={"email": _PATTERN_OPS},
+        postgresql_include=["record_id"],
     ),
 )
 

@@ -29,16 +29,21 @@ _LOWER = (
 
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
+    # PostgreSQL: pattern operators (LIKE 'word%' as a range under any collation), and the id
+    # in the index so that gathering a word's matches reads the index only.
     ops = " text_pattern_ops" if postgres else ""
     for name, table, column in _LOWER:
-        op.execute(f"CREATE INDEX {name} ON {table} (lower({column}){ops})")
+        include = " INCLUDE (id)" if postgres else ""
+        op.execute(f"CREATE INDEX {name} ON {table} (lower({column}){ops}){include}")
+    include = " INCLUDE (record_id)" if postgres else ""
     op.execute(
-        f"CREATE INDEX ix_record_emails_search_email ON record_emails (record_kind, email{ops})"
+        "CREATE INDEX ix_record_emails_search_email ON record_emails "
+        f"(record_kind, email{ops}){include}"
     )
     if postgres:
         op.execute(
             "CREATE INDEX ix_record_emails_search_domain_pg ON record_emails "
-            "(record_kind, split_part(email, '@', 2) text_pattern_ops)"
+            "(record_kind, split_part(email, '@', 2) text_pattern_ops) INCLUDE (record_id)"
         )
     else:
         op.execute(
