@@ -164,7 +164,16 @@ def _gather(
     folded = _fold(word, dialect)
     branches = _branches(kind, folded, dialect)
     if dialect == "postgresql":
-        found = union_all(*(select(b.limit(SPARSE_LIMIT).subquery().c[0]) for b in branches))
+        # Count first (index-only, limited in each field's scan), read the ids only when few.
+        counts = [
+            select(func.count())
+            .select_from(b.with_only_columns(literal_column("1")).limit(SPARSE_LIMIT).subquery())
+            .scalar_subquery()
+            for b in branches
+        ]
+        if int(session.scalar(select(sum_of(counts))) or 0) >= SPARSE_LIMIT:
+            return _row_matches(kind, id_column, folded, dialect)
+        found = union_all(*branches)
     else:
         found = union_all(*branches).limit(SPARSE_LIMIT)
     rows = session.execute(found).scalars().all()
@@ -173,6 +182,13 @@ def _gather(
         if len(ids) < SPARSE_LIMIT:
             return ids
     return _row_matches(kind, id_column, folded, dialect)
+
+
+def sum_of(values: Sequence[Any]) -> Any:
+    total = values[0]
+    for value in values[1:]:
+        total = total + value
+    return total
 
 
 def _in(id_column: Any, ids: set[int]) -> ColumnElement[bool]:
