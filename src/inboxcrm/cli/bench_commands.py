@@ -81,15 +81,15 @@ def _read_path_and_scale(name: str, quick: bool, mailboxes: int, tenants: int) -
     if name == "search":
         from inboxcrm.benchmarks.record_search import search_results
 
-        return search_results(5_000, 35) if quick else search_results()
+        return search_results(3_000, 21) if quick else search_results()
     if name == "push":
         from inboxcrm.benchmarks.push_latency import push_results
 
-        return push_results(10, 5.0) if quick else push_results()
+        return push_results(6, 6.0) if quick else push_results()
     if name == "scale":
         from inboxcrm.benchmarks.scale_out import scale_out_results
 
-        return scale_out_results(4, 20, (1, 2)) if quick else scale_out_results(mailboxes)
+        return scale_out_results(3, 10, (1, 2)) if quick else scale_out_results(mailboxes)
     from inboxcrm.benchmarks.tenant_scale import tenant_results
 
-    return tenant_results(10, 2) if quick else tenant_results(tenants)
+    return tenant_results(5, 1) if quick else tenant_results(tenants)
