@@ -41,6 +41,7 @@ class BenchResult:
         key = self.key or re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_")
         record = {
             "bench": key,
+            "benchmark": self.name,
             "value": round(self.value, 4),
             "unit": self.unit,
             "target": self.target,
@@ -48,6 +49,7 @@ class BenchResult:
             "date": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "machine": machine,
             "load_average": None if self.load_average is None else round(self.load_average, 2),
+            "note": self.note,
         }
         if command:
             record["command"] = command
@@ -107,10 +109,17 @@ def render_run(
         lines.append(
             f"| {r.name}{note}{load} | {_format_value(r.value)} {r.unit} | {r.target} | {meets} |"
         )
-    lines += ["", "```jsonl"]
-    lines += [r.json_line(when=when, machine=machine, command=command) for r in results]
-    lines.append("```")
+    lines += ["", *json_lines(results, when=when, machine=machine, command=command)]
     return "\n".join(lines) + "\n"
+
+
+def json_lines(
+    results: list[BenchResult], *, when: datetime, machine: str | None = None, command: str = ""
+) -> list[str]:
+    """One JSON object per figure, in a fenced block, so that runs can be compared by tools."""
+    machine = machine or describe_machine()
+    rows = [r.json_line(when=when, machine=machine, command=command) for r in results]
+    return ["```jsonl", *rows, "```"]
 
 
 def write_report(path: Path, results: list[BenchResult], *, command: str = "") -> None:

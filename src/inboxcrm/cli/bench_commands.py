@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from inboxcrm.cli import app
 from inboxcrm.cli.context import console
 
-ALL = ("timeline", "sync", "quota", "memory", "tracking")
+ALL = ("timeline", "sync", "quota", "memory", "tracking", "search", "push", "scale", "tenants")
 
 
 @app.command("bench")
@@ -28,8 +29,15 @@ def bench(
         tuple[int, int], typer.Option(help="Small and large mailbox of the memory benchmark.")
     ] = (10_000, 100_000),
     output: Annotated[Path, typer.Option(help="Report to update.")] = Path("docs/benchmarks.md"),
+    mailboxes: Annotated[
+        int, typer.Option(help="Mailboxes of the scale-out benchmark (each concurrency).")
+    ] = 200,
+    tenant_count: Annotated[int, typer.Option(help="Tenants of the tenancy benchmark.")] = 1000,
     quick: Annotated[
-        bool, typer.Option("--quick", help="Small sizes (a smoke run, about a minute).")
+        bool,
+        typer.Option(
+            "--quick", help="Small sizes (a smoke run in about two minutes; not for the record)."
+        ),
     ] = False,
 ) -> None:
     """Run the benchmarks and add their results, with date and machine, to the report."""
@@ -49,8 +57,10 @@ def bench(
     results: list[BenchResult] = []
     for name in chosen:
         console.print(f"running benchmark [bold]{name}[/bold] ...")
-        if name == "timeline":
-            results += timeline_results()
+        if name in READ_PATH_AND_SCALE:
+            results += _read_path_and_scale(name, quick, mailboxes, tenant_count)
+        elif name == "timeline":
+            results += timeline_results(1_000, 60) if quick else timeline_results()
         elif name == "sync":
             results += sync_rate_results(messages)
         elif name == "quota":
@@ -58,7 +68,31 @@ def bench(
         elif name == "memory":
             results += memory_results(*memory_sizes)
         elif name == "tracking":
-            results += tracking_results()
+            results += tracking_results(1.0) if quick else tracking_results()
+    if quick:
+        results = [replace(r, note=f"{r.note}; --quick" if r.note else "--quick") for r in results]
     write_report(output, results, command=" ".join(["inboxcrm", *sys.argv[1:]]))
     console.print(render_run(results))
     console.print(f"written to {output}")
+
+
+READ_PATH_AND_SCALE = ("search", "push", "scale", "tenants")
+
+
+def _read_path_and_scale(name: str, quick: bool, mailboxes: int, tenants: int) -> list[Any]:
+    """The read-path, push and scale-out benchmarks, at full or ``--quick`` sizes."""
+    if name == "search":
+        from inboxcrm.benchmarks.record_search import search_results
+
+        return search_results(3_000, 21) if quick else search_results()
+    if name == "push":
+        from inboxcrm.benchmarks.push_latency import push_results
+
+        return push_results(6, 6.0) if quick else push_results()
+    if name == "scale":
+        from inboxcrm.benchmarks.scale_out import scale_out_results
+
+        return scale_out_results(3, 10, (1, 2)) if quick else scale_out_results(mailboxes)
+    from inboxcrm.benchmarks.tenant_scale import tenant_results
+
+    return tenant_results(5, 1) if quick else tenant_results(tenants)

@@ -40,13 +40,13 @@ from inboxcrm.domain.records import (
     RecordKind,
     normalize_domain,
     normalize_record_emails,
-    search_terms,
 )
 from inboxcrm.services.audit import record_event
 from inboxcrm.services.contact_sources import contact_sources
 from inboxcrm.services.field_sources import mark_user_fields
 from inboxcrm.services.identity import Principal
 from inboxcrm.services.pagination import DEFAULT_LIMIT, Page, check_limit, page_by_id
+from inboxcrm.services.record_search import search_conditions
 from inboxcrm.services.retention import hide_record
 from inboxcrm.services.retention import restore_record as retention_restore
 
@@ -327,22 +327,6 @@ def _replace_emails(session: Session, kind: RecordKind, record_id: int, emails: 
     )
 
 
-def _search_condition(
-    kind: RecordKind, row_id: Any, columns: Sequence[Any], query: str | None
-) -> list[ColumnElement[bool]]:
-    """Each word of ``query`` must appear in one of ``columns`` or in one of the emails."""
-    conditions: list[ColumnElement[bool]] = []
-    for term in search_terms(query):
-        pattern = like_pattern(term)
-        email_hit = exists().where(
-            RecordEmailRow.record_kind == kind,
-            RecordEmailRow.record_id == row_id,
-            RecordEmailRow.email.ilike(pattern, escape="\\"),
-        )
-        conditions.append(or_(*(c.ilike(pattern, escape="\\") for c in columns), email_hit))
-    return conditions
-
-
 def _email_condition(kind: RecordKind, row_id: Any, email: str | None) -> list[ColumnElement[bool]]:
     if email is None:
         return []
@@ -414,8 +398,6 @@ class _KindTable(Generic[_R, _V]):
     kind: RecordKind
     row_cls: type[_R]
     view_cls: type[_V]
-    #: Columns the search box looks in (the record's emails are always searched).
-    search_columns: tuple[Any, ...]
     #: Fields that a patch may not set to null.
     not_null: tuple[str, ...]
     #: Checks field values about to be written and puts them in normal form (in place).
@@ -457,7 +439,7 @@ def _list(
     """Live records by id; ``q`` searches; ``email``, ``equal_to`` (unless None), ``_where``
     filter."""
     row_cls = table.row_cls
-    conditions = _search_condition(table.kind, row_cls.id, table.search_columns, q)
+    conditions = search_conditions(uow.session, table.kind, row_cls.id, q)
     conditions += _email_condition(table.kind, row_cls.id, email)
     conditions += list(_where)
     conditions += [getattr(row_cls, k) == v for k, v in equal_to.items() if v is not None]
@@ -523,7 +505,7 @@ def list_sorted(
     check_limit(per_page)
     table: _KindTable[Any, Any] = _TABLES[kind]
     row_cls = table.row_cls
-    conditions = _search_condition(table.kind, row_cls.id, table.search_columns, q)
+    conditions = search_conditions(uow.session, table.kind, row_cls.id, q)
     conditions += [getattr(row_cls, k) == v for k, v in equal_to.items() if v is not None]
     if kind == "account":
         conditions += _domain_part(domain_contains)
@@ -656,31 +638,16 @@ def _clean_account(session: Session, values: dict[str, Any]) -> None:
         values["domain"] = normalize_domain(values["domain"]) if values["domain"] else None
 
 
-#: A contact's company is its account's name.
-_CONTACT_COMPANY = (
-    select(AccountRow.name)
-    .where(AccountRow.id == ContactRow.account_id)
-    .correlate(ContactRow)
-    .scalar_subquery()
-)
-
 _LEADS = _KindTable(
     kind="lead",
     row_cls=LeadRow,
     view_cls=Lead,
-    search_columns=(LeadRow.first_name, LeadRow.last_name, LeadRow.company),
     not_null=("first_name", "last_name", "status", "emails"),
 )
 _CONTACTS = _KindTable(
     kind="contact",
     row_cls=ContactRow,
     view_cls=Contact,
-    search_columns=(
-        ContactRow.first_name,
-        ContactRow.last_name,
-        ContactRow.title,
-        _CONTACT_COMPANY,
-    ),
     not_null=("first_name", "last_name", "emails"),
     clean=_clean_contact,
     extra_view_fields=_contact_extras,
@@ -689,7 +656,6 @@ _ACCOUNTS = _KindTable(
     kind="account",
     row_cls=AccountRow,
     view_cls=Account,
-    search_columns=(AccountRow.name, AccountRow.domain, AccountRow.industry),
     not_null=("name", "emails"),
     clean=_clean_account,
 )

@@ -422,6 +422,7 @@ from inboxcrm.adapters.db import (  # noqa: E402,F401
     google_contact_tables,
     mailbox_folder_tables,
     privacy_tables,
+    search_indexes,
     sending_tables,
     support_flag_tables,
 )
