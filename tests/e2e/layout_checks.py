@@ -25,7 +25,10 @@ _OVERFLOW_JS = """() => {
         }
       }
       if (!clipped) {
-        wide.push(el.tagName.toLowerCase() + (el.className ? "." + el.className : ""));
+        const name = (e) => e.tagName.toLowerCase() + (e.className ? "." + e.className : "");
+        const parent = el.parentElement ? name(el.parentElement) + " > " : "";
+        const text = (el.textContent || "").trim().slice(0, 40);
+        wide.push(parent + name(el) + (text ? ` "${text}"` : ""));
       }
     }
   }

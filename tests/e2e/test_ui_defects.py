@@ -267,6 +267,7 @@ def test_10_setup_email_is_split_into_sections_with_tabs(
         "Never log",
         "Tracking",
         "Google",
+        "Calendar & labels",
     ]
     assert page.locator("#section-mailboxes").is_visible()
     assert not page.locator("#section-never-log").is_visible()

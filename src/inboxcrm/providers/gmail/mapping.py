@@ -12,6 +12,7 @@ import email.utils
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.header import Header
+from email.message import Message
 from typing import Any
 
 from inboxcrm.domain.addresses import try_normalize_email
@@ -100,9 +101,31 @@ def _header_line(name: str, value: str) -> bytes:
                 email.utils.formataddr((n, a), charset="utf-8")
                 for n, a in email.utils.getaddresses([text])
             )
+        elif name.lower() in _PARAMETER_HEADERS:
+            text = _parameter_header(name, text)
         else:
             text = Header(text, "utf-8").encode()
     return f"{name}: {text}\r\n".encode("ascii", "replace")
+
+
+_PARAMETER_HEADERS = frozenset({"content-type", "content-disposition"})
+
+
+def _parameter_header(name: str, text: str) -> str:
+    """A structured header (``type; key=value``) with its non-ASCII parameter values encoded as
+    RFC 2231 says (``name*=utf-8''...``): an encoded-word over the whole value would hide the
+    type itself from a parser."""
+    probe = Message()
+    probe[name] = text
+    params = probe.get_params(header=name, unquote=True) or []
+    if not params or not params[0][0].isascii():
+        return Header(text, "utf-8").encode()
+    out = Message()
+    out[name] = params[0][0]
+    for key, raw in params[1:]:
+        value = email.utils.collapse_rfc2231_value(raw)
+        out.set_param(key, value, header=name, charset=None if value.isascii() else "utf-8")
+    return str(out[name])
 
 
 def _boundary(part: Json, fallback: str) -> str:

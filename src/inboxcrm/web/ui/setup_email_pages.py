@@ -198,8 +198,8 @@ EMAIL_SECTIONS = (
     EmailSection("privacy", "Privacy & storage"),
     EmailSection("never-log", "Never log", admin_only=True),
     EmailSection("tracking", "Tracking"),
-    EmailSection("calendar", "Calendar & labels"),
     EmailSection("google", "Google"),
+    EmailSection("calendar", "Calendar & labels"),
 )
 
 
