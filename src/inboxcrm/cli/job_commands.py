@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import signal
+import threading
 import time
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
@@ -12,8 +16,9 @@ import typer
 from inboxcrm.cli import app
 
 if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
     from inboxcrm.config import Settings
-    from inboxcrm.services.mail_server_watch import MailServerWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -105,18 +110,51 @@ def worker(
         )
         time.sleep(pause)
     if watcher is not None:
-        watcher.stop()
+        _stop_imap_idle(watcher)
     raise typer.Exit(exitcode)
 
 
-def _start_imap_idle(settings: Settings) -> MailServerWatcher:
-    """The IMAP IDLE watcher of this deployment (services.mail_server_watch), started."""
+IMAP_IDLE_STOP_SECONDS = 15.0
+
+
+def _start_imap_idle(settings: Settings) -> BaseProcess:
+    """The IMAP IDLE watcher of this deployment (services.mail_server_watch), started in a
+    process of its own. Not a thread of this one: the prefork pool forks its children from this
+    process whenever it (re)starts one, and a child forked while a watcher thread held a lock
+    (logging, a connection pool) would wait on that lock for ever."""
+    process = multiprocessing.get_context("spawn").Process(
+        target=run_imap_idle, args=(settings, os.getpid()), name="inboxcrm-imap-idle", daemon=True
+    )
+    process.start()
+    return process
+
+
+def _stop_imap_idle(process: BaseProcess) -> None:
+    process.terminate()  # SIGTERM: run_imap_idle closes its connections and returns
+    process.join(IMAP_IDLE_STOP_SECONDS)
+    if process.is_alive():
+        process.kill()
+        process.join(IMAP_IDLE_STOP_SECONDS)
+
+
+def run_imap_idle(settings: Settings, parent_pid: int) -> None:
+    """The IDLE watcher process: watches until SIGTERM (Ctrl-C is the parent's to handle), or
+    until its worker is gone (a worker killed before it could stop this process)."""
     from inboxcrm.bootstrap import build_runtime
+    from inboxcrm.logging_setup import configure_logging
     from inboxcrm.services.mail_server_watch import MailServerWatcher
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     watcher = MailServerWatcher(build_runtime(settings))
     watcher.start()
-    return watcher
+    try:
+        while not stop.wait(1.0) and os.getppid() == parent_pid:
+            pass
+    finally:
+        watcher.stop()
 
 
 @app.command("beat")
