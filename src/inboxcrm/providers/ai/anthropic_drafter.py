@@ -16,6 +16,7 @@ from typing import Any
 
 import anthropic
 
+from inboxcrm.providers.ai.anthropic_client import anthropic_client
 from inboxcrm.providers.ai.base import (
     DraftContext,
     DraftingKeyRefused,
@@ -88,8 +89,8 @@ class AnthropicDrafter:
         max_retries: int = 2,
     ) -> None:
         self.model = model
-        self._client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+        self._client = anthropic_client(
+            api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
         )
 
     def draft(self, context: DraftContext) -> DraftText:

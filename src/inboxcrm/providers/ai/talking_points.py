@@ -143,11 +143,11 @@ class AnthropicTalkingPoints:
         timeout: float = 30.0,
         max_retries: int = 2,
     ) -> None:
-        import anthropic
+        from inboxcrm.providers.ai.anthropic_client import anthropic_client
 
         self.model = model
-        self._client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+        self._client = anthropic_client(
+            api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
         )
 
     def talking_points(self, context: MeetingContext) -> TalkingPoints:
