@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httplib2
@@ -156,3 +157,35 @@ def test_fetched_counters_distinguish_body_fetches(rep: tuple[EmulatorHandle, An
     assert fetched["messages"][other] == ["metadata"]
     emu.reset_counters(USER)
     assert emu.fetched(USER)["messages"] == {}
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_batch_latency_adds_up_per_part_unless_parts_run_in_parallel(
+    rep: tuple[EmulatorHandle, Any, Any], monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    """With ``batch_parts_parallel`` a batch of five waits its slowest part once; without, each
+    part waits its own latency in turn (the sleeps are recorded, not timed)."""
+    import inboxcrm.emulator.api_pipeline as pipeline
+    import inboxcrm.emulator.batch as batch_module
+
+    emu, _, gmail = rep
+    ids = [emu.deliver(USER, mime(f"lat{i}"))["id"] for i in range(5)]
+    latency_s = 0.0173  # distinctive: no other sleep of the process waits exactly this long
+    waited: list[float] = []
+    real_sleep = time.sleep
+
+    def recording_sleep(seconds: float) -> None:
+        if abs(seconds - latency_s) < 1e-9:
+            waited.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(pipeline.time, "sleep", recording_sleep)
+    monkeypatch.setattr(batch_module.time, "sleep", recording_sleep)
+    emu.set_config(latency_ms=latency_s * 1000, batch_parts_parallel=parallel)
+    try:
+        messages = gmail.users().messages()
+        results = run_batch(emu, [messages.get(userId="me", id=i, format="minimal") for i in ids])
+    finally:
+        emu.set_config(latency_ms=0.0, batch_parts_parallel=False)
+    assert sorted(r["id"] for r in results.values()) == sorted(ids)
+    assert len(waited) == (1 if parallel else 5)

@@ -110,10 +110,15 @@ class Stack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
+        """Stop the processes one at a time, the last started first.
+
+        Workers and the web server finish their work against an emulator that still answers;
+        signalling every process at once made their graceful shutdowns wait on one another
+        (about 6 s per stack instead of 2).
+        """
         for process in reversed(self.processes):
             if process.poll() is None:
                 process.terminate()
-        for process in reversed(self.processes):
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:

@@ -225,7 +225,7 @@ def _run(
     ]
 
 
-def push_results(deliveries: int = 100, rate: float = 2.0, workers: int = 2) -> list[BenchResult]:
+def push_results(deliveries: int = 100, rate: float = 4.0, workers: int = 2) -> list[BenchResult]:
     common = {
         "environment": "test",
         "push_audience": AUDIENCE,

@@ -4,6 +4,8 @@ Each inner call runs through the same router as a direct call (auth, quota, faul
 calls are charged one by one and fail independently; the batch itself answers 200. Parts run
 one after another here but count as concurrent calls of their user (as Google runs them in
 parallel) until the batch ends, so a per-user concurrency limit refuses the parts beyond it.
+Injected latency adds up part by part, unless ``batch_parts_parallel``: then the batch waits
+once, for its slowest part.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import time
 from http import HTTPStatus
 
 from inboxcrm.emulator.errors import ApiError
@@ -46,12 +49,15 @@ class BatchRoutes:
         out_boundary = "batch_" + secrets.token_hex(12)
         chunks: list[bytes] = []
         admitted: dict[str, int] = {}
+        delays: list[float] = []
         try:
             for part in parts:
                 part_headers, inner = split_head_body(part)
                 content_id = next((v for k, v in part_headers if k.lower() == "content-id"), "")
-                response = self._run_inner(req, inner, admitted)
+                response = self._run_inner(req, inner, admitted, delays)
                 chunks.append(self._serialize(out_boundary, content_id, response))
+            if delays:
+                time.sleep(max(delays))  # parts waited in parallel (batch_parts_parallel)
         finally:
             # Google runs the parts of a batch in parallel: each admitted part counts
             # against its user's concurrency limit until the whole batch is done.
@@ -60,7 +66,9 @@ class BatchRoutes:
         body = b"".join(chunks) + f"--{out_boundary}--\r\n".encode()
         return Response(200, body, [("Content-Type", f"multipart/mixed; boundary={out_boundary}")])
 
-    def _run_inner(self, outer: Request, inner: bytes, admitted: dict[str, int]) -> Response:
+    def _run_inner(
+        self, outer: Request, inner: bytes, admitted: dict[str, int], delays: list[float]
+    ) -> Response:
         inner = inner.lstrip(b"\r\n")
         first, _, rest = inner.partition(b"\n")
         match = _REQUEST_LINE.match(first.decode("utf-8", "replace").strip())
@@ -87,7 +95,14 @@ class BatchRoutes:
         else:
             body = body.rstrip(b"\r\n")
         request = Request.build(
-            method, target, header_map, body, outer.base_url, in_batch=True, batch_calls=admitted
+            method,
+            target,
+            header_map,
+            body,
+            outer.base_url,
+            in_batch=True,
+            batch_calls=admitted,
+            batch_delays=delays,
         )
         response = self.router.dispatch(request)
         if response.drop:

@@ -69,6 +69,11 @@ class RuntimeSettings:
     slow_rate: float = 0.0
     slow_ms: float = 0.0
     latency_ms: float = 0.0
+    batch_parts_parallel: bool = False
+    """How ``latency_ms`` (and ``slow_ms``) apply to the parts of a batch request. False: each
+    part waits in turn, so a batch of n parts waits n times (a pessimistic model that keeps
+    batched syncs slow enough for fault tests to interrupt). True: the parts wait together and
+    the batch answers after its slowest part, as Google runs a batch's parts in parallel."""
     fault_seed: int | None = None
     push_endpoint: str | None = None
     push_endpoints: dict[str, str] = field(default_factory=dict)

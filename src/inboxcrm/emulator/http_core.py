@@ -30,6 +30,9 @@ class Request:
     in_batch: bool = False
     batch_calls: dict[str, int] | None = None
     """Inner calls of the enclosing batch admitted per user (they run "in parallel")."""
+    batch_delays: list[float] | None = None
+    """Injected delays of the enclosing batch's parts, waited once by the batch (its slowest
+    part) where the parts run in parallel."""
 
     @classmethod
     def build(
@@ -42,6 +45,7 @@ class Request:
         *,
         in_batch: bool = False,
         batch_calls: dict[str, int] | None = None,
+        batch_delays: list[float] | None = None,
     ) -> Request:
         path, _, query = target.partition("?")
         return cls(
@@ -53,6 +57,7 @@ class Request:
             base_url=base_url,
             in_batch=in_batch,
             batch_calls=batch_calls,
+            batch_delays=batch_delays,
         )
 
     def param(self, name: str, default: str | None = None) -> str | None:
