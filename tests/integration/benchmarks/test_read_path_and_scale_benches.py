@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,27 @@ def test_scale_out_bench_at_tiny_size() -> None:
     _parsed(results)
     assert _by_name(results, "scale-out, worker concurrency 1: calls refused").value == 0
     assert _by_name(results, "scale-out, peak connections").ok is True
+
+
+def test_bench_command_reports_each_duration_and_refuses_unknown_names(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from inboxcrm.cli import _register, app
+
+    _register()
+    report = tmp_path / "benchmarks.md"
+    ran = CliRunner().invoke(
+        app, ["bench", "--quick", "--only", "timeline", "--output", str(report)]
+    )
+    assert ran.exit_code == 0, ran.output
+    rows = [json.loads(line) for line in report.read_text().splitlines() if line.startswith("{")]
+    duration = next(r for r in rows if r["bench"] == "bench.duration_partial")
+    assert duration["unit"] == "s" and duration["value"] > 0
+    assert duration["note"].startswith("timeline ")
+    # Only a whole run is held to the two-minute (--quick) or fifteen-minute target.
+    assert duration["meets"] is None
+    assert any(r["benchmark"].startswith("timeline page of 50 items") for r in rows)
+
+    refused = CliRunner().invoke(app, ["bench", "--only", "nosuch", "--output", str(report)])
+    assert refused.exit_code == 2
+    assert "unknown benchmark(s): nosuch" in refused.output
