@@ -129,7 +129,7 @@ def _add_contacts(runtime: Any, slug: str, addresses: list[str]) -> None:
 def tenant_results(
     tenants: int = 1000,
     synced: int = 50,
-    rounds: int = 2,
+    rounds: int = 1,
     total: int = 20,
     creators: int = 2,
     sync_threads: int = 4,
