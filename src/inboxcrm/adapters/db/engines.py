@@ -33,6 +33,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from inboxcrm.adapters.db.tenant_template import clone_from_template
+
 logger = logging.getLogger(__name__)
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
@@ -273,7 +275,9 @@ class TenantDatabases:
                 ).first()
                 if exists:
                     return False
-                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+                # A copy of the migrated template where it can be (see tenant_template).
+                if not clone_from_template(conn, self.url_template, url):
+                    conn.execute(text(f'CREATE DATABASE "{url.database}"'))
                 return True
         finally:
             admin.dispose()
