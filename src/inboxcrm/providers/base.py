@@ -85,6 +85,14 @@ class MessageRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of a listing: its messages and the token of the next page (None: the last)."""
+
+    refs: tuple[MessageRef, ...]
+    next_page_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class RemoteMessage:
     """One message as fetched. ``raw`` is set for format ``raw``; ``headers`` for ``metadata``."""
 
@@ -149,8 +157,18 @@ class MailboxClient(Protocol):
         label_ids: Sequence[str] = (),
         include_spam_trash: bool = False,
         page_size: int = 500,
+        page_token: str | None = None,
     ) -> Iterator[MessageRef]:
-        """Every message matching ``query`` and carrying all ``label_ids``, newest first."""
+        """Every message matching ``query`` and carrying all ``label_ids``, newest first
+        (from the page of ``page_token`` on, when given)."""
+        ...
+
+    def list_first_pages(
+        self, queries: Sequence[str], *, page_size: int = 500
+    ) -> list[ListPage | None]:
+        """The first page of each query's listing, in as few round trips as the provider
+        allows. None for a query whose page did not come (list it with
+        :meth:`iter_message_ids`, which retries)."""
         ...
 
     def fetch_messages(

@@ -59,6 +59,7 @@ from inboxcrm.domain.addresses import try_normalize_email
 from inboxcrm.domain.errors import ProviderPermissionError, ProviderTransientError
 from inboxcrm.providers.base import (
     HistoryExpired,
+    ListPage,
     MailboxClient,
     MessageRef,
     RemoteMessage,
@@ -95,6 +96,8 @@ SYNC_LABEL = "Synced to inboxcrm"
 FETCH_BATCH = 50
 LABEL_CHUNK = 1000
 LIST_CHUNK = 500
+FIRST_PAGES_AHEAD = 20
+"""Search chunks whose first listing pages are asked for together (one batch request)."""
 FETCH_WINDOW = 20
 """Batches of pending ids read from the ledger at once (fetched one ahead of storing)."""
 LARGE_MESSAGE_BYTES = 5_000_000
@@ -354,15 +357,36 @@ class MailboxSync:
             self._progress.query_key = key
             self._progress.query_index = 0
         self._progress.query_count = len(chunks)
+        first_pages: dict[int, ListPage] = {}
+        asked_until = 0
         for index in range(self._progress.query_index, len(chunks)):
+            if not self._options.labels and index >= asked_until:
+                first_pages = self._first_pages(chunks, index)
+                asked_until = index + FIRST_PAGES_AHEAD
             chunk = chunks[index]
-            if self._list_query(chunk.query) == 0 and len(chunk.entries) > 1:
+            if (
+                self._list_query(chunk.query, first_pages.pop(index, None)) == 0
+                and len(chunk.entries) > 1
+            ):
                 self._probe_empty_chunk(index, chunk)
             self._progress.query_index = index + 1
             self._checkpoint()
 
-    def _list_query(self, query: str) -> int:
-        """List ``query`` (once per chosen label) into the ledger; returns the ids listed."""
+    def _first_pages(self, chunks: Sequence[SearchChunk], start: int) -> dict[int, ListPage]:
+        """The first listing pages of the next FIRST_PAGES_AHEAD chunks from ``start`` on, in
+        one batch (with no label filter: one listing per chunk); a chunk whose page did not come
+        is listed on its own."""
+        ahead = chunks[start : start + FIRST_PAGES_AHEAD]
+        if len(ahead) < 2:
+            return {}
+        pages = self._mailbox.list_first_pages([c.query for c in ahead], page_size=500)
+        return {start + n: page for n, page in enumerate(pages) if page is not None}
+
+    def _list_query(self, query: str, first: ListPage | None = None) -> int:
+        """List ``query`` (once per chosen label) into the ledger; returns the ids listed.
+        ``first``: its first page, already listed (no label filter only)."""
+        if first is not None:
+            return self._list_rest(query, first)
         label_sets: list[tuple[str, ...]] = (
             [(label,) for label in self._options.labels] if self._options.labels else [()]
         )
@@ -385,6 +409,28 @@ class MailboxSync:
                     chunk = []
             if chunk:
                 self._add_listed(chunk)
+        return listed
+
+    def _list_rest(self, query: str, first: ListPage) -> int:
+        """``first``'s messages and then the query's further pages into the ledger."""
+        listed = 0
+        for start in range(0, len(first.refs), LIST_CHUNK):
+            chunk = first.refs[start : start + LIST_CHUNK]
+            self._add_listed(chunk)
+            listed += len(chunk)
+        if first.next_page_token is None:
+            return listed
+        chunk_refs: list[MessageRef] = []
+        for ref in self._mailbox.iter_message_ids(
+            query=query, page_size=500, page_token=first.next_page_token
+        ):
+            chunk_refs.append(ref)
+            listed += 1
+            if len(chunk_refs) >= LIST_CHUNK:
+                self._add_listed(chunk_refs)
+                chunk_refs = []
+        if chunk_refs:
+            self._add_listed(chunk_refs)
         return listed
 
     def _probe_empty_chunk(self, index: int, chunk: SearchChunk) -> None:

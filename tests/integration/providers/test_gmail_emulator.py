@@ -213,6 +213,43 @@ def test_batch_fetch_of_120_messages(mailbox: GmailMailbox, emu: EmulatorHandle)
     assert set(fetched["body_fetched"]) == set(ids)  # the stranger's body was never fetched
 
 
+def test_first_pages_of_many_queries_come_in_one_round_trip(
+    mailbox: GmailMailbox, emu: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    senders = [f"c{n}@customer{n % 3}.example" for n in range(7)]
+    for i, sender in enumerate(senders):
+        emu.deliver(USER, make_message(i, sender=sender))
+    queries = [f"from:@customer{n}.example" for n in range(3)] + ["from:nobody@none.example"]
+    expected = [list(mailbox.iter_message_ids(query=q)) for q in queries]
+    requests: list[str] = []
+    http: Any = mailbox._http
+    real_request = http.request
+
+    def counting(uri: str, *args: Any, **kwargs: Any) -> Any:
+        requests.append(uri)
+        return real_request(uri, *args, **kwargs)
+
+    monkeypatch.setattr(http, "request", counting)
+    pages = mailbox.list_first_pages(queries)
+    assert len(requests) == 1 and "/batch" in requests[0]
+    assert [list(p.refs) if p else None for p in pages] == expected
+    assert [p.next_page_token if p else "missing" for p in pages] == [None] * 4
+    assert emu.stats(USER)["calls"]["gmail.users.messages.list"] == 2 * len(queries)
+
+    # A page that is not the last carries its token; the listing goes on from it.
+    (first,) = mailbox.list_first_pages([queries[0]], page_size=1)
+    assert first is not None and len(first.refs) == 1 and first.next_page_token
+    rest = list(mailbox.iter_message_ids(query=queries[0], page_token=first.next_page_token))
+    assert [*first.refs, *rest] == expected[0]
+
+    # A part the server refuses leaves None (the caller lists that query on its own).
+    emu.set_config(fault_rate=1.0, fault_statuses=[500], fault_seed=3)
+    try:
+        assert mailbox.list_first_pages(queries[:2]) == [None, None]
+    finally:
+        emu.set_config(fault_rate=0.0)
+
+
 def test_metadata_fetch_and_missing_ids(mailbox: GmailMailbox, emu: EmulatorHandle) -> None:
     first = emu.deliver(USER, make_message(1))["id"]
     emu.reset_counters(USER)

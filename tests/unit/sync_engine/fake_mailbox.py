@@ -20,6 +20,7 @@ from inboxcrm.providers.base import (
     HistoryDelta,
     HistoryExpired,
     LabelChange,
+    ListPage,
     MailboxProfile,
     MessageRef,
     RemoteMessage,
@@ -53,6 +54,7 @@ class FakeMailbox:
     labels: dict[str, str] = field(default_factory=dict)
     body_fetches: Counter[str] = field(default_factory=Counter)
     metadata_fetches: Counter[str] = field(default_factory=Counter)
+    first_page_batches: list[list[str]] = field(default_factory=list)
     revoked: bool = False
     fail_after_fetches: int | None = None
     watches: int = 0
@@ -124,6 +126,7 @@ class FakeMailbox:
         label_ids: Sequence[str] = (),
         include_spam_trash: bool = False,
         page_size: int = 500,
+        page_token: str | None = None,
     ) -> Iterator[MessageRef]:
         self._check()
         if "larger:" in (query or ""):
@@ -144,6 +147,13 @@ class FakeMailbox:
                     hit = hit or value in parts[fld]
             if hit:
                 yield MessageRef(m.id, m.thread_id)
+
+    def list_first_pages(
+        self, queries: Sequence[str], *, page_size: int = 500
+    ) -> list[ListPage | None]:
+        """Each query's whole listing as its only page (the fake does not page)."""
+        self.first_page_batches.append(list(queries))
+        return [ListPage(tuple(self.iter_message_ids(query=q)), None) for q in queries]
 
     def fetch_messages(
         self, ids: Sequence[str], *, fmt: FetchFormat = "raw", metadata_headers: Sequence[str] = ()

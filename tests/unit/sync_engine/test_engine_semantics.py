@@ -11,6 +11,7 @@ import itertools
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -272,3 +273,43 @@ def test_batches_are_fetched_ahead_and_a_failed_one_is_fetched_again_in_line(
     assert len(threads) == 4
     assert threads[0].startswith("mail-fetch") and threads[3].startswith("mail-fetch")
     assert threads[2] == threading.current_thread().name
+
+
+class _LosingFirstPages(FakeMailbox):
+    """A mailbox whose batched first pages lose every third query's page."""
+
+    def list_first_pages(self, queries: Sequence[str], *, page_size: int = 500) -> list[Any]:
+        pages = super().list_first_pages(queries, page_size=page_size)
+        return [None if n % 3 == 1 else page for n, page in enumerate(pages)]
+
+
+@pytest.mark.parametrize("losing", [False, True])
+def test_many_search_chunks_are_listed_a_batch_of_first_pages_at_a_time(
+    world: World, losing: bool
+) -> None:
+    """A tenant with hundreds of customer addresses: their search chunks' first pages are asked
+    for 20 at a time (one round trip each), and every chunk's mail is stored, also when some
+    pages of a batch do not come (those chunks are listed on their own)."""
+    box = _LosingFirstPages(OWNER) if losing else FakeMailbox(OWNER)
+    world.box = box
+    addresses = [f"buyer{n:03d}@customer{n:03d}.example" for n in range(400)]
+    with world.runtime.tenant_uow(world.tenant) as uow:
+        for address in addresses:
+            make_contact(uow, emails=[address])
+    wanted = {box.deliver(mail(a, OWNER)) for a in addresses[::37]}
+    box.deliver(mail("stranger@else.example", OWNER))
+    # Mail of the owner's own: the canary that tells a chunk that is really empty from one
+    # Gmail answered wrongly, so no address is probed on its own.
+    box.deliver(mail(OWNER, "friend@else.example"), labels=["SENT"])
+
+    assert world.sync().status == "ok"  # type: ignore[attr-defined]
+    assert world.stored_ids() == wanted
+    with world.runtime.tenant_uow(world.tenant) as uow:
+        account = uow.session.get(MailAccountRow, world.account_id)
+        assert account is not None
+        chunks = account.sync_progress["query_count"]
+        assert account.sync_progress["query_probes"] == 0
+    batched = [q for batch in box.first_page_batches for q in batch]
+    assert chunks > 20 and len(box.first_page_batches) == -(-chunks // 20)
+    assert all(len(batch) <= 20 for batch in box.first_page_batches)
+    assert len(batched) == len(set(batched)) == chunks  # each chunk asked for once

@@ -30,6 +30,7 @@ from inboxcrm.domain.mail_parsing import UnparseableMessage, parse_message
 from inboxcrm.providers.base import (
     FetchFormat,
     HistoryDelta,
+    ListPage,
     MailboxProfile,
     MessageRef,
     RemoteMessage,
@@ -149,7 +150,13 @@ class MailServerMailbox:
         label_ids: Sequence[str] = (),
         include_spam_trash: bool = False,
         page_size: int = 500,
+        page_token: str | None = None,
     ) -> Iterator[MessageRef]:
+        self._unsupported("listing by search query")
+
+    def list_first_pages(
+        self, queries: Sequence[str], *, page_size: int = 500
+    ) -> list[ListPage | None]:
         self._unsupported("listing by search query")
 
     def fetch_messages(
