@@ -8,7 +8,8 @@ later) and the tenant database. One run:
    incremental run into a full sync.
 2. Full sync: capture the mailbox history id first; list the ids that search queries over the
    tenant's CRM addresses (and BCC addresses) select within the look-back window, into the
-   ledger as ``pending`` (checkpoint: the next query); a query over several addresses that
+   ledger as ``pending`` (checkpoint: the next query; the first pages of 20 queries at a time
+   come in one batch request, later pages one by one); a query over several addresses that
    lists nothing is checked with a canary (the owner's own address added must find the
    owner's mail) and, failing that, with one query per address (Gmail answers some long OR
    queries with nothing; the progress counts checks, probes and recoveries); then the fetch phase;
