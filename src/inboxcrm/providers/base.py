@@ -164,7 +164,7 @@ class MailboxClient(Protocol):
         ...
 
     def list_first_pages(
-        self, queries: Sequence[str], *, page_size: int = 500
+        self, queries: Sequence[str], *, page_size: int = 500, include_spam_trash: bool = False
     ) -> list[ListPage | None]:
         """The first page of each query's listing, in as few round trips as the provider
         allows. None for a query whose page did not come (list it with

@@ -614,23 +614,35 @@ class MailboxSync:
 
     # -- fetch and label phases ----------------------------------------------------------------
 
-    def _sized(self, over: int) -> set[str]:
+    def _sized(self, *sizes: int) -> list[set[str]]:
+        """The ids of messages over each of ``sizes`` bytes in the look-back window (their
+        first pages in one batch request; further pages, or a page that did not come, one
+        call at a time)."""
         after = self._clock() - timedelta(days=self._options.lookback_days)
-        query = f"larger:{over}{after_term(after)}"
-        return {
-            ref.id
-            for ref in self._mailbox.iter_message_ids(
-                query=query, include_spam_trash=True, page_size=500
+        queries = [f"larger:{over}{after_term(after)}" for over in sizes]
+        pages = self._mailbox.list_first_pages(queries, page_size=500, include_spam_trash=True)
+        found: list[set[str]] = []
+        for query, page in zip(queries, pages, strict=True):
+            if page is not None and page.next_page_token is None:
+                found.append({ref.id for ref in page.refs})
+                continue
+            rest = self._mailbox.iter_message_ids(
+                query=query,
+                include_spam_trash=True,
+                page_size=500,
+                page_token=page.next_page_token if page is not None else None,
             )
-        }
+            found.append({ref.id for ref in (*(page.refs if page else ()), *rest)})
+        return found
 
     def _large_ids(self) -> set[str]:
         """Messages over :data:`LARGE_MESSAGE_BYTES` (and, in :attr:`_medium`, over
         :data:`MEDIUM_MESSAGE_BYTES`) in the look-back window: two searches, as a listing
         gives no sizes and a size probe per message would double the quota."""
         if self._large is None:
-            self._large = self._sized(LARGE_MESSAGE_BYTES)
-            self._medium = self._sized(MEDIUM_MESSAGE_BYTES) - self._large
+            large, medium = self._sized(LARGE_MESSAGE_BYTES, MEDIUM_MESSAGE_BYTES)
+            self._large = large
+            self._medium = medium - large
         return self._large
 
     def _fetch_pending(self, result: SyncResult) -> None:

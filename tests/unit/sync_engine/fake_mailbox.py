@@ -149,11 +149,16 @@ class FakeMailbox:
                 yield MessageRef(m.id, m.thread_id)
 
     def list_first_pages(
-        self, queries: Sequence[str], *, page_size: int = 500
+        self, queries: Sequence[str], *, page_size: int = 500, include_spam_trash: bool = False
     ) -> list[ListPage | None]:
         """Each query's whole listing as its only page (the fake does not page)."""
         self.first_page_batches.append(list(queries))
-        return [ListPage(tuple(self.iter_message_ids(query=q)), None) for q in queries]
+        return [
+            ListPage(
+                tuple(self.iter_message_ids(query=q, include_spam_trash=include_spam_trash)), None
+            )
+            for q in queries
+        ]
 
     def fetch_messages(
         self, ids: Sequence[str], *, fmt: FetchFormat = "raw", metadata_headers: Sequence[str] = ()

@@ -177,14 +177,16 @@ class _BatchList:
         base_path = "" if endpoints.is_google(api_base) else urlsplit(api_base).path.rstrip("/")
         self._path = f"{base_path}/gmail/v1/users/me/messages"
 
-    def body(self, queries: Sequence[str], page_size: int, boundary: str) -> bytes:
+    def body(
+        self, queries: Sequence[str], page_size: int, spam_trash: bool, boundary: str
+    ) -> bytes:
         chunks = []
         for index, query in enumerate(queries):
             params = urlencode(
                 [
                     ("q", query),
                     ("maxResults", str(page_size)),
-                    ("includeSpamTrash", "false"),
+                    ("includeSpamTrash", "true" if spam_trash else "false"),
                     ("alt", "json"),
                 ]
             )
@@ -197,14 +199,14 @@ class _BatchList:
         return "".join(chunks).encode()
 
     def execute(
-        self, http: Any, queries: Sequence[str], page_size: int
+        self, http: Any, queries: Sequence[str], page_size: int, spam_trash: bool
     ) -> dict[int, tuple[int, bytes]]:
         """Send the batch; answers by the query's position: (status, body)."""
         boundary = "inboxcrm_" + uuid.uuid4().hex
         resp, content = http.request(
             self.batch_uri,
             method="POST",
-            body=self.body(queries, page_size, boundary),
+            body=self.body(queries, page_size, spam_trash, boundary),
             headers={"content-type": f'multipart/mixed; boundary="{boundary}"'},
         )
         if resp.status >= 300:
@@ -388,7 +390,7 @@ class GmailMailbox:
                 return
 
     def list_first_pages(
-        self, queries: Sequence[str], *, page_size: int = 500
+        self, queries: Sequence[str], *, page_size: int = 500, include_spam_trash: bool = False
     ) -> list[ListPage | None]:
         """The first page of each query's ``messages.list``, as the parts of batch requests
         (one round trip per batch instead of one per query). A part that fails, or a batch
@@ -405,7 +407,9 @@ class GmailMailbox:
                 min(self._batch_size("messages.list"), len(queries) - start),
             )
             try:
-                answers = self._batch_list.execute(self._http, queries[start : start + parts], size)
+                answers = self._batch_list.execute(
+                    self._http, queries[start : start + parts], size, include_spam_trash
+                )
             except Exception as exc:  # the batch as a whole failed
                 kind = classify(exc)
                 if kind == "auth":

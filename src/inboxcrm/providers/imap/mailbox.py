@@ -155,7 +155,7 @@ class MailServerMailbox:
         self._unsupported("listing by search query")
 
     def list_first_pages(
-        self, queries: Sequence[str], *, page_size: int = 500
+        self, queries: Sequence[str], *, page_size: int = 500, include_spam_trash: bool = False
     ) -> list[ListPage | None]:
         self._unsupported("listing by search query")
 
