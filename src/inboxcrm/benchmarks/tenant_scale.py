@@ -46,7 +46,12 @@ from inboxcrm.benchmarks.bench_stack import connect_gmail
 from inboxcrm.benchmarks.results import BenchResult
 
 CONTROL_POOL = 15  # the control plane's pool: 5 kept + 10 overflow (adapters.db.engines)
-MEMBER = "ops@tenants-bench.example"
+
+
+def _member(n: int) -> str:
+    """Tenant ``n``'s admin (one each: creator processes making one shared user at once would
+    race on the unique address)."""
+    return f"ops{n}@tenants-bench.example"
 
 
 def _slug(n: int) -> str:
@@ -94,8 +99,10 @@ def _create(payload: dict[str, Any], n: int) -> str:
     runtime = _CREATOR["runtime"]
     slug = _slug(n)
     create_tenant(runtime, slug)
-    create_user(runtime, tenant_slug=slug, email=MEMBER, password=payload["password"], role="admin")
-    token = create_api_token(runtime, tenant_slug=slug, email=MEMBER)
+    create_user(
+        runtime, tenant_slug=slug, email=_member(n), password=payload["password"], role="admin"
+    )
+    token = create_api_token(runtime, tenant_slug=slug, email=_member(n))
     runtime.tenants.forget(slug)
     return token
 

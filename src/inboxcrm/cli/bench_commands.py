@@ -58,21 +58,31 @@ def bench(
     results: list[BenchResult] = []
     durations: dict[str, float] = {}
     run_started = time.monotonic()
+    failed: list[str] = []
     for name in chosen:
         console.print(f"running benchmark [bold]{name}[/bold] ...")
         started = time.monotonic()
-        if name in READ_PATH_AND_SCALE:
-            results += _read_path_and_scale(name, quick, mailboxes, tenant_count)
-        elif name == "timeline":
-            results += timeline_results(1_000, 60) if quick else timeline_results()
-        elif name == "sync":
-            results += sync_rate_results(messages)
-        elif name == "quota":
-            results += quota_bound_results(quota_messages)
-        elif name == "memory":
-            results += memory_results(*memory_sizes)
-        elif name == "tracking":
-            results += tracking_results(1.0) if quick else tracking_results()
+        try:
+            if name in READ_PATH_AND_SCALE:
+                results += _read_path_and_scale(name, quick, mailboxes, tenant_count)
+            elif name == "timeline":
+                results += timeline_results(1_000, 60) if quick else timeline_results()
+            elif name == "sync":
+                results += sync_rate_results(messages)
+            elif name == "quota":
+                results += quota_bound_results(quota_messages)
+            elif name == "memory":
+                results += memory_results(*memory_sizes)
+            elif name == "tracking":
+                results += tracking_results(1.0) if quick else tracking_results()
+        except Exception as exc:  # one benchmark's failure loses none of the others' figures
+            failed.append(name)
+            console.print(f"[red]benchmark {name} failed:[/red] {type(exc).__name__}: {exc}")
+            results.append(
+                BenchResult(
+                    f"benchmark {name} completed", 0.0, "runs", "1", False, type(exc).__name__
+                )
+            )
         durations[name] = time.monotonic() - started
         console.print(f"  {name} took {durations[name]:.0f} s")
     results += duration_results(durations, time.monotonic() - run_started, quick=quick)
@@ -81,6 +91,9 @@ def bench(
     write_report(output, results, command=" ".join(["inboxcrm", *sys.argv[1:]]))
     console.print(render_run(results))
     console.print(f"written to {output}")
+    if failed:
+        console.print(f"[red]failed:[/red] {', '.join(failed)}")
+        raise typer.Exit(1)
 
 
 READ_PATH_AND_SCALE = ("search", "push", "scale", "tenants")
