@@ -40,7 +40,9 @@ def provision_tenant_database(runtime: Runtime, slug: str) -> None:
         if tenant is None:
             raise NotFound(f"no tenant {slug!r}")
     created = runtime.tenants.create_database(slug)
-    migrator.upgrade(runtime.tenants.engine(slug), "tenant")
+    engine = runtime.tenants.engine(slug)
+    if not migrator.is_current(engine, "tenant"):  # a copy of the template already is
+        migrator.upgrade(engine, "tenant")
     with runtime.control_uow() as uow:
         tenant = uow.session.scalar(select(TenantRow).where(TenantRow.slug == slug))
         if tenant is not None and not tenant.database_ready:

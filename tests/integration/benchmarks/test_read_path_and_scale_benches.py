@@ -115,3 +115,29 @@ def test_bench_command_reports_each_duration_and_refuses_unknown_names(tmp_path:
     refused = CliRunner().invoke(app, ["bench", "--only", "nosuch", "--output", str(report)])
     assert refused.exit_code == 2
     assert "unknown benchmark(s): nosuch" in refused.output
+
+
+def test_a_failing_benchmark_keeps_the_others_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from inboxcrm.benchmarks import timeline_pages
+    from inboxcrm.cli import _register, app
+
+    def broken(*_args: object) -> list[BenchResult]:
+        raise RuntimeError("the emulator went away")
+
+    monkeypatch.setattr(timeline_pages, "timeline_results", broken)
+    _register()
+    report = tmp_path / "benchmarks.md"
+    ran = CliRunner().invoke(
+        app,
+        ["bench", "--quick", "--only", "timeline", "--only", "tracking", "--output", str(report)],
+    )
+    assert ran.exit_code == 1
+    assert "benchmark timeline failed" in ran.output and "the emulator went away" in ran.output
+    rows = [json.loads(line) for line in report.read_text().splitlines() if line.startswith("{")]
+    failed = next(r for r in rows if r["benchmark"] == "benchmark timeline completed")
+    assert failed["meets"] is False and failed["note"] == "RuntimeError; --quick"
+    assert any(r["benchmark"].startswith("tracking pixel") for r in rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -35,7 +36,10 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@functools.cache
 def head_revision(schema: Schema) -> str | None:
+    """The newest revision of ``schema``'s scripts (read once per process: they do not change
+    under a running process)."""
     return ScriptDirectory.from_config(alembic_config(schema)).get_current_head()
 
 
