@@ -39,7 +39,12 @@ def provision_tenant_database(runtime: Runtime, slug: str) -> None:
         tenant = uow.session.scalar(select(TenantRow).where(TenantRow.slug == slug))
         if tenant is None:
             raise NotFound(f"no tenant {slug!r}")
-    created = runtime.tenants.create_database(slug)
+        others = uow.session.scalar(
+            select(TenantRow.id).where(TenantRow.slug != slug, TenantRow.database_ready).limit(1)
+        )
+    # The first tenant's database is migrated as it is; from the second on they are copies of a
+    # migrated template, which a deployment of one tenant never needs.
+    created = runtime.tenants.create_database(slug, from_template=others is not None)
     engine = runtime.tenants.engine(slug)
     if not migrator.is_current(engine, "tenant"):  # a copy of the template already is
         migrator.upgrade(engine, "tenant")

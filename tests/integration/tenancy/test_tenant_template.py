@@ -74,8 +74,10 @@ def test_tenant_copies_match_a_database_migrated_step_by_step(runtime: Runtime) 
     assert head is not None
     template = template_database_name(runtime.tenants.url_template, head)
     create_tenant(runtime, "acme")
+    # A deployment of one tenant has no template: its database was migrated as it is.
+    assert _databases(runtime, template) == []
     create_tenant(runtime, "globex")
-    # One template, at the head, and two tenant databases copied from it.
+    # From the second tenant on: one template, at the head, and copies of it.
     assert _databases(runtime, template) == [template]
     copied = _schema(runtime.tenants.engine("globex"))
     assert copied["revision"] == [(head,)]
@@ -108,6 +110,7 @@ def test_older_templates_are_replaced_and_a_busy_template_falls_back(runtime: Ru
     template = template_database_name(runtime.tenants.url_template, head)
     stale = template_database_name(runtime.tenants.url_template, "0001")
     building = template + "_building"
+    create_tenant(runtime, "zero-t")  # the first tenant: no template yet
     server = _server(runtime)
     with server.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{stale}"'))  # a template of an older head

@@ -257,8 +257,10 @@ class TenantDatabases:
         if engine is not None:
             engine.dispose()
 
-    def create_database(self, slug: str) -> bool:
-        """Create the physical database of ``slug`` if missing. True when it was created."""
+    def create_database(self, slug: str, *, from_template: bool = True) -> bool:
+        """Create the physical database of ``slug`` if missing. True when it was created.
+        ``from_template``: on PostgreSQL, as a copy of the migrated template (built if missing;
+        see tenant_template), else empty."""
         url = make_url(self.url_for(slug))
         if url.get_backend_name() == "sqlite":
             path = Path(url.database or "")
@@ -276,7 +278,7 @@ class TenantDatabases:
                 if exists:
                     return False
                 # A copy of the migrated template where it can be (see tenant_template).
-                if not clone_from_template(conn, self.url_template, url):
+                if not (from_template and clone_from_template(conn, self.url_template, url)):
                     conn.execute(text(f'CREATE DATABASE "{url.database}"'))
                 return True
         finally:
