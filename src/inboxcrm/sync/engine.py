@@ -43,8 +43,9 @@ reason ``store_error``; mail is never given up because the database was briefly 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -396,42 +397,31 @@ class MailboxSync:
         )
         listed = 0
         for labels in label_sets:
-            chunk: list[MessageRef] = []
-            for ref in self._mailbox.iter_message_ids(
-                query=query,
-                label_ids=labels,
-                include_spam_trash=include_spam_trash,
-                page_size=500,
-            ):
-                chunk.append(ref)
-                listed += 1
-                if len(chunk) >= LIST_CHUNK:
-                    self._add_listed(chunk)
-                    chunk = []
-            if chunk:
-                self._add_listed(chunk)
+            listed += self._ledger_refs(
+                self._mailbox.iter_message_ids(
+                    query=query,
+                    label_ids=labels,
+                    include_spam_trash=include_spam_trash,
+                    page_size=500,
+                )
+            )
         return listed
 
     def _list_rest(self, query: str, first: ListPage) -> int:
         """``first``'s messages and then the query's further pages into the ledger."""
+        if first.next_page_token is None:
+            return self._ledger_refs(first.refs)
+        rest = self._mailbox.iter_message_ids(
+            query=query, page_size=500, page_token=first.next_page_token
+        )
+        return self._ledger_refs(itertools.chain(first.refs, rest))
+
+    def _ledger_refs(self, refs: Iterable[MessageRef]) -> int:
+        """Put ``refs`` into the ledger, LIST_CHUNK at a time; returns how many there were."""
         listed = 0
-        for start in range(0, len(first.refs), LIST_CHUNK):
-            chunk = first.refs[start : start + LIST_CHUNK]
+        for chunk in _chunks(refs, LIST_CHUNK):
             self._add_listed(chunk)
             listed += len(chunk)
-        if first.next_page_token is None:
-            return listed
-        chunk_refs: list[MessageRef] = []
-        for ref in self._mailbox.iter_message_ids(
-            query=query, page_size=500, page_token=first.next_page_token
-        ):
-            chunk_refs.append(ref)
-            listed += 1
-            if len(chunk_refs) >= LIST_CHUNK:
-                self._add_listed(chunk_refs)
-                chunk_refs = []
-        if chunk_refs:
-            self._add_listed(chunk_refs)
         return listed
 
     def _probe_empty_chunk(self, index: int, chunk: SearchChunk) -> None:
@@ -863,6 +853,13 @@ class _Batch:
     """... for these of their messages."""
     singles: list[str]
     """Messages fetched raw one by one (messages.get)."""
+
+
+def _chunks(refs: Iterable[MessageRef], size: int) -> Iterator[list[MessageRef]]:
+    """``refs`` in lists of at most ``size``, as they come (the last one shorter)."""
+    it = iter(refs)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
 
 
 def _whole_threads(refs: list[MessageRef], limit: int) -> list[MessageRef]:

@@ -150,22 +150,11 @@ class _BatchGet:
     ) -> dict[str, tuple[int, httplib2.Response, bytes]]:
         """Send the batch; answers by message id: (status, response headers, body)."""
         boundary = "inboxcrm_" + uuid.uuid4().hex
-        resp, content = http.request(
-            self.batch_uri,
-            method="POST",
-            body=self.body(ids, fmt, metadata_headers, boundary),
-            headers={"content-type": f'multipart/mixed; boundary="{boundary}"'},
-        )
-        if resp.status >= 300:
-            raise HttpError(resp, content, uri=self.batch_uri)
-        answers: dict[str, tuple[int, httplib2.Response, bytes]] = {}
-        for content_id, status, headers, body in _split_batch_answer(
-            resp.get("content-type", ""), content
-        ):
-            index = content_id.rpartition("+")[2]
-            if index.isdigit() and int(index) < len(ids):
-                answers[ids[int(index)]] = (status, headers, body)
-        return answers
+        body = self.body(ids, fmt, metadata_headers, boundary)
+        return {
+            ids[index]: answer
+            for index, answer in _send_batch(http, self.batch_uri, body, boundary, len(ids))
+        }
 
 
 class _BatchList:
@@ -203,22 +192,35 @@ class _BatchList:
     ) -> dict[int, tuple[int, bytes]]:
         """Send the batch; answers by the query's position: (status, body)."""
         boundary = "inboxcrm_" + uuid.uuid4().hex
-        resp, content = http.request(
-            self.batch_uri,
-            method="POST",
-            body=self.body(queries, page_size, spam_trash, boundary),
-            headers={"content-type": f'multipart/mixed; boundary="{boundary}"'},
-        )
-        if resp.status >= 300:
-            raise HttpError(resp, content, uri=self.batch_uri)
-        answers: dict[int, tuple[int, bytes]] = {}
-        for content_id, status, _headers, body in _split_batch_answer(
-            resp.get("content-type", ""), content
-        ):
-            index = content_id.rpartition("+")[2]
-            if index.isdigit() and int(index) < len(queries):
-                answers[int(index)] = (status, body)
-        return answers
+        body = self.body(queries, page_size, spam_trash, boundary)
+        return {
+            index: (status, content)
+            for index, (status, _headers, content) in _send_batch(
+                http, self.batch_uri, body, boundary, len(queries)
+            )
+        }
+
+
+def _send_batch(
+    http: Any, uri: str, body: bytes, boundary: str, parts: int
+) -> Iterator[tuple[int, tuple[int, httplib2.Response, bytes]]]:
+    """POST a batch request of ``parts`` parts (Content-IDs ``<boundary>+<n>``); yields each
+    answered part's position with its (status, headers, body). A refused batch raises the
+    HttpError googleapiclient would."""
+    resp, content = http.request(
+        uri,
+        method="POST",
+        body=body,
+        headers={"content-type": f'multipart/mixed; boundary="{boundary}"'},
+    )
+    if resp.status >= 300:
+        raise HttpError(resp, content, uri=uri)
+    for content_id, status, headers, part in _split_batch_answer(
+        resp.get("content-type", ""), content
+    ):
+        index = content_id.rpartition("+")[2]
+        if index.isdigit() and int(index) < parts:
+            yield int(index), (status, headers, part)
 
 
 def _boundary_of(content_type: str) -> str:
