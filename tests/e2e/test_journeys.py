@@ -177,6 +177,7 @@ def test_read_a_thread_on_a_contact_and_see_the_accounts_mail_chart(
     page = browser_page
     sign_in(page, live_server, rep)
     page.click("nav.mainnav >> text=Contacts")
+    page.wait_for_url(f"{live_server}/contacts")
     page.click("table.list >> text=Bruce Wayne")
     page.wait_for_url(f"{live_server}/contacts/{showcase.contact_id}")
     thread = page.locator("details.thread", has_text="Quote for 50 office chairs").first
@@ -209,6 +210,7 @@ def test_move_a_deal_by_drag_and_drop_and_by_keyboard(
     page = browser_page
     sign_in(page, live_server, rep)
     page.click("nav.mainnav >> text=Deals")
+    page.wait_for_url(f"{live_server}/deals")  # the click returns before the page is replaced
     assert page.locator("figure.chart svg rect.bar").count() >= 1  # pipeline value by stage
     check_page(page, page_console, shots, "deals")
     card = page.locator(f"#deal-{showcase.deal_id}")

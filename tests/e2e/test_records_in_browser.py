@@ -160,6 +160,7 @@ def test_pipeline_board_moves_a_deal_with_htmx(
     page = browser_page
     sign_in(page, live_server, rep)
     page.click("nav.mainnav >> text=Deals")
+    page.wait_for_url(f"{live_server}/deals")  # the click returns before the page is replaced
     column = page.locator("section.column[aria-label=proposal]")
     assert column.locator(".deal-card").count() == 0
     page.select_option("article.deal-card select[name=stage]", "proposal")
