@@ -93,6 +93,16 @@ class ListPage:
 
 
 @dataclass(frozen=True, slots=True)
+class ListQuery:
+    """A listing asked for with others (:meth:`MailboxClient.list_first_pages`) on terms of its
+    own; a plain ``str`` there takes the call's ``page_size`` and ``include_spam_trash``."""
+
+    query: str
+    page_size: int = 500
+    include_spam_trash: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RemoteMessage:
     """One message as fetched. ``raw`` is set for format ``raw``; ``headers`` for ``metadata``."""
 
@@ -164,7 +174,11 @@ class MailboxClient(Protocol):
         ...
 
     def list_first_pages(
-        self, queries: Sequence[str], *, page_size: int = 500, include_spam_trash: bool = False
+        self,
+        queries: Sequence[str | ListQuery],
+        *,
+        page_size: int = 500,
+        include_spam_trash: bool = False,
     ) -> list[ListPage | None]:
         """The first page of each query's listing, in as few round trips as the provider
         allows. None for a query whose page did not come (list it with
@@ -241,6 +255,19 @@ class MailboxClient(Protocol):
 
     def find_sent(self, message_id_header: str) -> MessageRef | None:
         """The mailbox's message with this RFC 5322 Message-ID, if there is one."""
+        ...
+
+
+@runtime_checkable
+class OpeningReads(Protocol):
+    """A mailbox that can read ahead, in one round trip, what a full sync asks for first.
+    Optional: without it each read is its own call."""
+
+    def read_ahead(self, *, profile: bool, send_as: bool, labels: bool) -> None:
+        """Ask for the profile, the send-as addresses and the labels (those set) together: the
+        next :meth:`MailboxClient.get_profile`, :meth:`MailboxClient.list_send_as` and the first
+        :meth:`MailboxClient.ensure_label` answer from what came, and make their own call for
+        what did not."""
         ...
 
 

@@ -62,8 +62,10 @@ from inboxcrm.domain.errors import ProviderPermissionError, ProviderTransientErr
 from inboxcrm.providers.base import (
     HistoryExpired,
     ListPage,
+    ListQuery,
     MailboxClient,
     MessageRef,
+    OpeningReads,
     RemoteMessage,
     ThreadFetcher,
 )
@@ -219,7 +221,13 @@ class MailboxSync:
             "fetching",
             "labelling",
         )
-        self._prepare(refresh_send_as=full or resume_full or cursor is None, cached=cached_send_as)
+        opening = full or resume_full or cursor is None
+        if opening and isinstance(self._mailbox, OpeningReads):
+            # A full sync opens with these reads: one round trip for them all.
+            self._mailbox.read_ahead(
+                profile=not resume_full, send_as=True, labels=self._apply_sync_label
+            )
+        self._prepare(refresh_send_as=opening, cached=cached_send_as)
         if resume_full:
             self._progress = progress
             logger.info("resuming full sync of account %s at %s", self.account_id, progress.phase)
@@ -360,29 +368,47 @@ class MailboxSync:
             self._progress.query_index = 0
         self._progress.query_count = len(chunks)
         first_pages: dict[int, ListPage] = {}
+        checked: dict[int, bool] = {}
         asked_until = 0
         for index in range(self._progress.query_index, len(chunks)):
             if not self._options.labels and index >= asked_until:
-                first_pages = self._first_pages(chunks, index)
+                first_pages, checked = self._first_pages(chunks, index)
                 asked_until = index + FIRST_PAGES_AHEAD
             chunk = chunks[index]
             if (
                 self._list_query(chunk.query, first_pages.pop(index, None)) == 0
                 and len(chunk.entries) > 1
             ):
-                self._probe_empty_chunk(index, chunk)
+                self._probe_empty_chunk(index, chunk, checked.get(index))
             self._progress.query_index = index + 1
             self._checkpoint()
 
-    def _first_pages(self, chunks: Sequence[SearchChunk], start: int) -> dict[int, ListPage]:
+    def _first_pages(
+        self, chunks: Sequence[SearchChunk], start: int
+    ) -> tuple[dict[int, ListPage], dict[int, bool]]:
         """The first listing pages of the next FIRST_PAGES_AHEAD chunks from ``start`` on, in
         one batch (with no label filter: one listing per chunk); a chunk whose page did not come
-        is listed on its own."""
+        is listed on its own. With the last chunks come the size searches of the fetch phase.
+        Also returns, for the chunks of several addresses that listed nothing, whether their
+        canary found the owner's mail (:meth:`_canaries`, one more batch)."""
         ahead = chunks[start : start + FIRST_PAGES_AHEAD]
-        if len(ahead) < 2:
-            return {}
-        pages = self._mailbox.list_first_pages([c.query for c in ahead], page_size=500)
-        return {start + n: page for n, page in enumerate(pages) if page is not None}
+        sizes = self._size_queries() if start + len(ahead) >= len(chunks) else []
+        if self._large is not None:
+            sizes = []
+        if len(ahead) + len(sizes) < 2:
+            return {}, {}
+        answers = self._mailbox.list_first_pages([*(c.query for c in ahead), *sizes])
+        if sizes:
+            self._note_sizes(sizes, answers[len(ahead) :])
+        pages = {
+            start + n: page for n, page in enumerate(answers[: len(ahead)]) if page is not None
+        }
+        empty = {
+            index: chunks[index]
+            for index, page in pages.items()
+            if not page.refs and page.next_page_token is None and len(chunks[index].entries) > 1
+        }
+        return pages, self._canaries(empty)
 
     def _list_query(self, query: str, first: ListPage | None = None) -> int:
         """List ``query`` (once per chosen label) into the ledger; returns the ids listed.
@@ -424,14 +450,17 @@ class MailboxSync:
             listed += len(chunk)
         return listed
 
-    def _probe_empty_chunk(self, index: int, chunk: SearchChunk) -> None:
+    def _probe_empty_chunk(
+        self, index: int, chunk: SearchChunk, checked: bool | None = None
+    ) -> None:
         """A query over several addresses listed nothing: Gmail answers some long OR queries
-        with nothing at all. First a canary (one call): the same query with the owner's own
-        address added; if that finds the owner's mail, Gmail did evaluate the query and the
-        chunk is really empty. Otherwise each address is listed on its own (a probe that is
-        empty costs one call); if any finds mail, the chunk's answer was wrong and is recovered.
+        with nothing at all. First a canary (one call, unless ``checked`` already tells how it
+        answered): the same query with the owner's own address added; if that finds the
+        owner's mail, Gmail did evaluate the query and the chunk is really empty. Otherwise each
+        address is listed on its own (a probe that is empty costs one call); if any finds mail,
+        the chunk's answer was wrong and is recovered.
         """
-        if self._canary_answers(chunk):
+        if checked if checked is not None else self._canary_answers(chunk):
             return
         found = 0
         for probe in chunk.probe_queries():
@@ -456,15 +485,47 @@ class MailboxSync:
 
     def _canary_answers(self, chunk: SearchChunk) -> bool:
         """True when ``chunk``'s query with the owner's address added finds the owner's mail."""
-        owner = f"from:{self._own[0]}"
-        suffix = chunk.query[chunk.query.rfind("}") + 1 :]
+        owner_only, canary = self._canary_queries(chunk)
         if self._canary is None:
-            self._canary = self._first_id(owner + suffix) is not None
+            self._canary = self._first_id(owner_only) is not None
         if not self._canary:
             return False  # the owner sent nothing in the window: no canary to check with
         self._progress.query_checks += 1
-        head = chunk.query[: chunk.query.rfind("}")]
-        return self._first_id(f"{head} {owner}}}{suffix}") is not None
+        return self._first_id(canary) is not None
+
+    def _canary_queries(self, chunk: SearchChunk) -> tuple[str, str]:
+        """(the owner's own mail in ``chunk``'s window, ``chunk``'s query with the owner's
+        address added)."""
+        owner = f"from:{self._own[0]}"
+        cut = chunk.query.rfind("}")
+        suffix = chunk.query[cut + 1 :]
+        return owner + suffix, f"{chunk.query[:cut]} {owner}}}{suffix}"
+
+    def _canaries(self, chunks: dict[int, SearchChunk]) -> dict[int, bool]:
+        """:meth:`_canary_answers` of each of ``chunks``, in one batch (with the owner's own
+        query, while it is not known). Chunks whose answer did not come are left out (they are
+        checked one by one), as are all when the owner sent nothing in the window."""
+        if not chunks or self._canary is False:
+            return {}
+        asked = [ListQuery(self._canary_queries(c)[1], 1, True) for c in chunks.values()]
+        if self._canary is None:
+            owner_only = self._canary_queries(next(iter(chunks.values())))[0]
+            asked.insert(0, ListQuery(owner_only, 1, True))
+        pages = self._mailbox.list_first_pages(asked)
+        if self._canary is None:
+            owner_page = pages.pop(0)
+            if owner_page is None:
+                return {}
+            self._canary = bool(owner_page.refs)
+            if not self._canary:
+                return {}
+        checked = {
+            index: bool(page.refs)
+            for index, page in zip(chunks, pages, strict=True)
+            if page is not None
+        }
+        self._progress.query_checks += len(checked)
+        return checked
 
     def _add_listed(self, refs: Sequence[MessageRef]) -> None:
         with self._uow() as uow:
@@ -604,35 +665,43 @@ class MailboxSync:
 
     # -- fetch and label phases ----------------------------------------------------------------
 
-    def _sized(self, *sizes: int) -> list[set[str]]:
-        """The ids of messages over each of ``sizes`` bytes in the look-back window (their
-        first pages in one batch request; further pages, or a page that did not come, one
-        call at a time)."""
+    def _size_queries(self) -> list[ListQuery]:
+        """The searches for messages over :data:`LARGE_MESSAGE_BYTES` and over
+        :data:`MEDIUM_MESSAGE_BYTES` in the look-back window (spam and trash included)."""
         after = self._clock() - timedelta(days=self._options.lookback_days)
-        queries = [f"larger:{over}{after_term(after)}" for over in sizes]
-        pages = self._mailbox.list_first_pages(queries, page_size=500, include_spam_trash=True)
+        return [
+            ListQuery(f"larger:{over}{after_term(after)}", 500, True)
+            for over in (LARGE_MESSAGE_BYTES, MEDIUM_MESSAGE_BYTES)
+        ]
+
+    def _note_sizes(self, queries: list[ListQuery], pages: Sequence[ListPage | None]) -> None:
+        """:attr:`_large` and :attr:`_medium` from the size searches' first pages (further
+        pages, or a page that did not come, one call at a time)."""
         found: list[set[str]] = []
         for query, page in zip(queries, pages, strict=True):
             if page is not None and page.next_page_token is None:
                 found.append({ref.id for ref in page.refs})
                 continue
             rest = self._mailbox.iter_message_ids(
-                query=query,
+                query=query.query,
                 include_spam_trash=True,
                 page_size=500,
                 page_token=page.next_page_token if page is not None else None,
             )
             found.append({ref.id for ref in (*(page.refs if page else ()), *rest)})
-        return found
+        large, medium = found
+        self._large = large
+        self._medium = medium - large
 
     def _large_ids(self) -> set[str]:
         """Messages over :data:`LARGE_MESSAGE_BYTES` (and, in :attr:`_medium`, over
-        :data:`MEDIUM_MESSAGE_BYTES`) in the look-back window: two searches, as a listing
-        gives no sizes and a size probe per message would double the quota."""
+        :data:`MEDIUM_MESSAGE_BYTES`) in the look-back window: two searches (in one batch, or
+        with the listing's last one), as a listing gives no sizes and a size probe per message
+        would double the quota."""
         if self._large is None:
-            large, medium = self._sized(LARGE_MESSAGE_BYTES, MEDIUM_MESSAGE_BYTES)
-            self._large = large
-            self._medium = medium - large
+            queries = self._size_queries()
+            self._note_sizes(queries, self._mailbox.list_first_pages(queries))
+        assert self._large is not None
         return self._large
 
     def _fetch_pending(self, result: SyncResult) -> None:

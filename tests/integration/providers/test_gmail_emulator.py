@@ -15,7 +15,7 @@ import pytest
 from inboxcrm.config import Settings
 from inboxcrm.domain.errors import ProviderAuthError
 from inboxcrm.domain.mail_parsing import parse_message
-from inboxcrm.providers.base import HistoryExpired, MailboxClient
+from inboxcrm.providers.base import HistoryExpired, MailboxClient, OpeningReads
 from inboxcrm.providers.gmail import oauth
 from inboxcrm.providers.gmail.client import GmailMailbox, GmailProvider
 from inboxcrm.providers.gmail.push import PushTokenError, parse_push_body, verify_push_token
@@ -192,6 +192,66 @@ def test_profile_send_as_and_protocol(mailbox: GmailMailbox) -> None:
     assert client.list_send_as() == [USER, "sales@ourco.example"]
 
 
+def _counting_requests(mailbox: GmailMailbox, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The URIs of the HTTP requests ``mailbox`` makes from now on."""
+    requests: list[str] = []
+    http: Any = mailbox._http
+    real_request = http.request
+
+    def counting(uri: str, *args: Any, **kwargs: Any) -> Any:
+        requests.append(uri)
+        return real_request(uri, *args, **kwargs)
+
+    monkeypatch.setattr(http, "request", counting)
+    return requests
+
+
+def test_opening_reads_come_in_one_round_trip(
+    mailbox: GmailMailbox, settings: Settings, emu: EmulatorHandle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected_profile = mailbox.get_profile()
+    expected_send_as = mailbox.list_send_as()
+    existing = mailbox.ensure_label("Existing label")
+    fresh = GmailMailbox(mailbox.credentials, api_base=settings.google_api_base, sleep=no_sleep)
+    assert isinstance(fresh, OpeningReads)
+    requests = _counting_requests(fresh, monkeypatch)
+    emu.reset_counters(USER)
+    fresh.read_ahead(profile=True, send_as=True, labels=True)
+    assert fresh.get_profile() == expected_profile
+    assert fresh.list_send_as() == expected_send_as
+    assert fresh.ensure_label("existing LABEL") == existing
+    assert len(requests) == 1 and "/batch" in requests[0]
+    calls = emu.stats(USER)["calls"]
+    assert calls == {
+        "gmail.users.getProfile": 1,
+        "gmail.users.settings.sendAs.list": 1,
+        "gmail.users.labels.list": 1,
+    }
+    # Each answer serves once: the next reads ask again.
+    fresh.get_profile()
+    fresh.list_send_as()
+    assert len(requests) == 3
+
+    # A label missing from the labels read ahead is created at once (no second listing).
+    fresh.read_ahead(profile=False, send_as=True, labels=True)
+    fresh.list_send_as()
+    created = fresh.ensure_label("Synced to inboxcrm")
+    assert len(requests) == 5 and "/batch" in requests[-2] and "/labels" in requests[-1]
+    assert emu.stats(USER)["calls"]["gmail.users.labels.list"] == 2
+    assert fresh.ensure_label("synced to inboxcrm") == created
+
+    # Parts the server refuses are asked for on their own, with the retries.
+    emu.set_config(fault_rate=1.0, fault_statuses=[500], fault_seed=3)
+    try:
+        fresh.read_ahead(profile=True, send_as=True, labels=False)
+    finally:
+        emu.set_config(fault_rate=0.0)
+    before = len(requests)
+    assert fresh.get_profile().email == USER
+    assert fresh.list_send_as() == expected_send_as
+    assert len(requests) == before + 2
+
+
 def test_batch_fetch_of_120_messages(mailbox: GmailMailbox, emu: EmulatorHandle) -> None:
     delivered = [emu.deliver(USER, make_message(i))["id"] for i in range(120)]
     emu.deliver(USER, make_message(999, sender="stranger@else.example"))
@@ -221,15 +281,7 @@ def test_first_pages_of_many_queries_come_in_one_round_trip(
         emu.deliver(USER, make_message(i, sender=sender))
     queries = [f"from:@customer{n}.example" for n in range(3)] + ["from:nobody@none.example"]
     expected = [list(mailbox.iter_message_ids(query=q)) for q in queries]
-    requests: list[str] = []
-    http: Any = mailbox._http
-    real_request = http.request
-
-    def counting(uri: str, *args: Any, **kwargs: Any) -> Any:
-        requests.append(uri)
-        return real_request(uri, *args, **kwargs)
-
-    monkeypatch.setattr(http, "request", counting)
+    requests = _counting_requests(mailbox, monkeypatch)
     pages = mailbox.list_first_pages(queries)
     assert len(requests) == 1 and "/batch" in requests[0]
     assert [list(p.refs) if p else None for p in pages] == expected

@@ -21,6 +21,7 @@ from inboxcrm.providers.base import (
     HistoryExpired,
     LabelChange,
     ListPage,
+    ListQuery,
     MailboxProfile,
     MessageRef,
     RemoteMessage,
@@ -149,15 +150,26 @@ class FakeMailbox:
                 yield MessageRef(m.id, m.thread_id)
 
     def list_first_pages(
-        self, queries: Sequence[str], *, page_size: int = 500, include_spam_trash: bool = False
+        self,
+        queries: Sequence[str | ListQuery],
+        *,
+        page_size: int = 500,
+        include_spam_trash: bool = False,
     ) -> list[ListPage | None]:
         """Each query's whole listing as its only page (the fake does not page)."""
-        self.first_page_batches.append(list(queries))
+        asked = [
+            q if isinstance(q, ListQuery) else ListQuery(q, page_size, include_spam_trash)
+            for q in queries
+        ]
+        self.first_page_batches.append([q.query for q in asked])
         return [
             ListPage(
-                tuple(self.iter_message_ids(query=q, include_spam_trash=include_spam_trash)), None
+                tuple(
+                    self.iter_message_ids(query=q.query, include_spam_trash=q.include_spam_trash)
+                ),
+                None,
             )
-            for q in queries
+            for q in asked
         ]
 
     def fetch_messages(

@@ -27,7 +27,7 @@ from inboxcrm.adapters.db.tenant_tables import (
 from inboxcrm.bootstrap import Runtime
 from inboxcrm.domain.bcc import bcc_address
 from inboxcrm.domain.errors import ProviderTransientError
-from inboxcrm.providers.base import FetchFormat, RemoteMessage
+from inboxcrm.providers.base import FetchFormat, ListQuery, RemoteMessage
 from inboxcrm.services.mail_sync import sync_account
 from inboxcrm.services.tenants import create_tenant
 from inboxcrm.sync import ledger
@@ -279,7 +279,11 @@ class _LosingFirstPages(FakeMailbox):
     """A mailbox whose batched first pages lose every third query's page."""
 
     def list_first_pages(
-        self, queries: Sequence[str], *, page_size: int = 500, include_spam_trash: bool = False
+        self,
+        queries: Sequence[str | ListQuery],
+        *,
+        page_size: int = 500,
+        include_spam_trash: bool = False,
     ) -> list[Any]:
         pages = super().list_first_pages(
             queries, page_size=page_size, include_spam_trash=include_spam_trash
@@ -313,11 +317,20 @@ def test_many_search_chunks_are_listed_a_batch_of_first_pages_at_a_time(
         assert account is not None
         chunks = account.sync_progress["query_count"]
         assert account.sync_progress["query_probes"] == 0
-    # Besides the chunks, one batch asks for the two size searches ("larger:") together.
-    sized = [b for b in box.first_page_batches if b[0].startswith("larger:")]
-    assert len(sized) == 1 and len(sized[0]) == 2
-    batches = [b for b in box.first_page_batches if b not in sized]
-    batched = [q for batch in batches for q in batch]
+        checks = account.sync_progress["query_checks"]
+    # Canaries of the chunks that listed nothing: one batch per batch of chunks, with the
+    # owner's own query in the first.
+    canary_batches = [b for b in box.first_page_batches if all(OWNER in q for q in b)]
+    batches = [b for b in box.first_page_batches if b not in canary_batches]
+    assert canary_batches and len(canary_batches) <= len(batches)
+    assert canary_batches[0][0].startswith(f"from:{OWNER}")
+    canaries = [q for b in canary_batches for q in b if not q.startswith(f"from:{OWNER}")]
+    if not losing:
+        assert checks == len(canaries)  # every canary answered in its batch
+    # The two size searches ("larger:") come with the last batch of chunks.
+    sized = [q for b in batches for q in b if q.startswith("larger:")]
+    assert len(sized) == 2 and all(q in batches[-1] for q in sized)
+    batched = [q for batch in batches for q in batch if not q.startswith("larger:")]
     assert chunks > 20 and len(batches) == -(-chunks // 20)
-    assert all(len(batch) <= 20 for batch in batches)
+    assert all(len(batch) <= 22 for batch in batches)
     assert len(batched) == len(set(batched)) == chunks  # each chunk asked for once

@@ -59,6 +59,7 @@ from inboxcrm.providers.base import (
     HistoryDelta,
     HistoryExpired,
     ListPage,
+    ListQuery,
     MailboxProfile,
     MessageRef,
     PushPermissionDenied,
@@ -115,90 +116,86 @@ def gmail_batch_uri(api_base: str) -> str:
     return endpoints.batch_uri(api_base)
 
 
-class _BatchGet:
-    """``messages.get`` (or ``threads.get``) calls sent as one batch request (Google's
-    ``multipart/mixed`` format).
+def _get_part(boundary: str, index: int, target: str) -> str:
+    """One part of a batch request: an ``application/http`` GET of ``target`` (path and query)
+    without headers of its own: headers of the outer request (``Authorization`` among them,
+    set by ``AuthorizedHttp``) apply to every part. Answers are matched by ``Content-ID``."""
+    return (
+        f"--{boundary}\r\nContent-Type: application/http\r\n"
+        f"Content-Transfer-Encoding: binary\r\nContent-ID: <{boundary}+{index}>\r\n\r\n"
+        f"GET {target} HTTP/1.1\r\nAccept: application/json\r\n\r\n"
+    )
 
-    Each part is an ``application/http`` GET without headers of its own: headers of the outer
-    request (``Authorization`` among them, set by ``AuthorizedHttp``) apply to every part.
-    Answers are matched to calls by ``Content-ID``; an inner error becomes the ``HttpError``
-    googleapiclient would have raised, so :func:`classify` treats both paths alike.
-    """
 
-    def __init__(self, api_base: str, resource: str = "messages") -> None:
+class _BatchReads:
+    """GET calls on the mailbox (paths under ``users/me/``, with their queries) sent as one
+    batch request (Google's ``multipart/mixed`` format); an inner error becomes the
+    ``HttpError`` googleapiclient would have raised, so :func:`classify` treats both paths
+    alike."""
+
+    def __init__(self, api_base: str) -> None:
         self.batch_uri = gmail_batch_uri(api_base)
         base_path = "" if endpoints.is_google(api_base) else urlsplit(api_base).path.rstrip("/")
-        self._path = f"{base_path}/gmail/v1/users/me/{resource}/"
+        self._prefix = f"{base_path}/gmail/v1/users/me/"
+
+    def body(self, targets: Sequence[str], boundary: str) -> bytes:
+        chunks = [_get_part(boundary, n, self._prefix + t) for n, t in enumerate(targets)]
+        chunks.append(f"--{boundary}--\r\n")
+        return "".join(chunks).encode()
+
+    def execute(
+        self, http: Any, targets: Sequence[str]
+    ) -> dict[int, tuple[int, httplib2.Response, bytes]]:
+        """Send the batch; answers by the target's position: (status, headers, body)."""
+        boundary = "inboxcrm_" + uuid.uuid4().hex
+        body = self.body(targets, boundary)
+        return dict(_send_batch(http, self.batch_uri, body, boundary, len(targets)))
+
+
+class _BatchGet:
+    """``messages.get`` (or ``threads.get``) calls sent as one batch request
+    (:class:`_BatchReads`), answers by message id."""
+
+    def __init__(self, api_base: str, resource: str = "messages") -> None:
+        self._reads = _BatchReads(api_base)
+        self.batch_uri = self._reads.batch_uri
+        self._resource = resource
+
+    def _targets(self, ids: Sequence[str], fmt: str, metadata_headers: Sequence[str]) -> list[str]:
+        params = [("format", fmt), *(("metadataHeaders", h) for h in metadata_headers)]
+        query = urlencode([*params, ("alt", "json")])
+        return [f"{self._resource}/{quote(message_id, safe='')}?{query}" for message_id in ids]
 
     def body(
         self, ids: Sequence[str], fmt: str, metadata_headers: Sequence[str], boundary: str
     ) -> bytes:
-        params = [("format", fmt), *(("metadataHeaders", h) for h in metadata_headers)]
-        query = urlencode([*params, ("alt", "json")])
-        chunks = [
-            f"--{boundary}\r\nContent-Type: application/http\r\n"
-            f"Content-Transfer-Encoding: binary\r\nContent-ID: <{boundary}+{index}>\r\n\r\n"
-            f"GET {self._path}{quote(message_id, safe='')}?{query} HTTP/1.1\r\n"
-            "Accept: application/json\r\n\r\n"
-            for index, message_id in enumerate(ids)
-        ]
-        chunks.append(f"--{boundary}--\r\n")
-        return "".join(chunks).encode()
+        return self._reads.body(self._targets(ids, fmt, metadata_headers), boundary)
 
     def execute(
         self, http: Any, ids: Sequence[str], fmt: str, metadata_headers: Sequence[str]
     ) -> dict[str, tuple[int, httplib2.Response, bytes]]:
         """Send the batch; answers by message id: (status, response headers, body)."""
-        boundary = "inboxcrm_" + uuid.uuid4().hex
-        body = self.body(ids, fmt, metadata_headers, boundary)
-        return {
-            ids[index]: answer
-            for index, answer in _send_batch(http, self.batch_uri, body, boundary, len(ids))
-        }
+        answers = self._reads.execute(http, self._targets(ids, fmt, metadata_headers))
+        return {ids[index]: answer for index, answer in answers.items()}
 
 
-class _BatchList:
-    """``messages.list`` first pages of several queries sent as one batch request (as
-    :class:`_BatchGet`: the outer request's headers apply to every part)."""
+def _list_target(query: ListQuery) -> str:
+    """The ``messages.list`` call of the first page of ``query``, as a batch part's target."""
+    params = [
+        ("q", query.query),
+        ("maxResults", str(min(max(query.page_size, 1), 500))),
+        ("includeSpamTrash", "true" if query.include_spam_trash else "false"),
+        ("alt", "json"),
+    ]
+    return "messages?" + urlencode(params)
 
-    def __init__(self, api_base: str) -> None:
-        self.batch_uri = gmail_batch_uri(api_base)
-        base_path = "" if endpoints.is_google(api_base) else urlsplit(api_base).path.rstrip("/")
-        self._path = f"{base_path}/gmail/v1/users/me/messages"
 
-    def body(
-        self, queries: Sequence[str], page_size: int, spam_trash: bool, boundary: str
-    ) -> bytes:
-        chunks = []
-        for index, query in enumerate(queries):
-            params = urlencode(
-                [
-                    ("q", query),
-                    ("maxResults", str(page_size)),
-                    ("includeSpamTrash", "true" if spam_trash else "false"),
-                    ("alt", "json"),
-                ]
-            )
-            chunks.append(
-                f"--{boundary}\r\nContent-Type: application/http\r\n"
-                f"Content-Transfer-Encoding: binary\r\nContent-ID: <{boundary}+{index}>\r\n\r\n"
-                f"GET {self._path}?{params} HTTP/1.1\r\nAccept: application/json\r\n\r\n"
-            )
-        chunks.append(f"--{boundary}--\r\n")
-        return "".join(chunks).encode()
-
-    def execute(
-        self, http: Any, queries: Sequence[str], page_size: int, spam_trash: bool
-    ) -> dict[int, tuple[int, bytes]]:
-        """Send the batch; answers by the query's position: (status, body)."""
-        boundary = "inboxcrm_" + uuid.uuid4().hex
-        body = self.body(queries, page_size, spam_trash, boundary)
-        return {
-            index: (status, content)
-            for index, (status, _headers, content) in _send_batch(
-                http, self.batch_uri, body, boundary, len(queries)
-            )
-        }
+OPENING_READS: dict[str, tuple[str, str]] = {
+    "profile": ("getProfile", "profile?alt=json"),
+    "send_as": ("settings.sendAs.list", "settings/sendAs?alt=json"),
+    "labels": ("labels.list", "labels?alt=json"),
+}
+"""The reads a full sync opens with: (quota method, batch part target) by name."""
 
 
 def _send_batch(
@@ -318,8 +315,12 @@ class GmailMailbox:
         self._users: Any = self._service.users()
         self._batch_get = _BatchGet(self._api_base)
         self._batch_threads = _BatchGet(self._api_base, "threads")
-        self._batch_list = _BatchList(self._api_base)
+        self._batch_reads = _BatchReads(self._api_base)
         self._labels_cache: dict[str, str] | None = None
+        self._labels_read_ahead = False
+        """The labels cache was read ahead: a name missing from it is created at once."""
+        self._read_ahead: dict[str, Any] = {}
+        """Answers of :meth:`read_ahead` not used yet, by read name."""
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -359,7 +360,55 @@ class GmailMailbox:
 
     # -- MailboxClient ----------------------------------------------------------------------
 
+    def read_ahead(self, *, profile: bool, send_as: bool, labels: bool) -> None:
+        """The reads asked for as the parts of one batch request (see
+        :class:`~inboxcrm.providers.base.OpeningReads`). A part that fails, or the batch as a
+        whole, leaves that read to its own call, which retries; refused credentials raise."""
+        asked = (("profile", profile), ("send_as", send_as), ("labels", labels))
+        names = [name for name, wanted in asked if wanted]
+        if len(names) < 2:
+            return  # one read is one round trip either way
+        for name in names:
+            self._quota.acquire(units_for(OPENING_READS[name][0]))
+        try:
+            answers = self._batch_reads.execute(self._http, [OPENING_READS[n][1] for n in names])
+        except Exception as exc:  # the batch as a whole failed
+            self._raise_if_refused(exc)
+            logger.info("batch of %d opening reads failed (%s)", len(names), type(exc).__name__)
+            answers = {}
+        finally:
+            settle(self._quota)
+        for index, (status, _headers, body) in answers.items():
+            if status >= 300:
+                continue
+            try:
+                data = json.loads(body)
+            except ValueError:
+                continue
+            if names[index] == "labels":
+                try:
+                    self._labels_cache = mapping.labels_by_name(data)
+                except (KeyError, TypeError):
+                    continue
+                self._labels_read_ahead = True
+            else:
+                self._read_ahead[names[index]] = data
+
+    def _raise_if_refused(self, exc: BaseException) -> None:
+        """A failed batch that says the credentials or the grant do not allow the calls."""
+        kind = classify(exc)
+        if kind == "auth":
+            raise ProviderAuthError("Gmail rejected the credentials") from exc
+        if kind == "permission":
+            raise ProviderPermissionError("the grant does not allow reading mail") from exc
+
     def get_profile(self) -> MailboxProfile:
+        data = self._read_ahead.pop("profile", None)
+        if data is not None:
+            try:
+                return mapping.profile_from_json(data)
+            except (KeyError, TypeError, ValueError):
+                pass  # not a profile after all: ask on its own
         data = self._call("getProfile", lambda: self._users.getProfile(userId="me"))
         return mapping.profile_from_json(data)
 
@@ -392,37 +441,40 @@ class GmailMailbox:
                 return
 
     def list_first_pages(
-        self, queries: Sequence[str], *, page_size: int = 500, include_spam_trash: bool = False
+        self,
+        queries: Sequence[str | ListQuery],
+        *,
+        page_size: int = 500,
+        include_spam_trash: bool = False,
     ) -> list[ListPage | None]:
         """The first page of each query's ``messages.list``, as the parts of batch requests
         (one round trip per batch instead of one per query). A part that fails, or a batch
         that fails as a whole, leaves None for its queries: the caller lists those with
         :meth:`iter_message_ids`, which has the retries. Credentials refused or a grant
         without the scope raise, as for any call."""
-        pages: list[ListPage | None] = [None] * len(queries)
-        size = min(max(page_size, 1), 500)
+        targets = [
+            _list_target(
+                q if isinstance(q, ListQuery) else ListQuery(q, page_size, include_spam_trash)
+            )
+            for q in queries
+        ]
+        pages: list[ListPage | None] = [None] * len(targets)
         start = 0
-        while start < len(queries):
+        while start < len(targets):
             parts = acquire_parts(
                 self._quota,
                 units_for("messages.list"),
-                min(self._batch_size("messages.list"), len(queries) - start),
+                min(self._batch_size("messages.list"), len(targets) - start),
             )
             try:
-                answers = self._batch_list.execute(
-                    self._http, queries[start : start + parts], size, include_spam_trash
-                )
+                answers = self._batch_reads.execute(self._http, targets[start : start + parts])
             except Exception as exc:  # the batch as a whole failed
-                kind = classify(exc)
-                if kind == "auth":
-                    raise ProviderAuthError("Gmail rejected the credentials") from exc
-                if kind == "permission":
-                    raise ProviderPermissionError("the grant does not allow reading mail") from exc
+                self._raise_if_refused(exc)
                 logger.info("batch of %d listings failed (%s)", parts, type(exc).__name__)
                 answers = {}
             finally:
                 settle(self._quota)
-            for offset, (status, body) in answers.items():
+            for offset, (status, _headers, body) in answers.items():
                 if status >= 300:
                     continue
                 try:
@@ -715,6 +767,12 @@ class GmailMailbox:
         self._call("stop", lambda: self._users.stop(userId="me"))
 
     def list_send_as(self) -> list[str]:
+        data = self._read_ahead.pop("send_as", None)
+        if data is not None:
+            try:
+                return mapping.send_as_addresses(data)
+            except (KeyError, TypeError, ValueError):
+                pass  # not a send-as list after all: ask on its own
         data = self._call(
             "settings.sendAs.list", lambda: self._users.settings().sendAs().list(userId="me")
         )
@@ -722,7 +780,8 @@ class GmailMailbox:
 
     def ensure_label(self, name: str) -> str:
         key = name.strip().lower()
-        if self._labels_cache is None or key not in self._labels_cache:
+        fresh, self._labels_read_ahead = self._labels_read_ahead, False
+        if self._labels_cache is None or (key not in self._labels_cache and not fresh):
             self._labels_cache = self._list_labels()
         label_id = self._labels_cache.get(key)
         if label_id is not None:

@@ -31,6 +31,7 @@ from inboxcrm.providers.base import (
     FetchFormat,
     HistoryDelta,
     ListPage,
+    ListQuery,
     MailboxProfile,
     MessageRef,
     RemoteMessage,
@@ -155,7 +156,11 @@ class MailServerMailbox:
         self._unsupported("listing by search query")
 
     def list_first_pages(
-        self, queries: Sequence[str], *, page_size: int = 500, include_spam_trash: bool = False
+        self,
+        queries: Sequence[str | ListQuery],
+        *,
+        page_size: int = 500,
+        include_spam_trash: bool = False,
     ) -> list[ListPage | None]:
         self._unsupported("listing by search query")
 
