@@ -14,6 +14,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ POSTGRES_URL = os.environ.get(
     "INBOXCRM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("INBOXCRM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+DROPS_AT_ONCE = 4
+"""Connections dropping a run's databases side by side."""
 
 
 class NoJobs:
@@ -118,10 +121,23 @@ class PostgresRun:
         finally:
             admin.dispose()
 
-    def drop_all(self) -> int:
+    def drop_all(self, at_once: int = DROPS_AT_ONCE) -> int:
+        """Drop every database of the run (``at_once`` connections dropping side by side: a
+        run of the tenancy benchmark leaves a thousand); returns how many there were."""
         names = self.databases()
-        for name in names:
-            self.admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        def drop(group: list[str]) -> None:
+            admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+            try:
+                with admin.connect() as conn:
+                    for name in group:
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            finally:
+                admin.dispose()
+
+        groups = [names[n::at_once] for n in range(at_once) if names[n::at_once]]
+        with ThreadPoolExecutor(max(1, len(groups))) as pool:
+            list(pool.map(drop, groups))
         return len(names)
 
 

@@ -4,7 +4,8 @@ The deployment is the real one (:mod:`inboxcrm.benchmarks.bench_stack`): the emu
 ``--latency-ms`` added to every Google API call (the parts of a batch wait it together, as
 Google runs them in parallel: ``batch_parts_parallel``) and Gmail's per-user quota (250
 units/s), one ``inboxcrm serve --no-embedded-jobs`` and one ``inboxcrm worker --concurrency N``
-(prefork: N processes) per configuration; the quota buckets are the shared ones in Redis.
+(prefork: N processes) per configuration; the quota gates are the shared ones in Redis (a
+moving window per mailbox, a bucket for the project).
 
 For each concurrency N a fresh tenant gets an Account for each customer company domain the
 mailboxes write with (as a CRM of companies has), and
@@ -311,7 +312,7 @@ def _results(
                 "calls",
                 "0",
                 r["rate_limited"] == 0,
-                f"{QUOTA_UNITS_PER_S:g} units/s per mailbox, shared buckets in Redis",
+                f"{QUOTA_UNITS_PER_S:g} units/s per mailbox, shared windows in Redis",
             )
         )
         results.append(

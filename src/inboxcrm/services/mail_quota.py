@@ -4,10 +4,10 @@
 :class:`CombinedGate` of two buckets:
 
 1. the mailbox's own budget: ``min(quota_units_per_second, quota_units_per_minute / 60)``:
-   in one process a :class:`MovingWindowGate` (no one-second window ever holds more, counted
-   until a second after each answer; a batch takes the parts that fit), with Redis a bucket
-   paced to ``quota_headroom`` of it whose burst is small enough that Google's moving one-second
-   window never overflows (:func:`window_safe_bucket_params`);
+   a moving one-second window that never holds more (units counted until a second after each
+   answer; a batch takes the parts that fit): in one process a :class:`MovingWindowGate`, with
+   Redis a :class:`RedisMovingWindowGate` of ``quota_headroom`` of the budget (its clock is the
+   Redis server's, a network hop from the calls it paces), shared by every worker;
 2. the project-wide budget (``project_quota_units_per_minute``, Google's per-project limit)
    shared by every mailbox, so thousands of mailboxes never exceed it together.
 
@@ -27,6 +27,7 @@ from inboxcrm.sync.quota import (
     LocalTokenBucket,
     MovingWindowGate,
     QuotaGate,
+    RedisMovingWindowGate,
     RedisTokenBucket,
     UnlimitedGate,
     window_safe_bucket_params,
@@ -106,7 +107,9 @@ def quota_gate_for(settings: Settings, provider: str, mailbox: str) -> QuotaGate
     key_name = f"{settings.quota_key_prefix}:{provider}:{mailbox}"
     own: QuotaGate
     if settings.redis_url:
-        own = _bucket(settings, key_name, rate, 1.0)
+        own = RedisMovingWindowGate(
+            _redis(settings.redis_url), key_name, rate * settings.quota_headroom, 1.0
+        )
     else:
         # In one process the mailbox's calls are paced to Google's moving window itself; its
         # units count until a second after each answer, which absorbs the network and clock

@@ -11,7 +11,7 @@ and the units admitted in any interval of length ``t`` never exceed ``burst + ra
 
 - :class:`LocalTokenBucket`: in memory, thread-safe; for the embedded single-process mode.
 - :class:`RedisTokenBucket`: one atomic Lua script per call, on the Redis server's own clock, so
-  every worker process on every machine shares one budget per mailbox key.
+  every worker process on every machine shares one budget per key (the project's budget).
 
 Google counts quota in *moving windows* (one second, one minute) and answers 429 as soon as a
 window would overflow. A bucket admits at most ``burst + rate * t`` units in any interval ``t``,
@@ -27,7 +27,8 @@ in the last ``window_s`` and admits a call only when the window has room for it;
 :meth:`MovingWindowGate.acquire_up_to` a batch takes as many of its parts as fit now (at least
 one), so the window is filled to its capacity and never over it. Units stay in its window until
 a window's length after the call was answered (:func:`settle`), so delays on the way never
-squeeze more than a window's units into Google's. :func:`acquire_parts` asks any
+squeeze more than a window's units into Google's. :class:`RedisMovingWindowGate` is the same
+window in Redis, shared by every worker process of a mailbox. :func:`acquire_parts` asks any
 gate for such a share (gates without it are charged part by part).
 
 On top of the buckets, :class:`CombinedGate` charges several budgets in turn (the mailbox's and
@@ -48,6 +49,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -59,6 +61,7 @@ __all__ = [
     "MovingWindowGate",
     "PacingFeedback",
     "QuotaGate",
+    "RedisMovingWindowGate",
     "RedisTokenBucket",
     "UnlimitedGate",
     "acquire_parts",
@@ -484,3 +487,134 @@ class RedisTokenBucket:
         if wait > 0:
             logger.debug("quota wait %.3fs on %s", wait, self.key)
             self._sleep(wait)
+
+
+# KEYS[1] the window's sorted set (member "<id>:<units>", score: its stamp in microseconds).
+# ARGV: capacity, window (microseconds), unit, count, id. Returns {granted, wait_micros, now,
+# member}: the parts admitted now and their member (then wait is 0), or none and how long until
+# one fits.
+_WINDOW_ACQUIRE_LUA = """
+local key = KEYS[1]
+local capacity = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local unit = tonumber(ARGV[3])
+local count = tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', string.format('%.0f', now - window))
+local entries = redis.call('ZRANGE', key, 0, -1, 'WITHSCORES')
+local spent = 0
+for i = 1, #entries, 2 do
+  spent = spent + tonumber(string.match(entries[i], ':([^:]+)$'))
+end
+local fits = count
+if unit > 0 then fits = math.min(count, math.floor((capacity - spent + 1e-9) / unit)) end
+if fits >= 1 or #entries == 0 then
+  local granted = math.max(1, fits)
+  local member = ARGV[5] .. ':' .. string.format('%.17g', unit * granted)
+  redis.call('ZADD', key, string.format('%.0f', now), member)
+  redis.call('PEXPIRE', key, math.ceil(window / 1000) * 2 + 1000)
+  return {granted, 0, string.format('%.0f', now), member}
+end
+local excess = spent + unit - capacity
+for i = 1, #entries, 2 do
+  excess = excess - tonumber(string.match(entries[i], ':([^:]+)$'))
+  if excess <= 1e-9 then
+    return {0, math.max(1, tonumber(entries[i + 1]) + window - now), string.format('%.0f', now)}
+  end
+end
+return {0, math.max(1, tonumber(entries[#entries]) + window - now), string.format('%.0f', now)}
+"""
+
+# KEYS[1] the window; ARGV: the member, the key's time to live (ms). The member's stamp moves
+# to now (its call was answered).
+_WINDOW_COMPLETED_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if redis.call('ZADD', KEYS[1], 'XX', 'GT', 'CH', string.format('%.0f', now), ARGV[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+end
+return 1
+"""
+
+
+class RedisMovingWindowGate:
+    """:class:`MovingWindowGate` in Redis, shared by every process using the same ``key``: at
+    most ``capacity`` units in any moving window of ``window_s``, on the Redis server's clock.
+
+    The window is one sorted set of admissions (one atomic Lua script per call); an admission's
+    stamp moves to the time its call was answered (:meth:`completed`), so its units count until
+    ``window_s`` after that, as in :class:`MovingWindowGate`. A fresh mailbox can so spend a
+    whole window's units at once (a small sync needs no pacing at all), where a bucket that
+    never overflows the window saves up only ``(1 - headroom)`` of it. ``client`` is a
+    ``redis.Redis``.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        key: str,
+        capacity: float,
+        window_s: float = 1.0,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if capacity <= 0 or window_s <= 0:
+            raise ValueError("capacity and window must be positive")
+        self.key = key
+        self.capacity = float(capacity)
+        self.window_s = float(window_s)
+        self._sleep = sleep
+        self._acquire = client.register_script(_WINDOW_ACQUIRE_LUA)
+        self._completed = client.register_script(_WINDOW_COMPLETED_LUA)
+        self._last = threading.local()
+
+    @property
+    def rate(self) -> float:
+        """Units/s admitted at most on average."""
+        return self.capacity / self.window_s
+
+    def try_acquire(self, unit: float, count: int) -> tuple[int, float, float]:
+        """(parts of ``unit`` admitted now, at most ``count``, or 0; the seconds until one fits,
+        or 0; the time of the answer on the Redis clock, in s)."""
+        if unit < 0:
+            raise ValueError("units must not be negative")
+        member = uuid.uuid4().hex
+        answer = self._acquire(
+            keys=[self.key],
+            args=[
+                repr(self.capacity),
+                repr(self.window_s * 1_000_000),
+                repr(float(unit)),
+                str(count),
+                member,
+            ],
+        )
+        granted, wait_us, now_us = int(answer[0]), int(answer[1]), int(answer[2])
+        if granted >= 1:
+            self._last.member = answer[3]
+        return granted, wait_us / 1_000_000, now_us / 1_000_000
+
+    def acquire_up_to(self, unit: float, count: int) -> int:
+        """Admit as many parts of ``unit`` as fit now, at most ``count``; waits for one."""
+        if count <= 0:
+            return 0
+        while True:
+            granted, wait, _ = self.try_acquire(unit, count)
+            if granted:
+                return granted
+            logger.debug("quota wait %.3fs on %s", wait, self.key)
+            self._sleep(wait)
+
+    def acquire(self, units: float) -> None:
+        self.acquire_up_to(units, 1)
+
+    def completed(self) -> None:
+        """The call this thread acquired for last has been answered: its units leave the
+        window ``window_s`` from now."""
+        member = getattr(self._last, "member", None)
+        if member is None:
+            return
+        self._last.member = None
+        ttl_ms = int(self.window_s * 2000) + 1000
+        self._completed(keys=[self.key], args=[member, str(ttl_ms)])

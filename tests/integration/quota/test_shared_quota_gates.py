@@ -1,5 +1,6 @@
 """The gates workers get for their mailboxes (services.mail_quota) on the real Redis: each
-mailbox has its own bucket, and every mailbox of every worker charges one project budget."""
+mailbox has its own moving window, and every mailbox of every worker charges one project
+budget."""
 
 from __future__ import annotations
 
@@ -9,15 +10,20 @@ import pytest
 
 from inboxcrm.config import Settings
 from inboxcrm.services.mail_quota import quota_gate_for, reset_local_gates
-from inboxcrm.sync.quota import AdaptivePacer, CombinedGate, RedisTokenBucket
+from inboxcrm.sync.quota import (
+    AdaptivePacer,
+    CombinedGate,
+    RedisMovingWindowGate,
+    RedisTokenBucket,
+)
 
 pytestmark = pytest.mark.redis
 
 
-def _buckets(gate: object) -> tuple[RedisTokenBucket, RedisTokenBucket]:
+def _buckets(gate: object) -> tuple[RedisMovingWindowGate, RedisTokenBucket]:
     assert isinstance(gate, AdaptivePacer) and isinstance(gate.gate, CombinedGate)
     own, project = gate.gate.gates
-    assert isinstance(own, RedisTokenBucket) and isinstance(project, RedisTokenBucket)
+    assert isinstance(own, RedisMovingWindowGate) and isinstance(project, RedisTokenBucket)
     return own, project
 
 
@@ -35,15 +41,15 @@ def test_every_mailbox_charges_one_project_budget_in_redis(redis_server_url: str
     own_b, project_b = _buckets(quota_gate_for(settings, "gmail", "b@x.example"))
     assert own_a.key != own_b.key
     assert project_a.key == project_b.key == f"{settings.quota_key_prefix}:project:gmail"
-    assert own_a.rate == pytest.approx(970.0)  # 97 % of the per-user limit
+    assert own_a.capacity == pytest.approx(970.0)  # 97 % of the per-user limit, per second
     assert project_a.rate == pytest.approx(9.7)
 
     wait_a, _ = project_a.reserve(50.0)  # mailbox A spends the project's next seconds ...
     wait_b, _ = project_b.reserve(5.0)  # ... so mailbox B waits behind it
     assert wait_b > wait_a > 0
     assert wait_b == pytest.approx((55.0 - project_a.burst) / 9.7, rel=0.05)
-    own_wait, _ = own_b.reserve(5.0)  # B's own budget is untouched
-    assert own_wait == 0.0
+    granted, own_wait, _ = own_b.try_acquire(5.0, 1)  # B's own window is untouched
+    assert granted == 1 and own_wait == 0.0
 
 
 def test_per_minute_limit_lowers_the_mailbox_pace() -> None:
