@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     broker_url: str = ""
     result_backend_url: str = ""
     redis_url: str = ""
+    job_key_prefix: str = ""
+    """Namespaces the job queues (and, on Redis, the broker's keys), so that several
+    deployments can share one broker server."""
 
     # Secrets.
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)

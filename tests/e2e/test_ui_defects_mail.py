@@ -174,7 +174,8 @@ def test_3_sync_status_progress_and_notification_show_the_true_counts(
     page.goto(live_server + "/setup/email")
     page.click(f"{row} button:has-text('Full resync')")
     page.wait_for_url(live_server + "/setup/email?*")
-    resync_hold = HeldMailbox(emulator_mailbox(emulator, MAILBOX), "iter_message_ids", open_calls=0)
+    # Held at its listing (the search chunks' first pages come in one batch).
+    resync_hold = HeldMailbox(emulator_mailbox(emulator, MAILBOX), "list_first_pages", open_calls=0)
     resync = BackgroundSync(runtime, "acme", account_id, resync_hold, full=True)
     assert resync_hold.holding.wait(60), "the full resync never listed the mailbox"
     _wait_for_counts(page, account_id, "This run")

@@ -246,6 +246,8 @@ def push_results(deliveries: int = 100, rate: float = 4.0, workers: int = 2) -> 
                 "broker_url": REDIS_URL,
                 "redis_url": REDIS_URL,
                 "quota_key_prefix": f"inboxcrm-bench-{secrets.token_hex(3)}:quota",
+                # Its own queues: another deployment may share the broker (a parallel test).
+                "job_key_prefix": f"inboxcrm-bench-{secrets.token_hex(3)}:",
                 "tenant_connections_total": 6,
             }
             label = f"Celery on Redis, PostgreSQL, 1 worker process x {workers}"

@@ -219,6 +219,8 @@ def scale_out_results(
             broker_url=REDIS_URL,
             redis_url=REDIS_URL,
             quota_key_prefix=f"inboxcrm-bench-{secrets.token_hex(3)}:quota",
+            # Its own queues: another deployment may share the broker (a parallel test).
+            job_key_prefix=f"inboxcrm-bench-{secrets.token_hex(3)}:",
             quota_units_per_second=QUOTA_UNITS_PER_S,
             google_api_base=emulator_url,
             google_oauth_base="",

@@ -72,7 +72,12 @@ def worker(
 
     settings = load_settings()
     celery = create_celery(settings)
-    chosen = [q.strip() for q in queues.split(",") if q.strip()] if queues else queue_names()
+    prefix = settings.job_key_prefix
+    chosen = (
+        [prefix + q.strip() for q in queues.split(",") if q.strip()]
+        if queues
+        else queue_names(key_prefix=prefix)
+    )
     asked_to_stop: list[object] = []
 
     def note_shutdown(**_: object) -> None:

@@ -63,9 +63,11 @@ def create_celery(
 ) -> Celery:
     """The Celery app for ``settings``, with every registered task and periodic schedule.
 
-    ``key_prefix`` namespaces every queue name (and, on Redis, every key) so that several
-    deployments or parallel tests can share one broker. ``registry`` defaults to the package's.
+    ``key_prefix`` (default: ``settings.job_key_prefix``) namespaces every queue name (and, on
+    Redis, every key) so that several deployments or parallel tests can share one broker.
+    ``registry`` defaults to the package's.
     """
+    key_prefix = key_prefix or settings.job_key_prefix
     registry = registry if registry is not None else load_default_registry()
     registry.check()
     app = Celery("inboxcrm", set_as_current=False)
