@@ -302,6 +302,24 @@ def test_first_pages_of_many_queries_come_in_one_round_trip(
         emu.set_config(fault_rate=0.0)
 
 
+def test_listing_batches_learn_how_many_calls_google_runs_at_once(
+    mailbox: GmailMailbox, emu: EmulatorHandle
+) -> None:
+    emu.deliver(USER, make_message(1))
+    queries = [f"from:nobody{n}@none.example" for n in range(20)]
+    emu.set_config(max_concurrent_per_user=8)
+    try:
+        first = mailbox.list_first_pages(queries)
+        assert sum(page is not None for page in first) == 8  # the rest were refused
+        assert mailbox._batch_limit == 8
+        emu.reset_counters(USER)
+        again = mailbox.list_first_pages(queries)
+    finally:
+        emu.set_config(max_concurrent_per_user=None)
+    assert all(page is not None for page in again)  # in batches of eight: nothing refused
+    assert not emu.stats(USER)["rate_limited"]
+
+
 def test_metadata_fetch_and_missing_ids(mailbox: GmailMailbox, emu: EmulatorHandle) -> None:
     first = emu.deliver(USER, make_message(1))["id"]
     emu.reset_counters(USER)

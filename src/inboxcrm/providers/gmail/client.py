@@ -474,8 +474,12 @@ class GmailMailbox:
                 answers = {}
             finally:
                 settle(self._quota)
-            for offset, (status, _headers, body) in answers.items():
+            limited: list[BaseException] = []
+            for offset, (status, headers, body) in answers.items():
                 if status >= 300:
+                    error = HttpError(headers, body, uri=self._batch_reads.batch_uri)
+                    if is_rate_limit(error):
+                        limited.append(error)
                     continue
                 try:
                     data = json.loads(body)
@@ -485,6 +489,11 @@ class GmailMailbox:
                 except (KeyError, ValueError, TypeError):
                     continue
                 pages[start + offset] = ListPage(refs, data.get("nextPageToken") or None)
+            if answers:
+                # As for fetch batches: the batch size follows Google's concurrency, the pace
+                # its quota refusals.
+                answered = sum(1 for offset in answers if pages[start + offset] is not None)
+                self._learn_from_batch(parts, answered, limited)
             start += parts
         return pages
 
