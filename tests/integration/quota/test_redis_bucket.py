@@ -11,8 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -40,24 +38,6 @@ for _ in range(int(calls)):
     out.append(admitted)
 print(json.dumps(out))
 """
-
-
-@pytest.fixture
-def client(redis_server_url: str) -> Iterator[redis.Redis]:
-    conn = redis.Redis.from_url(redis_server_url)
-    try:
-        conn.ping()
-    except redis.ConnectionError as exc:
-        pytest.skip(f"Redis is not answering: {exc}")
-    yield conn
-    conn.close()
-
-
-@pytest.fixture
-def key(client: redis.Redis) -> Iterator[str]:
-    name = f"inboxcrm:test:quota:{uuid.uuid4().hex}"
-    yield name
-    client.delete(name)
 
 
 def assert_within_rate(admissions: list[tuple[float, float]], rate: float, burst: float) -> None:

@@ -11,8 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -42,24 +40,6 @@ for _ in range(int(calls)):
     client.rpush(log, repr(admitted) + " " + units)
     settle(gate)
 """
-
-
-@pytest.fixture
-def client(redis_server_url: str) -> Iterator[redis.Redis]:
-    conn = redis.Redis.from_url(redis_server_url)
-    try:
-        conn.ping()
-    except redis.ConnectionError as exc:
-        pytest.skip(f"Redis is not answering: {exc}")
-    yield conn
-    conn.close()
-
-
-@pytest.fixture
-def key(client: redis.Redis) -> Iterator[str]:
-    name = f"inboxcrm:test:window:{uuid.uuid4().hex}"
-    yield name
-    client.delete(name, name + ":log")
 
 
 def _recorded(client: redis.Redis, log: str) -> list[tuple[float, float]]:
